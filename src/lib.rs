@@ -1,0 +1,26 @@
+//! idguard: audit the auth configurations of Infisical machine identities against a YAML
+//! policy, write compliance reports, and bring non-compliant identities into line.
+//!
+//! Module map:
+//! - [`model`]: auth methods, identities, auth configs, trusted IPs (shared vocabulary).
+//! - [`finding`]: the result data every report is written from.
+//! - [`pattern`]: the `*` glob used for identity names and allowlist entries.
+//! - [`policy`]: YAML policy → validated [`policy::Policy`], every problem with line:column.
+//! - [`evaluate`]: pure evaluation of a policy against one config (no I/O).
+//! - [`infisical`]: the HTTP client (login, listing, per-method GET/PATCH, retries, rate limits).
+//! - [`audit`]: listing → bounded concurrent fetch → evaluate → stream to report writers.
+//! - [`report`]: JSON and CSV writers and the human summary.
+//! - [`sim`]: the simulated Infisical server used by tests, benchmarks and the demo.
+//! - [`cli`], [`commands`]: argument parsing and one glue function per subcommand.
+
+pub mod audit;
+pub mod cli;
+pub mod commands;
+pub mod evaluate;
+pub mod finding;
+pub mod infisical;
+pub mod model;
+pub mod pattern;
+pub mod policy;
+pub mod report;
+pub mod sim;
