@@ -124,15 +124,13 @@ impl TrustedIp {
     /// it covers.
     pub fn network(&self) -> IpNet {
         let prefix = self.prefix.unwrap_or(max_prefix(self.address));
-        if let IpAddr::V6(v6) = self.address {
-            if prefix >= 96 {
-                if let Some(v4) = v6.to_ipv4_mapped() {
-                    // A mapped range keeps its last 32 bits as an IPv4 prefix.
-                    if let Ok(net) = IpNet::new(IpAddr::V4(v4), prefix - 96) {
-                        return net.trunc();
-                    }
-                }
-            }
+        // A mapped range (inside ::ffff:0:0/96) keeps its last 32 bits as an IPv4 prefix.
+        if let IpAddr::V6(v6) = self.address
+            && prefix >= 96
+            && let Some(v4) = v6.to_ipv4_mapped()
+            && let Ok(net) = IpNet::new(IpAddr::V4(v4), prefix - 96)
+        {
+            return net.trunc();
         }
         IpNet::new(self.address, prefix)
             .map(|n| n.trunc())
