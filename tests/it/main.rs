@@ -1,0 +1,6 @@
+//! Integration tests: one test binary (to save link time) with themed modules. They drive the
+//! real `idguard` binary or the library against the in-process simulated Infisical.
+
+mod client;
+mod sim_api;
+mod support;
