@@ -1,0 +1,91 @@
+//! Report files on disk: the per-run output folder (never reused) and atomic writes
+//! (temp file in the same folder, fsync, rename), with owner-only permissions because reports
+//! describe an organization's security posture.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::ReportError;
+
+/// Creates the output folder for a run. With `out` given, that folder is used (created if
+/// missing; refused if it already holds a `report.json`, so a run never overwrites another).
+/// Without it, `reports/<UTC timestamp>/` is created, with a numeric suffix if that exists.
+pub fn create_run_dir(out: Option<&Path>, now: jiff::Timestamp) -> Result<PathBuf, ReportError> {
+    let io = |path: &Path, source| ReportError::Io { path: path.to_owned(), source };
+    match out {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+            for name in ["report.json", "report.csv", "plan.json", "journal.jsonl"] {
+                let existing = dir.join(name);
+                if existing.exists() {
+                    return Err(io(
+                        &existing,
+                        std::io::Error::new(
+                            std::io::ErrorKind::AlreadyExists,
+                            "a previous run's file is there; choose another --out folder",
+                        ),
+                    ));
+                }
+            }
+            Ok(dir.to_owned())
+        }
+        None => {
+            let base = Path::new("reports");
+            std::fs::create_dir_all(base).map_err(|e| io(base, e))?;
+            let stamp = now.strftime("%Y%m%dT%H%M%SZ").to_string();
+            for n in 0..1000 {
+                let name = if n == 0 { stamp.clone() } else { format!("{stamp}-{n}") };
+                let dir = base.join(name);
+                match std::fs::create_dir(&dir) {
+                    Ok(()) => return Ok(dir),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(io(&dir, e)),
+                }
+            }
+            Err(io(base, std::io::Error::other("too many runs in the same second")))
+        }
+    }
+}
+
+/// Creates a hidden temp file beside `final_path` with mode 0600.
+pub(super) fn create_temp(final_path: &Path) -> Result<(File, PathBuf), ReportError> {
+    let name = final_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "report".into());
+    let tmp = final_path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let file = opts
+        .open(&tmp)
+        .map_err(|source| ReportError::Io { path: tmp.clone(), source })?;
+    Ok((file, tmp))
+}
+
+/// Flushes `file` to disk and renames `tmp` to `final_path`, refusing to replace a file.
+pub(super) fn commit(file: File, tmp: &Path, final_path: &Path) -> Result<(), ReportError> {
+    let io = |source| ReportError::Io { path: final_path.to_owned(), source };
+    file.sync_all().map_err(io)?;
+    drop(file);
+    if final_path.exists() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "refusing to overwrite an existing report",
+        )));
+    }
+    std::fs::rename(tmp, final_path).map_err(io)
+}
+
+/// Writes `bytes` to `path` atomically (temp file, fsync, rename), mode 0600.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let (mut file, tmp) = create_temp(path)?;
+    file.write_all(bytes)
+        .map_err(|source| ReportError::Io { path: tmp.clone(), source })?;
+    commit(file, &tmp, path)
+}

@@ -1,0 +1,154 @@
+//! Counting results as they stream past, and the summary derived from the counts: totals,
+//! per rule, per severity, and the short human summary printed on stderr.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::finding::{Finding, Severity, Status};
+
+/// A rule as the summary needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleInfo {
+    pub id: String,
+    pub severity: Severity,
+}
+
+/// pass/fail/error/exempt counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StatusCounts {
+    pub pass: u64,
+    pub fail: u64,
+    pub error: u64,
+    pub exempt: u64,
+}
+
+impl StatusCounts {
+    fn add(&mut self, status: Status) {
+        match status {
+            Status::Pass => self.pass += 1,
+            Status::Fail => self.fail += 1,
+            Status::Error => self.error += 1,
+            Status::Exempt => self.exempt += 1,
+        }
+    }
+}
+
+/// Running counts of a report.
+#[derive(Debug, Clone)]
+pub struct Counts {
+    pub identities: u64,
+    pub auth_configs: u64,
+    totals: StatusCounts,
+    rules: Vec<RuleInfo>,
+    by_rule: BTreeMap<String, StatusCounts>,
+    by_severity: BTreeMap<Severity, StatusCounts>,
+    /// Unexempted failures per severity (for the exit code).
+    failing: BTreeMap<Severity, u64>,
+}
+
+/// The `summary` object of report.json.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub identities: u64,
+    pub auth_configs: u64,
+    pub results: u64,
+    pub pass: u64,
+    pub fail: u64,
+    pub error: u64,
+    pub exempt: u64,
+    pub by_rule: serde_json::Map<String, serde_json::Value>,
+    pub by_severity: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Counts {
+    /// Zero counts for these rules (every rule appears in `by_rule`, even with no result).
+    pub fn new(rules: &[RuleInfo]) -> Counts {
+        Counts {
+            identities: 0,
+            auth_configs: 0,
+            totals: StatusCounts::default(),
+            rules: rules.to_vec(),
+            by_rule: rules.iter().map(|r| (r.id.clone(), StatusCounts::default())).collect(),
+            by_severity: BTreeMap::new(),
+            failing: BTreeMap::new(),
+        }
+    }
+
+    /// Counts one finding.
+    pub fn add(&mut self, f: &Finding) {
+        self.totals.add(f.status);
+        self.by_rule.entry(f.rule.clone()).or_default().add(f.status);
+        self.by_severity.entry(f.severity).or_default().add(f.status);
+        if f.status == Status::Fail {
+            *self.failing.entry(f.severity).or_default() += 1;
+        }
+    }
+
+    /// Totals over every result.
+    pub fn totals(&self) -> StatusCounts {
+        self.totals
+    }
+
+    /// Unexempted failures at or above `threshold`.
+    pub fn failing_at_or_above(&self, threshold: Severity) -> u64 {
+        self.failing.range(threshold..).map(|(_, n)| n).sum()
+    }
+
+    /// The summary object (rules in policy order, severities highest first).
+    pub fn summary(&self) -> Summary {
+        let t = self.totals;
+        let to_value = |c: &StatusCounts| serde_json::to_value(c).unwrap_or_default();
+        let mut by_rule = serde_json::Map::new();
+        for r in &self.rules {
+            if let Some(c) = self.by_rule.get(&r.id) {
+                by_rule.insert(r.id.clone(), to_value(c));
+            }
+        }
+        let mut by_severity = serde_json::Map::new();
+        for s in Severity::ALL {
+            if let Some(c) = self.by_severity.get(&s) {
+                by_severity.insert(s.to_string(), to_value(c));
+            }
+        }
+        Summary {
+            identities: self.identities,
+            auth_configs: self.auth_configs,
+            results: t.pass + t.fail + t.error + t.exempt,
+            pass: t.pass,
+            fail: t.fail,
+            error: t.error,
+            exempt: t.exempt,
+            by_rule,
+            by_severity,
+        }
+    }
+
+    /// A few lines for a person: totals and the failing rules.
+    pub fn human(&self) -> String {
+        let t = self.totals;
+        let mut out = format!(
+            "audited {} identities, {} auth configs: {} results ({} pass, {} fail, {} exempt, {} error)\n",
+            self.identities,
+            self.auth_configs,
+            t.pass + t.fail + t.error + t.exempt,
+            t.pass,
+            t.fail,
+            t.exempt,
+            t.error
+        );
+        for r in &self.rules {
+            if let Some(c) = self.by_rule.get(&r.id)
+                && (c.fail > 0 || c.error > 0 || c.exempt > 0)
+            {
+                let _ = writeln!(
+                    out,
+                    "  {:<28} {:<8} {:>6} fail {:>6} exempt {:>6} error",
+                    r.id, r.severity, c.fail, c.exempt, c.error
+                );
+            }
+        }
+        out
+    }
+}
