@@ -23,5 +23,6 @@ pub mod infisical;
 pub mod model;
 pub mod pattern;
 pub mod policy;
+pub mod remediate;
 pub mod report;
 pub mod sim;
