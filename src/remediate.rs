@@ -2,4 +2,5 @@
 //! (`patch_body`) that resends what Infisical would otherwise reset. Planning, applying with a
 //! journal, verification and rollback build on it.
 
+pub mod journal;
 pub mod patch_body;

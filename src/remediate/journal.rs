@@ -1,0 +1,259 @@
+//! The write-ahead journal of an apply or a rollback (`journal.jsonl`).
+//!
+//! One JSON object per line. Before each PATCH the `before` entry (the live values of the
+//! fields idguard is about to change, and the values it will write) is appended and flushed
+//! to disk with fsync; after it, an `outcome` entry. The journal keeps only the fields idguard
+//! changes, never whole configs, so secrets the server returns in clear never reach it.
+//! A journal cut short by a crash is readable: a partial last line is ignored (and reported).
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The result of one change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Written, read back, and the config now matches what was intended.
+    Verified,
+    /// The server refused the write (or it could not be sent).
+    Failed,
+    /// Written, but the read-back did not show exactly what was intended (or failed).
+    Unverified,
+    /// The live config no longer matched the plan: nothing written.
+    Drifted,
+    /// Rollback: the live value is no longer what idguard wrote: nothing written.
+    ChangedSince,
+}
+
+impl Outcome {
+    /// The kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Verified => "verified",
+            Outcome::Failed => "failed",
+            Outcome::Unverified => "unverified",
+            Outcome::Drifted => "drifted",
+            Outcome::ChangedSince => "changed-since",
+        }
+    }
+}
+
+/// One journal line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Entry {
+    /// The first line: what this journal is about.
+    Begin {
+        run_id: String,
+        at: String,
+        api_url: String,
+        org_id: String,
+        /// `apply` or `rollback`.
+        action: String,
+    },
+    /// Written and flushed before the PATCH of one config.
+    Before {
+        change_id: String,
+        identity_id: String,
+        identity_name: String,
+        auth_method: String,
+        at: String,
+        /// Live values of the fields about to change (request encoding).
+        before: Map<String, Value>,
+        /// The values idguard writes to those fields.
+        written: Map<String, Value>,
+    },
+    /// Written after the PATCH (or instead of it, for `drifted` / `changed-since`).
+    Outcome {
+        change_id: String,
+        identity_id: String,
+        auth_method: String,
+        at: String,
+        outcome: Outcome,
+        /// The read-back values of the changed fields, when the read worked.
+        after: Option<Map<String, Value>>,
+        error: Option<String>,
+    },
+}
+
+/// Errors of writing or reading a journal.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("cannot write journal {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read journal {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: not a journal entry: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{path}: empty journal (no `begin` line)")]
+    Empty { path: PathBuf },
+}
+
+/// An open journal that appends and syncs every entry.
+pub struct JournalWriter {
+    path: PathBuf,
+    file: File,
+}
+
+impl JournalWriter {
+    /// Creates a new journal file (mode 0600); an existing file is never reused.
+    pub fn create(path: &Path) -> Result<JournalWriter, JournalError> {
+        let mut opts = OpenOptions::new();
+        opts.append(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let file = opts.open(path).map_err(|source| JournalError::Write {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(JournalWriter { path: path.to_owned(), file })
+    }
+
+    /// Appends one entry and flushes it to disk (fsync) before returning.
+    pub fn append(&mut self, entry: &Entry) -> Result<(), JournalError> {
+        let err = |source| JournalError::Write { path: self.path.clone(), source };
+        let mut line = serde_json::to_vec(entry).map_err(|e| err(e.into()))?;
+        line.push(b'\n');
+        self.file.write_all(&line).map_err(err)?;
+        self.file.sync_data().map_err(err)
+    }
+
+    /// The journal's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// A journal read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Journal {
+    pub entries: Vec<Entry>,
+    /// The last line was partial (a crash mid-write) and was ignored.
+    pub truncated_tail: bool,
+}
+
+/// Reads a journal. Every complete line must be a valid entry (else an error naming the
+/// line); a partial last line without its newline is ignored and flagged.
+pub fn read(path: &Path) -> Result<Journal, JournalError> {
+    let file = File::open(path).map_err(|source| JournalError::Read { path: path.to_owned(), source })?;
+    let mut reader = BufReader::new(file);
+    let mut entries = Vec::new();
+    let mut truncated_tail = false;
+    let mut buf = Vec::new();
+    let mut line_no = 0;
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|source| JournalError::Read { path: path.to_owned(), source })?;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        let complete = buf.ends_with(b"\n");
+        let text = String::from_utf8_lossy(&buf);
+        if text.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Entry>(text.trim()) {
+            Ok(entry) => entries.push(entry),
+            Err(_) if !complete => {
+                truncated_tail = true;
+                break;
+            }
+            Err(e) => {
+                return Err(JournalError::Invalid {
+                    path: path.to_owned(),
+                    line: line_no,
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+    if !matches!(entries.first(), Some(Entry::Begin { .. })) {
+        return Err(match entries.first() {
+            None => JournalError::Empty { path: path.to_owned() },
+            Some(_) => JournalError::Invalid {
+                path: path.to_owned(),
+                line: 1,
+                message: "the first line must be the `begin` entry".into(),
+            },
+        });
+    }
+    Ok(Journal { entries, truncated_tail })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn begin() -> Entry {
+        Entry::Begin {
+            run_id: "r".into(),
+            at: "2026-11-25T00:00:00Z".into(),
+            api_url: "http://127.0.0.1:1".into(),
+            org_id: "o".into(),
+            action: "apply".into(),
+        }
+    }
+
+    fn before(id: &str) -> Entry {
+        Entry::Before {
+            change_id: id.into(),
+            identity_id: "i".into(),
+            identity_name: "n".into(),
+            auth_method: "oci-auth".into(),
+            at: "2026-11-25T00:00:00Z".into(),
+            before: json!({"accessTokenTTL": 0}).as_object().cloned().unwrap(),
+            written: json!({"accessTokenTTL": 3600}).as_object().cloned().unwrap(),
+        }
+    }
+
+    #[test]
+    fn round_trips_and_survives_a_partial_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut w = JournalWriter::create(&path).unwrap();
+        w.append(&begin()).unwrap();
+        w.append(&before("c1")).unwrap();
+        drop(w);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(br#"{"type":"outcome","change_id":"c1","ident"#).unwrap();
+        let j = read(&path).unwrap();
+        assert_eq!(j.entries, vec![begin(), before("c1")]);
+        assert!(j.truncated_tail);
+        assert!(JournalWriter::create(&path).is_err(), "never reuses a journal");
+    }
+
+    #[test]
+    fn a_bad_complete_line_is_an_error_with_its_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let good = serde_json::to_string(&begin()).unwrap();
+        std::fs::write(&path, format!("{good}\nnot json\n{good}\n")).unwrap();
+        let err = read(&path).unwrap_err().to_string();
+        assert!(err.contains("j.jsonl:2:"), "{err}");
+        std::fs::write(&path, "").unwrap();
+        assert!(matches!(read(&path), Err(JournalError::Empty { .. })));
+    }
+}
