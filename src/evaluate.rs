@@ -1,1 +1,359 @@
-//! (in progress)
+//! Pure evaluation: a validated [`Policy`] applied to one auth config of one identity gives one
+//! [`Finding`] per applicable rule, in rule order, with its violations, exemption and
+//! remediation. Also [`plan_config`], which merges every fixable failing rule of one config into
+//! a single change set for the remediation engine.
+//!
+//! No I/O and no clock here: `today` (UTC) is passed in. The checks live in [`token`],
+//! [`network`] and [`allowlist`]; this module decides which rules apply and assembles results.
+
+mod allowlist;
+mod network;
+mod part;
+mod token;
+
+use jiff::civil::Date;
+use serde_json::{Map, Value};
+
+use crate::finding::{AppliedExemption, Finding, Remediation, Status, finding_id};
+use crate::model::{AuthConfig, AuthMethod, Identity, TrustedIp};
+use crate::pattern::Pattern;
+use crate::policy::{Exemption, Policy, Rule};
+use part::Part;
+
+pub use allowlist::entries as allowlist_entries;
+
+/// Whether `rule.applies_to` covers this identity and method (before looking at checks).
+pub fn rule_matches(rule: &Rule, identity: &Identity, method: &AuthMethod) -> bool {
+    let a = &rule.applies_to;
+    if let Some(methods) = &a.auth_methods
+        && !methods.contains(method)
+    {
+        return false;
+    }
+    let hit = |p: &Pattern| p.matches(&identity.name) || p.as_str() == identity.id;
+    if let Some(ids) = &a.identities
+        && !ids.iter().any(hit)
+    {
+        return false;
+    }
+    !a.exclude_identities.iter().any(hit)
+}
+
+/// Whether some check of the rule can apply to `method` at all (used for `error` results,
+/// when no config could be read). `allow_periodic` counts for every method, since any GET may
+/// carry `accessTokenPeriod`.
+pub fn rule_could_apply(rule: &Rule, method: &AuthMethod) -> bool {
+    rule.access_token.as_ref().is_some_and(|a| !a.is_empty())
+        || rule
+            .trusted_ips
+            .as_ref()
+            .is_some_and(|t| network::could_apply(t, method))
+        || rule
+            .allowlists
+            .iter()
+            .any(|a| method.allowlist_fields().contains(&a.field.as_str()))
+}
+
+/// The unexpired exemption covering this identity and rule, if any: `identity` equals the id
+/// or the name, `rules` is absent or names the rule, and `today < expires`.
+pub fn exemption_for<'p>(
+    policy: &'p Policy,
+    identity: &Identity,
+    rule_id: &str,
+    today: Date,
+) -> Option<&'p Exemption> {
+    policy.exemptions.iter().find(|e| {
+        (e.identity == identity.id || e.identity == identity.name)
+            && e.rules
+                .as_ref()
+                .is_none_or(|r| r.iter().any(|id| id == rule_id))
+            && today < e.expires
+    })
+}
+
+/// The parts of `rule` that apply to `config`; empty when none does.
+fn parts(rule: &Rule, config: &AuthConfig) -> Vec<Part> {
+    let mut out = Vec::new();
+    if let Some(a) = &rule.access_token
+        && (a.max_ttl.is_some()
+            || a.max_max_ttl.is_some()
+            || a.max_uses.is_some()
+            || (a.allow_periodic.is_some() && config.access_token_period.is_some()))
+    {
+        out.push(token::check(a, config));
+    }
+    if let Some(t) = &rule.trusted_ips
+        && let Some(p) = network::check(t, config)
+    {
+        out.push(p);
+    }
+    out.extend(
+        rule.allowlists
+            .iter()
+            .filter_map(|a| allowlist::check(a, config)),
+    );
+    out
+}
+
+/// The remediation of a failing rule: every failing part's fragment merged, or manual when
+/// any failing part cannot be fixed automatically.
+fn remediation(parts: &[Part]) -> Remediation {
+    let mut patch = Map::new();
+    let mut manual = Vec::new();
+    for p in parts.iter().filter(|p| !p.violations.is_empty()) {
+        match &p.fix {
+            Ok(fragment) => patch.extend(fragment.clone()),
+            Err(reason) => manual.push(reason.clone()),
+        }
+    }
+    if manual.is_empty() {
+        Remediation::auto(patch)
+    } else {
+        Remediation::manual(manual.join("; "))
+    }
+}
+
+/// Evaluates every rule on one config of one identity; one finding per applicable rule, in
+/// rule order.
+pub fn evaluate(
+    policy: &Policy,
+    org_id: &str,
+    identity: &Identity,
+    config: &AuthConfig,
+    today: Date,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for rule in &policy.rules {
+        if !rule_matches(rule, identity, &config.method) {
+            continue;
+        }
+        let parts = parts(rule, config);
+        if parts.is_empty() {
+            continue;
+        }
+        let violations: Vec<_> = parts
+            .iter()
+            .flat_map(|p| p.violations.iter().cloned())
+            .collect();
+        let (status, exemption, remediation) = if violations.is_empty() {
+            (Status::Pass, None, None)
+        } else {
+            let fix = Some(remediation(&parts));
+            match exemption_for(policy, identity, &rule.id, today) {
+                Some(e) => (
+                    Status::Exempt,
+                    Some(AppliedExemption {
+                        reason: e.reason.clone(),
+                        owner: e.owner.clone(),
+                        expires: e.expires.to_string(),
+                    }),
+                    fix,
+                ),
+                None => (Status::Fail, None, fix),
+            }
+        };
+        out.push(Finding {
+            finding_id: finding_id(org_id, &identity.id, &config.method, &rule.id),
+            identity_id: identity.id.clone(),
+            identity_name: identity.name.clone(),
+            auth_method: config.method.clone(),
+            rule: rule.id.clone(),
+            severity: rule.severity,
+            status,
+            violations,
+            exemption,
+            error: None,
+            remediation,
+        });
+    }
+    out
+}
+
+/// One `error` finding for every rule that could apply to `method` on this identity (its
+/// config could not be read). Never exempt, never remediated.
+pub fn error_findings(
+    policy: &Policy,
+    org_id: &str,
+    identity: &Identity,
+    method: &AuthMethod,
+    error: &str,
+) -> Vec<Finding> {
+    policy
+        .rules
+        .iter()
+        .filter(|r| rule_matches(r, identity, method) && rule_could_apply(r, method))
+        .map(|rule| Finding {
+            finding_id: finding_id(org_id, &identity.id, method, &rule.id),
+            identity_id: identity.id.clone(),
+            identity_name: identity.name.clone(),
+            auth_method: method.clone(),
+            rule: rule.id.clone(),
+            severity: rule.severity,
+            status: Status::Error,
+            violations: Vec::new(),
+            exemption: None,
+            error: Some(error.to_owned()),
+            remediation: None,
+        })
+        .collect()
+}
+
+/// Every change one config needs: the merged PATCH fields (request encoding), the rules they
+/// fix, and the failing rules that need a human.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConfigChange {
+    /// Field → new value. `accessTokenTTL` and `accessTokenMaxTTL` appear together or not at
+    /// all. Empty when nothing can be fixed automatically.
+    pub patch: Map<String, Value>,
+    /// Ids of the rules whose fixes are in `patch`, in the order they were applied.
+    pub rules_fixed: Vec<String>,
+    /// Failing, unexempted rules that are not auto-remediable, with the reason.
+    pub manual: Vec<(String, String)>,
+}
+
+impl ConfigChange {
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.patch.is_empty()
+    }
+}
+
+/// The config as it would be after `patch` (request encoding) is applied.
+fn apply_patch(config: &AuthConfig, patch: &Map<String, Value>) -> AuthConfig {
+    let mut next = config.clone();
+    for (key, value) in patch {
+        let n = value.as_u64();
+        match key.as_str() {
+            "accessTokenTTL" => next.access_token_ttl = n.unwrap_or(next.access_token_ttl),
+            "accessTokenMaxTTL" => {
+                next.access_token_max_ttl = n.unwrap_or(next.access_token_max_ttl)
+            }
+            "accessTokenNumUsesLimit" => {
+                next.access_token_num_uses_limit = n.unwrap_or(next.access_token_num_uses_limit)
+            }
+            "accessTokenPeriod" => next.access_token_period = n.or(next.access_token_period),
+            "accessTokenTrustedIps" | "clientSecretTrustedIps" => {
+                let ips: Option<Vec<TrustedIp>> = value
+                    .as_array()
+                    .and_then(|items| items.iter().map(|i| TrustedIp::from_json(i).ok()).collect());
+                if key == "accessTokenTrustedIps" {
+                    next.access_token_trusted_ips = ips.or(next.access_token_trusted_ips);
+                } else {
+                    next.client_secret_trusted_ips = ips.or(next.client_secret_trusted_ips);
+                }
+            }
+            _ => {}
+        }
+        next.fields.insert(key.clone(), value.clone());
+    }
+    next
+}
+
+/// Merges every failing, unexempted, auto-remediable rule of ONE config into a single change
+/// set. Rules are applied one after another to the config as each fix leaves it, so TTLs take
+/// the tightest value, a removed period stays removed, IP lists are narrowed by every rule and
+/// allowlists lose every disallowed entry; passes repeat until nothing changes. Afterwards the
+/// TTL is at most a finite MaxTTL.
+pub fn plan_config(
+    policy: &Policy,
+    identity: &Identity,
+    config: &AuthConfig,
+    today: Date,
+) -> ConfigChange {
+    let mut state = config.clone();
+    let mut touched: Vec<String> = Vec::new();
+    let mut fixed: Vec<String> = Vec::new();
+    let active: Vec<&Rule> = policy
+        .rules
+        .iter()
+        .filter(|r| {
+            rule_matches(r, identity, &config.method)
+                && exemption_for(policy, identity, &r.id, today).is_none()
+        })
+        .collect();
+    for _pass in 0..=active.len() {
+        let mut changed = false;
+        for rule in &active {
+            let parts = parts(rule, &state);
+            if parts.iter().all(|p| p.violations.is_empty()) {
+                continue;
+            }
+            let Remediation::Auto { patch, .. } = remediation(&parts) else {
+                continue;
+            };
+            let next = apply_patch(&state, &patch);
+            if next == state {
+                continue;
+            }
+            for key in patch.keys() {
+                if !touched.contains(key) {
+                    touched.push(key.clone());
+                }
+            }
+            if !fixed.contains(&rule.id) {
+                fixed.push(rule.id.clone());
+            }
+            state = next;
+            changed = true;
+        }
+        if !changed {
+            break;
+        }
+    }
+    // The final TTL never exceeds a finite MaxTTL.
+    let ttl_touched = touched
+        .iter()
+        .any(|k| k == "accessTokenTTL" || k == "accessTokenMaxTTL");
+    if ttl_touched
+        && state.access_token_max_ttl != 0
+        && (state.access_token_ttl == 0 || state.access_token_ttl > state.access_token_max_ttl)
+    {
+        state.access_token_ttl = state.access_token_max_ttl;
+    }
+    let mut patch = Map::new();
+    for key in &touched {
+        let value = match key.as_str() {
+            "accessTokenTTL" | "accessTokenMaxTTL" => continue,
+            "accessTokenNumUsesLimit" => Value::from(state.access_token_num_uses_limit),
+            "accessTokenPeriod" => Value::from(state.access_token_period.unwrap_or(0)),
+            "accessTokenTrustedIps" | "clientSecretTrustedIps" => Value::Array(
+                state
+                    .trusted_ips(key)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(TrustedIp::to_request_json)
+                    .collect(),
+            ),
+            _ => state.fields.get(key).cloned().unwrap_or(Value::Null),
+        };
+        patch.insert(key.clone(), value);
+    }
+    if ttl_touched {
+        patch.insert("accessTokenTTL".into(), Value::from(state.access_token_ttl));
+        patch.insert(
+            "accessTokenMaxTTL".into(),
+            Value::from(state.access_token_max_ttl),
+        );
+    }
+    let manual = active
+        .iter()
+        .filter_map(|rule| {
+            let parts = parts(rule, &state);
+            if parts.iter().all(|p| p.violations.is_empty()) {
+                return None;
+            }
+            match remediation(&parts) {
+                Remediation::Manual { reason, .. } => Some((rule.id.clone(), reason)),
+                Remediation::Auto { .. } => None,
+            }
+        })
+        .collect();
+    ConfigChange {
+        patch,
+        rules_fixed: fixed,
+        manual,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,303 @@
-//! (in progress)
+//! The YAML policy: reading a file, parsing it with spans, and validating it into the
+//! [`Policy`] the evaluation works from. Every problem is reported at once, each with
+//! `origin:line:column` (see [`Diagnostic`]).
+//!
+//! Parse, don't validate: [`node`] reads the YAML into a span-carrying tree (no meaning yet),
+//! [`validate`] turns that tree into the types below or collects every diagnostic. Durations and
+//! CIDRs have their own modules. What a rule *means* lives in `evaluate`, not here.
+
+mod cidr;
+mod duration;
+mod node;
+mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use sha2::{Digest, Sha256};
+
+use crate::finding::Severity;
+use crate::model::AuthMethod;
+use crate::pattern::Pattern;
+
+pub use duration::{format_duration, format_seconds, parse_duration_text};
+
+/// Inputs longer than this are refused before parsing (a policy is a few kilobytes).
+pub const MAX_POLICY_BYTES: usize = 4 * 1024 * 1024;
+
+/// A validated policy, version 1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// `name`, if given.
+    pub name: Option<String>,
+    /// The rules, in file order (results come out in this order).
+    pub rules: Vec<Rule>,
+    /// The exemptions, in file order.
+    pub exemptions: Vec<Exemption>,
+    /// Where the policy came from (a path, or what the caller named it).
+    pub origin: String,
+    /// Hex SHA-256 of the source bytes.
+    pub sha256: String,
+}
+
+impl Policy {
+    /// The rule with this id.
+    pub fn rule(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+}
+
+/// One rule: which identities and methods it covers, and its checks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    /// Unique id, `[a-z0-9-]+`.
+    pub id: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// The rule's severity, else `defaults.severity`, else medium.
+    pub severity: Severity,
+    /// Which identities and auth methods the rule covers.
+    pub applies_to: AppliesTo,
+    /// Checks on the fields every auth method has.
+    pub access_token: Option<AccessTokenCheck>,
+    /// Trusted-IP containment.
+    pub trusted_ips: Option<TrustedIpsCheck>,
+    /// Allowlist checks, at most one per field.
+    pub allowlists: Vec<AllowlistCheck>,
+}
+
+/// `applies_to`: empty means every identity and every auth method.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AppliesTo {
+    /// `None`: every method, unknown ones included.
+    pub auth_methods: Option<Vec<AuthMethod>>,
+    /// `None`: every identity. A pattern matches a name (glob) or equals an id.
+    pub identities: Option<Vec<Pattern>>,
+    /// Identities excluded even when `identities` matches (exclusion wins).
+    pub exclude_identities: Vec<Pattern>,
+}
+
+/// `access_token`: bounds on the token fields (durations in seconds).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AccessTokenCheck {
+    /// Bound on the effective TTL.
+    pub max_ttl: Option<u64>,
+    /// Bound on the effective max TTL.
+    pub max_max_ttl: Option<u64>,
+    /// Bound on `accessTokenNumUsesLimit` (0 there = unlimited, which fails).
+    pub max_uses: Option<u64>,
+    /// Whether periodic tokens are accepted; `None` when not written.
+    pub allow_periodic: Option<bool>,
+}
+
+impl AccessTokenCheck {
+    /// Whether any check is written.
+    pub fn is_empty(&self) -> bool {
+        self.max_ttl.is_none()
+            && self.max_max_ttl.is_none()
+            && self.max_uses.is_none()
+            && self.allow_periodic.is_none()
+    }
+}
+
+/// A trusted-IP field a rule can judge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TrustedIpField {
+    /// `accessTokenTrustedIps` (every method).
+    AccessToken,
+    /// `clientSecretTrustedIps` (universal-auth only).
+    ClientSecret,
+}
+
+impl TrustedIpField {
+    /// Both fields, in the default order.
+    pub const ALL: [TrustedIpField; 2] =
+        [TrustedIpField::AccessToken, TrustedIpField::ClientSecret];
+
+    /// The Infisical field name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrustedIpField::AccessToken => "accessTokenTrustedIps",
+            TrustedIpField::ClientSecret => "clientSecretTrustedIps",
+        }
+    }
+
+    /// Parses an Infisical field name.
+    pub fn parse(name: &str) -> Option<TrustedIpField> {
+        Self::ALL.into_iter().find(|f| f.as_str() == name)
+    }
+}
+
+/// `trusted_ips`: every entry must lie inside one of `allowed_cidrs`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrustedIpsCheck {
+    /// Normalised networks (host bits cleared, IPv4-mapped ranges as IPv4). Never empty.
+    pub allowed_cidrs: Vec<IpNet>,
+    /// The fields judged (default both).
+    pub fields: Vec<TrustedIpField>,
+    /// Used by remediation when no entry is left; each lies inside `allowed_cidrs`.
+    pub fallback_cidrs: Vec<IpNet>,
+}
+
+/// One `allowlists` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AllowlistCheck {
+    /// The Infisical field name (`allowedUsernames`, ...).
+    pub field: String,
+    /// Fail when the list is null or empty.
+    pub required: bool,
+    /// Patterns every entry must match; `None` = no restriction on entries.
+    pub allowed: Option<Vec<Pattern>>,
+    /// Remediation's replacement when nothing is left; never empty.
+    pub default: Option<Vec<String>>,
+}
+
+/// One exemption.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exemption {
+    /// An exact identity id or exact name.
+    pub identity: String,
+    /// `None`: every rule.
+    pub rules: Option<Vec<String>>,
+    /// Why (required).
+    pub reason: String,
+    /// Who owns it.
+    pub owner: Option<String>,
+    /// From this UTC day on the exemption no longer applies.
+    pub expires: jiff::civil::Date,
+}
+
+/// One problem in a policy, with its position (1-based line and column, in characters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The file path or name the policy came from.
+    pub origin: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (characters).
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Diagnostic {
+    /// The diagnostic followed by the source line it points at and a caret, for humans.
+    pub fn render(&self, source: &str) -> String {
+        let mut out = self.to_string();
+        if let Some(text) = source.lines().nth(self.line.saturating_sub(1)) {
+            let text: String = text.chars().take(200).collect();
+            let pad = " ".repeat(self.column.saturating_sub(1).min(200));
+            out.push_str(&format!("\n  | {text}\n  | {pad}^"));
+        }
+        out
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.origin, self.line, self.column, self.message
+        )
+    }
+}
+
+/// Why a policy could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// The file could not be read.
+    #[error("cannot read policy {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The policy has problems; every one is listed.
+    #[error("{}", DiagnosticList(diagnostics))]
+    Invalid { diagnostics: Vec<Diagnostic> },
+}
+
+struct DiagnosticList<'a>(&'a [Diagnostic]);
+
+impl fmt::Display for DiagnosticList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads and validates the policy at `path`. Invalid UTF-8 and oversized files are reported as
+/// diagnostics, not read errors.
+pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+    let origin = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| PolicyError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse_bytes(&bytes, &origin).map_err(|diagnostics| PolicyError::Invalid { diagnostics })
+}
+
+/// Validates policy bytes (checks UTF-8 first, pointing at the first bad byte).
+pub fn parse_bytes(bytes: &[u8], origin: &str) -> Result<Policy, Vec<Diagnostic>> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse(text, origin),
+        Err(e) => {
+            let good = &bytes[..e.valid_up_to()];
+            // The prefix is valid UTF-8 by construction.
+            let prefix = String::from_utf8_lossy(good);
+            let line = prefix.matches('\n').count() + 1;
+            let column = prefix.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            Err(vec![Diagnostic {
+                origin: origin.to_owned(),
+                line,
+                column,
+                message: "the policy is not valid UTF-8".to_owned(),
+            }])
+        }
+    }
+}
+
+/// Parses and validates a policy source. `origin` names it in diagnostics. Returns every
+/// problem found, sorted by position.
+pub fn parse(source: &str, origin: &str) -> Result<Policy, Vec<Diagnostic>> {
+    let diag = |line, column, message: String| Diagnostic {
+        origin: origin.to_owned(),
+        line,
+        column,
+        message,
+    };
+    if source.len() > MAX_POLICY_BYTES {
+        return Err(vec![diag(
+            1,
+            1,
+            format!(
+                "the policy is {} bytes; the limit is {MAX_POLICY_BYTES}",
+                source.len()
+            ),
+        )]);
+    }
+    let tree = node::read(source).map_err(|e| vec![diag(e.line, e.column, e.message)])?;
+    let sha256 = hex::encode(Sha256::digest(source.as_bytes()));
+    let mut diagnostics = Vec::new();
+    let policy = validate::validate(&tree, origin, &sha256, &mut diagnostics);
+    match policy {
+        Some(p) if diagnostics.is_empty() => Ok(p),
+        _ => {
+            if diagnostics.is_empty() {
+                diagnostics.push(diag(1, 1, "the policy is invalid".to_owned()));
+            }
+            diagnostics.sort_by_key(|d| (d.line, d.column));
+            diagnostics.dedup();
+            Err(diagnostics)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -27,6 +27,8 @@ pub enum Outcome {
     Drifted,
     /// Rollback: the live value is no longer what idguard wrote: nothing written.
     ChangedSince,
+    /// Rollback: the live values already equal the before-state (the write never landed).
+    Unchanged,
 }
 
 impl Outcome {
@@ -38,6 +40,7 @@ impl Outcome {
             Outcome::Unverified => "unverified",
             Outcome::Drifted => "drifted",
             Outcome::ChangedSince => "changed-since",
+            Outcome::Unchanged => "unchanged",
         }
     }
 }
