@@ -80,28 +80,68 @@ pub struct ApiCounts {
     pub rate_limited: u64,
 }
 
+/// Everything a format may need when it finishes: the run manifest, the summary, the rules
+/// and exemptions of the policy, the UTC date of the run, and per-finding annotations (the
+/// remediation outcome of each finding after an apply).
+pub struct FinishContext<'a> {
+    pub run: &'a RunInfo,
+    pub summary: &'a Summary,
+    pub rules: &'a [RuleInfo],
+    pub exemptions: &'a [crate::policy::Exemption],
+    pub today: jiff::civil::Date,
+    pub annotations: &'a Annotations,
+}
+
+/// Extra fields merged into individual results at finish time, keyed by `finding_id`
+/// (e.g. `{"remediation_outcome": "verified"}`).
+pub type Annotations =
+    std::collections::HashMap<String, serde_json::Map<String, serde_json::Value>>;
+
+/// One report format, fed one finding at a time. Implementations keep at most a bounded
+/// amount in memory (stream to a temp file, assemble at finish) and move their file into place
+/// atomically in `finish`.
+pub trait FormatWriter: Send {
+    /// Adds one finding.
+    fn write(&mut self, finding: &Finding) -> Result<(), ReportError>;
+    /// Writes the file and returns its path.
+    fn finish(self: Box<Self>, ctx: &FinishContext<'_>) -> Result<PathBuf, ReportError>;
+}
+
+/// Opens the writer of `format` in `dir`.
+fn open_writer(format: Format, dir: &Path) -> Result<Box<dyn FormatWriter>, ReportError> {
+    Ok(match format {
+        Format::Json => Box::new(json_report::JsonReport::create(dir)?),
+        Format::Csv => Box::new(csv_report::CsvReport::create(dir)?),
+    })
+}
+
 /// Streams findings into the selected report files and counts them.
 pub struct ReportSink {
-    dir: PathBuf,
-    json: Option<json_report::JsonReport>,
-    csv: Option<csv_report::CsvReport>,
+    writers: Vec<Box<dyn FormatWriter>>,
     counts: Counts,
 }
 
 impl ReportSink {
     /// Opens the report files of `formats` in `dir` (which must exist).
-    pub fn create(dir: &Path, formats: &[Format], rules: &[RuleInfo]) -> Result<ReportSink, ReportError> {
-        let json = if formats.contains(&Format::Json) {
-            Some(json_report::JsonReport::create(dir)?)
-        } else {
-            None
-        };
-        let csv = if formats.contains(&Format::Csv) {
-            Some(csv_report::CsvReport::create(dir)?)
-        } else {
-            None
-        };
-        Ok(ReportSink { dir: dir.to_owned(), json, csv, counts: Counts::new(rules) })
+    pub fn create(
+        dir: &Path,
+        formats: &[Format],
+        rules: &[RuleInfo],
+    ) -> Result<ReportSink, ReportError> {
+        let mut unique: Vec<Format> = Vec::new();
+        for f in formats {
+            if !unique.contains(f) {
+                unique.push(*f);
+            }
+        }
+        let writers = unique
+            .into_iter()
+            .map(|f| open_writer(f, dir))
+            .collect::<Result<_, _>>()?;
+        Ok(ReportSink {
+            writers,
+            counts: Counts::new(rules),
+        })
     }
 
     /// Records that one identity was listed (for the summary).
@@ -117,11 +157,8 @@ impl ReportSink {
     /// Writes one finding to every open report and counts it.
     pub fn write(&mut self, finding: &Finding) -> Result<(), ReportError> {
         self.counts.add(finding);
-        if let Some(json) = &mut self.json {
-            json.write(finding)?;
-        }
-        if let Some(csv) = &mut self.csv {
-            csv.write(finding)?;
+        for w in &mut self.writers {
+            w.write(finding)?;
         }
         Ok(())
     }
@@ -133,16 +170,162 @@ impl ReportSink {
 
     /// Writes the manifest and summary, and moves every report into place. Returns the paths
     /// written.
-    pub fn finish(self, run: &RunInfo) -> Result<Vec<PathBuf>, ReportError> {
+    pub fn finish(
+        self,
+        run: &RunInfo,
+        exemptions: &[crate::policy::Exemption],
+        today: jiff::civil::Date,
+        annotations: &Annotations,
+    ) -> Result<Vec<PathBuf>, ReportError> {
         let summary = self.counts.summary();
-        let mut written = Vec::new();
-        if let Some(json) = self.json {
-            written.push(json.finish(run, &summary)?);
+        let ctx = FinishContext {
+            run,
+            summary: &summary,
+            rules: self.counts.rules(),
+            exemptions,
+            today,
+            annotations,
+        };
+        self.writers.into_iter().map(|w| w.finish(&ctx)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::{Severity, Status, finding_id};
+    use crate::model::AuthMethod;
+
+    fn finding(n: usize, status: Status) -> Finding {
+        Finding {
+            finding_id: finding_id("org", &format!("id-{n}"), &AuthMethod::Oci, "r"),
+            identity_id: format!("id-{n}"),
+            identity_name: if n == 0 {
+                "=HYPERLINK(\"x\")".into()
+            } else {
+                format!("name-{n}")
+            },
+            auth_method: AuthMethod::Oci,
+            rule: "r".into(),
+            severity: Severity::High,
+            status,
+            violations: vec![],
+            exemption: None,
+            error: None,
+            remediation: None,
         }
-        if let Some(csv) = self.csv {
-            written.push(csv.finish()?);
+    }
+
+    fn run_info() -> RunInfo {
+        RunInfo {
+            id: "run".into(),
+            started_at: "s".into(),
+            finished_at: "f".into(),
+            api_url: "u".into(),
+            org_id: "org".into(),
+            policy: PolicyRef {
+                path: "p".into(),
+                sha256: "h".into(),
+            },
+            exit_code: 1,
+            complete: true,
+            incomplete_reason: None,
+            api: ApiCounts::default(),
         }
-        let _ = &self.dir;
-        Ok(written)
+    }
+
+    fn write_reports(
+        n: usize,
+        annotations: &Annotations,
+    ) -> (tempfile::TempDir, serde_json::Value, String) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rules = [
+            RuleInfo {
+                id: "r".into(),
+                severity: Severity::High,
+            },
+            RuleInfo {
+                id: "unused".into(),
+                severity: Severity::Low,
+            },
+        ];
+        let mut sink = ReportSink::create(
+            dir.path(),
+            &[Format::Json, Format::Csv, Format::Json],
+            &rules,
+        )
+        .expect("create");
+        for i in 0..n {
+            sink.write(&finding(
+                i,
+                if i % 2 == 0 {
+                    Status::Fail
+                } else {
+                    Status::Pass
+                },
+            ))
+            .expect("write");
+        }
+        let today = jiff::civil::date(2026, 11, 25);
+        let files = sink
+            .finish(&run_info(), &[], today, annotations)
+            .expect("finish");
+        assert_eq!(files.len(), 2);
+        let json = std::fs::read_to_string(dir.path().join("report.json")).expect("json");
+        let csv = std::fs::read_to_string(dir.path().join("report.csv")).expect("csv");
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+            .collect();
+        assert!(leftovers.is_empty(), "temp files left behind");
+        (dir, serde_json::from_str(&json).expect("valid JSON"), csv)
+    }
+
+    #[test]
+    fn streamed_reports_are_valid_and_complete() {
+        for n in [0, 1, 5] {
+            let (_dir, report, csv) = write_reports(n, &Annotations::new());
+            assert_eq!(report["results"].as_array().map(Vec::len), Some(n));
+            assert_eq!(report["summary"]["results"], n as u64);
+            assert_eq!(
+                report["summary"]["by_rule"]["unused"]["pass"], 0,
+                "every rule listed"
+            );
+            assert_eq!(report["schema_version"], 1);
+            assert_eq!(csv.lines().count(), n + 1, "header plus one row per result");
+            if n > 0 {
+                assert!(csv.contains("'=HYPERLINK"), "formula defused");
+            }
+        }
+    }
+
+    #[test]
+    fn annotations_are_merged_into_their_results() {
+        let target = finding(3, Status::Pass).finding_id;
+        let mut annotations = Annotations::new();
+        let mut extra = serde_json::Map::new();
+        extra.insert("remediation_outcome".into(), "verified".into());
+        annotations.insert(target.clone(), extra);
+        let (_dir, report, _) = write_reports(5, &annotations);
+        let results = report["results"].as_array().expect("results");
+        let tagged: Vec<_> = results
+            .iter()
+            .filter(|r| r.get("remediation_outcome").is_some())
+            .collect();
+        assert_eq!(tagged.len(), 1);
+        assert_eq!(tagged[0]["finding_id"], target.as_str());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn report_files_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, _, _) = write_reports(1, &Annotations::new());
+        let mode = std::fs::metadata(dir.path().join("report.json"))
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 }

@@ -6,7 +6,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use super::{files, ReportError};
+use super::{FinishContext, FormatWriter, ReportError, files};
 use crate::finding::{Finding, Remediation};
 
 /// The column names, in order. Part of the report contract: only ever append.
@@ -39,14 +39,25 @@ impl CsvReport {
     pub(super) fn create(dir: &Path) -> Result<CsvReport, ReportError> {
         let final_path = dir.join("report.csv");
         let (file, tmp) = files::create_temp(&final_path)?;
-        let mut writer = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(file);
+        let mut writer = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(file);
         writer
             .write_record(COLUMNS)
-            .map_err(|source| ReportError::Csv { path: tmp.clone(), source })?;
-        Ok(CsvReport { final_path, tmp, writer })
+            .map_err(|source| ReportError::Csv {
+                path: tmp.clone(),
+                source,
+            })?;
+        Ok(CsvReport {
+            final_path,
+            tmp,
+            writer,
+        })
     }
+}
 
-    pub(super) fn write(&mut self, f: &Finding) -> Result<(), ReportError> {
+impl FormatWriter for CsvReport {
+    fn write(&mut self, f: &Finding) -> Result<(), ReportError> {
         let join = |sep: &str, part: fn(&crate::finding::Violation) -> &str| {
             f.violations.iter().map(part).collect::<Vec<_>>().join(sep)
         };
@@ -56,7 +67,9 @@ impl CsvReport {
                 "auto".to_owned(),
                 serde_json::to_string(patch).unwrap_or_default(),
             ),
-            Some(Remediation::Manual { reason, .. }) => (format!("manual: {reason}"), String::new()),
+            Some(Remediation::Manual { reason, .. }) => {
+                (format!("manual: {reason}"), String::new())
+            }
         };
         let row = [
             f.finding_id.clone(),
@@ -70,22 +83,36 @@ impl CsvReport {
             join(" | ", |v| &v.observed),
             join(" | ", |v| &v.expected),
             join(" | ", |v| &v.message),
-            f.exemption.as_ref().map(|e| e.reason.clone()).unwrap_or_default(),
-            f.exemption.as_ref().map(|e| e.expires.clone()).unwrap_or_default(),
+            f.exemption
+                .as_ref()
+                .map(|e| e.reason.clone())
+                .unwrap_or_default(),
+            f.exemption
+                .as_ref()
+                .map(|e| e.expires.clone())
+                .unwrap_or_default(),
             f.error.clone().unwrap_or_default(),
             remediation,
             patch,
         ];
         self.writer
             .write_record(row.iter().map(|c| defuse(c).into_owned()))
-            .map_err(|source| ReportError::Csv { path: self.tmp.clone(), source })
+            .map_err(|source| ReportError::Csv {
+                path: self.tmp.clone(),
+                source,
+            })
     }
 
-    pub(super) fn finish(self) -> Result<PathBuf, ReportError> {
-        let CsvReport { final_path, tmp, writer } = self;
-        let file = writer
-            .into_inner()
-            .map_err(|e| ReportError::Io { path: tmp.clone(), source: e.into_error() })?;
+    fn finish(self: Box<Self>, _ctx: &FinishContext<'_>) -> Result<PathBuf, ReportError> {
+        let CsvReport {
+            final_path,
+            tmp,
+            writer,
+        } = *self;
+        let file = writer.into_inner().map_err(|e| ReportError::Io {
+            path: tmp.clone(),
+            source: e.into_error(),
+        })?;
         files::commit(file, &tmp, &final_path)?;
         Ok(final_path)
     }

@@ -12,7 +12,10 @@ use super::ReportError;
 /// missing; refused if it already holds a `report.json`, so a run never overwrites another).
 /// Without it, `reports/<UTC timestamp>/` is created, with a numeric suffix if that exists.
 pub fn create_run_dir(out: Option<&Path>, now: jiff::Timestamp) -> Result<PathBuf, ReportError> {
-    let io = |path: &Path, source| ReportError::Io { path: path.to_owned(), source };
+    let io = |path: &Path, source| ReportError::Io {
+        path: path.to_owned(),
+        source,
+    };
     match out {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
@@ -35,7 +38,11 @@ pub fn create_run_dir(out: Option<&Path>, now: jiff::Timestamp) -> Result<PathBu
             std::fs::create_dir_all(base).map_err(|e| io(base, e))?;
             let stamp = now.strftime("%Y%m%dT%H%M%SZ").to_string();
             for n in 0..1000 {
-                let name = if n == 0 { stamp.clone() } else { format!("{stamp}-{n}") };
+                let name = if n == 0 {
+                    stamp.clone()
+                } else {
+                    format!("{stamp}-{n}")
+                };
                 let dir = base.join(name);
                 match std::fs::create_dir(&dir) {
                     Ok(()) => return Ok(dir),
@@ -43,7 +50,10 @@ pub fn create_run_dir(out: Option<&Path>, now: jiff::Timestamp) -> Result<PathBu
                     Err(e) => return Err(io(&dir, e)),
                 }
             }
-            Err(io(base, std::io::Error::other("too many runs in the same second")))
+            Err(io(
+                base,
+                std::io::Error::other("too many runs in the same second"),
+            ))
         }
     }
 }
@@ -62,15 +72,19 @@ pub(super) fn create_temp(final_path: &Path) -> Result<(File, PathBuf), ReportEr
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let file = opts
-        .open(&tmp)
-        .map_err(|source| ReportError::Io { path: tmp.clone(), source })?;
+    let file = opts.open(&tmp).map_err(|source| ReportError::Io {
+        path: tmp.clone(),
+        source,
+    })?;
     Ok((file, tmp))
 }
 
 /// Flushes `file` to disk and renames `tmp` to `final_path`, refusing to replace a file.
 pub(super) fn commit(file: File, tmp: &Path, final_path: &Path) -> Result<(), ReportError> {
-    let io = |source| ReportError::Io { path: final_path.to_owned(), source };
+    let io = |source| ReportError::Io {
+        path: final_path.to_owned(),
+        source,
+    };
     file.sync_all().map_err(io)?;
     drop(file);
     if final_path.exists() {
@@ -85,7 +99,9 @@ pub(super) fn commit(file: File, tmp: &Path, final_path: &Path) -> Result<(), Re
 /// Writes `bytes` to `path` atomically (temp file, fsync, rename), mode 0600.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     let (mut file, tmp) = create_temp(path)?;
-    file.write_all(bytes)
-        .map_err(|source| ReportError::Io { path: tmp.clone(), source })?;
+    file.write_all(bytes).map_err(|source| ReportError::Io {
+        path: tmp.clone(),
+        source,
+    })?;
     commit(file, &tmp, path)
 }

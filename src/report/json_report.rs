@@ -3,12 +3,12 @@
 //! Memory holds one finding at a time.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{files, ReportError, RunInfo, Summary, SCHEMA_VERSION};
+use super::{FinishContext, FormatWriter, ReportError, SCHEMA_VERSION, files};
 use crate::finding::Finding;
 
 /// The streaming writer of `report.json`.
@@ -25,17 +25,30 @@ struct Tool {
     version: &'static str,
 }
 
-const TOOL: Tool = Tool { name: "idguard", version: env!("CARGO_PKG_VERSION") };
+const TOOL: Tool = Tool {
+    name: "idguard",
+    version: env!("CARGO_PKG_VERSION"),
+};
 
 impl JsonReport {
     pub(super) fn create(dir: &Path) -> Result<JsonReport, ReportError> {
         let final_path = dir.join("report.json");
         let (file, results_path) = files::create_temp(&dir.join("report.json.results"))?;
-        Ok(JsonReport { final_path, results: BufWriter::new(file), results_path, count: 0 })
+        Ok(JsonReport {
+            final_path,
+            results: BufWriter::new(file),
+            results_path,
+            count: 0,
+        })
     }
+}
 
-    pub(super) fn write(&mut self, finding: &Finding) -> Result<(), ReportError> {
-        let io = |source| ReportError::Io { path: self.results_path.clone(), source };
+impl FormatWriter for JsonReport {
+    fn write(&mut self, finding: &Finding) -> Result<(), ReportError> {
+        let io = |source| ReportError::Io {
+            path: self.results_path.clone(),
+            source,
+        };
         let sep: &[u8] = if self.count == 0 { b"    " } else { b",\n    " };
         self.results.write_all(sep).map_err(io)?;
         serde_json::to_writer(&mut self.results, finding)?;
@@ -43,26 +56,43 @@ impl JsonReport {
         Ok(())
     }
 
-    pub(super) fn finish(self, run: &RunInfo, summary: &Summary) -> Result<PathBuf, ReportError> {
-        let JsonReport { final_path, results, results_path, count } = self;
-        let results_io = |source| ReportError::Io { path: results_path.clone(), source };
-        let results = results.into_inner().map_err(|e| results_io(e.into_error()))?;
+    fn finish(self: Box<Self>, ctx: &FinishContext<'_>) -> Result<PathBuf, ReportError> {
+        let JsonReport {
+            final_path,
+            results,
+            results_path,
+            count,
+        } = *self;
+        let results_io = |source| ReportError::Io {
+            path: results_path.clone(),
+            source,
+        };
+        let results = results
+            .into_inner()
+            .map_err(|e| results_io(e.into_error()))?;
         drop(results);
 
         let (file, tmp) = files::create_temp(&final_path)?;
-        let io = |source| ReportError::Io { path: tmp.clone(), source };
+        let io = |source| ReportError::Io {
+            path: tmp.clone(),
+            source,
+        };
         let mut out = BufWriter::new(file);
-        write!(out, "{{\n  \"schema_version\": {SCHEMA_VERSION},\n  \"tool\": ").map_err(io)?;
+        write!(
+            out,
+            "{{\n  \"schema_version\": {SCHEMA_VERSION},\n  \"tool\": "
+        )
+        .map_err(io)?;
         serde_json::to_writer(&mut out, &TOOL)?;
         out.write_all(b",\n  \"run\": ").map_err(io)?;
-        serde_json::to_writer(&mut out, run)?;
+        serde_json::to_writer(&mut out, ctx.run)?;
         out.write_all(b",\n  \"summary\": ").map_err(io)?;
-        serde_json::to_writer(&mut out, summary)?;
+        serde_json::to_writer(&mut out, ctx.summary)?;
         out.write_all(b",\n  \"results\": [").map_err(io)?;
         if count > 0 {
             out.write_all(b"\n").map_err(io)?;
-            let mut reader = BufReader::new(File::open(&results_path).map_err(results_io)?);
-            std::io::copy(&mut reader, &mut out).map_err(io)?;
+            let reader = BufReader::new(File::open(&results_path).map_err(results_io)?);
+            copy_annotated(reader, &mut out, ctx.annotations).map_err(io)?;
             out.write_all(b"\n  ").map_err(io)?;
         }
         out.write_all(b"]\n}\n").map_err(io)?;
@@ -71,4 +101,52 @@ impl JsonReport {
         let _ = std::fs::remove_file(&results_path);
         Ok(final_path)
     }
+}
+
+/// Copies the streamed results, merging annotations into the results they name. Each result
+/// is on its own line and starts with `{"finding_id":"<id>"`, so only annotated lines are
+/// parsed.
+fn copy_annotated(
+    reader: impl BufRead,
+    out: &mut impl Write,
+    annotations: &super::Annotations,
+) -> std::io::Result<()> {
+    if annotations.is_empty() {
+        let mut reader = reader;
+        std::io::copy(&mut reader, out)?;
+        return Ok(());
+    }
+    let mut first = true;
+    for line in reader.lines() {
+        let line = line?;
+        if !first {
+            out.write_all(b"\n")?;
+        }
+        first = false;
+        let id = line
+            .split("\"finding_id\":\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next());
+        match id.and_then(|id| annotations.get(id)) {
+            Some(extra) => {
+                let (indent, body) = line.split_at(line.len() - line.trim_start().len());
+                let comma = body.ends_with(',');
+                let json = body.trim_end_matches(',');
+                let mut value: serde_json::Value =
+                    serde_json::from_str(json).map_err(std::io::Error::other)?;
+                if let Some(obj) = value.as_object_mut() {
+                    for (k, v) in extra {
+                        obj.insert(k.clone(), v.clone());
+                    }
+                }
+                out.write_all(indent.as_bytes())?;
+                serde_json::to_writer(&mut *out, &value).map_err(std::io::Error::other)?;
+                if comma {
+                    out.write_all(b",")?;
+                }
+            }
+            None => out.write_all(line.as_bytes())?,
+        }
+    }
+    Ok(())
 }

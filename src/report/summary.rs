@@ -70,7 +70,10 @@ impl Counts {
             auth_configs: 0,
             totals: StatusCounts::default(),
             rules: rules.to_vec(),
-            by_rule: rules.iter().map(|r| (r.id.clone(), StatusCounts::default())).collect(),
+            by_rule: rules
+                .iter()
+                .map(|r| (r.id.clone(), StatusCounts::default()))
+                .collect(),
             by_severity: BTreeMap::new(),
             failing: BTreeMap::new(),
         }
@@ -79,11 +82,22 @@ impl Counts {
     /// Counts one finding.
     pub fn add(&mut self, f: &Finding) {
         self.totals.add(f.status);
-        self.by_rule.entry(f.rule.clone()).or_default().add(f.status);
-        self.by_severity.entry(f.severity).or_default().add(f.status);
+        self.by_rule
+            .entry(f.rule.clone())
+            .or_default()
+            .add(f.status);
+        self.by_severity
+            .entry(f.severity)
+            .or_default()
+            .add(f.status);
         if f.status == Status::Fail {
             *self.failing.entry(f.severity).or_default() += 1;
         }
+    }
+
+    /// The rules, in policy order.
+    pub fn rules(&self) -> &[RuleInfo] {
+        &self.rules
     }
 
     /// Totals over every result.
