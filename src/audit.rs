@@ -1,1 +1,160 @@
-//! (in progress)
+//! The audit pipeline: list identities (one task, paging ahead) → fan out one config GET per
+//! configured auth method under the client's concurrency bound and rate limit → evaluate each
+//! config as it arrives → stream the findings into the report sink.
+//!
+//! Nothing is dropped: a config that could not be read gives `error` findings for every rule
+//! that could apply to it, and a listing that fails partway is returned to the caller, who marks
+//! the run incomplete. Memory holds the identities in flight, not the org.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+
+use futures::{StreamExt, stream};
+use jiff::civil::Date;
+use tokio::sync::mpsc;
+
+use crate::evaluate;
+use crate::infisical::{ApiError, Client};
+use crate::model::{AuthConfig, AuthMethod, Identity};
+use crate::policy::Policy;
+use crate::remediate::plan::PlanBuilder;
+use crate::report::{ReportError, ReportSink};
+
+/// Settings of one audit.
+#[derive(Debug, Clone)]
+pub struct AuditOptions {
+    /// Config GETs in flight at once.
+    pub concurrency: usize,
+    /// The UTC date exemptions are judged against.
+    pub today: Date,
+}
+
+/// What the caller needs to know beyond the findings.
+#[derive(Debug, Default)]
+pub struct AuditOutcome {
+    /// The listing failed partway: the run is incomplete.
+    pub listing_error: Option<ListingError>,
+    /// Auth method names this version does not know (audited by their common fields).
+    pub unknown_methods: BTreeSet<String>,
+    /// Configs that could not be read.
+    pub config_errors: u64,
+}
+
+/// Audits every identity the client lists, writing findings to `sink`.
+/// With `planner`, every failing config also goes into the remediation plan.
+pub async fn run(
+    client: &Client,
+    policy: &Policy,
+    sink: &mut ReportSink,
+    opts: &AuditOptions,
+    mut planner: Option<&mut PlanBuilder>,
+) -> Result<AuditOutcome, ReportError> {
+    let (tx, rx) = mpsc::channel::<Arc<Identity>>(1024);
+    let lister = {
+        let client = client.clone();
+        tokio::spawn(async move { list_into(&client, tx).await })
+    };
+
+    let org_id = client.org_id().to_owned();
+    let mut outcome = AuditOutcome::default();
+    let identities = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|i| (i, rx)) });
+    let fetched = identities
+        .flat_map(|identity| {
+            let jobs: Vec<(Arc<Identity>, AuthMethod)> = identity
+                .auth_methods
+                .iter()
+                .map(|m| (identity.clone(), m.clone()))
+                .collect();
+            stream::iter(
+                std::iter::once(Job::Listed).chain(jobs.into_iter().map(|(i, m)| Job::Fetch(i, m))),
+            )
+        })
+        .map(|job| async move {
+            match job {
+                Job::Listed => Done::Listed,
+                Job::Fetch(identity, method) => {
+                    let result = client.get_config(&identity.id, &method).await;
+                    Done::Fetched(identity, method, Box::new(result))
+                }
+            }
+        })
+        .buffer_unordered(opts.concurrency.max(1));
+    let mut fetched = std::pin::pin!(fetched);
+
+    while let Some(done) = fetched.next().await {
+        match done {
+            Done::Listed => sink.count_identity(),
+            Done::Fetched(identity, method, result) => {
+                sink.count_config();
+                if !method.is_known() {
+                    outcome.unknown_methods.insert(method.to_string());
+                }
+                let found = match *result {
+                    Ok(config) => {
+                        let found =
+                            evaluate::evaluate(policy, &org_id, &identity, &config, opts.today);
+                        if let Some(planner) = planner.as_deref_mut() {
+                            planner.observe(policy, &identity, &config, &found);
+                        }
+                        found
+                    }
+                    Err(err) => {
+                        outcome.config_errors += 1;
+                        tracing::warn!(identity = %identity.id, method = %method, "config could not be read: {err}");
+                        evaluate::error_findings(
+                            policy,
+                            &org_id,
+                            &identity,
+                            &method,
+                            &err.to_string(),
+                        )
+                    }
+                };
+                for finding in &found {
+                    sink.write(finding)?;
+                }
+            }
+        }
+    }
+
+    outcome.listing_error = match lister.await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(ListingError::Api(e)),
+        Err(join) => Some(ListingError::Task(join.to_string())),
+    };
+    Ok(outcome)
+}
+
+/// Why the listing stopped before the end.
+#[derive(Debug, thiserror::Error)]
+pub enum ListingError {
+    #[error("the identity listing failed: {0}")]
+    Api(#[source] ApiError),
+    #[error("the identity listing stopped: {0}")]
+    Task(String),
+}
+
+enum Job {
+    /// Marks one listed identity (so identities without methods are counted too).
+    Listed,
+    Fetch(Arc<Identity>, AuthMethod),
+}
+
+enum Done {
+    Listed,
+    Fetched(Arc<Identity>, AuthMethod, Box<Result<AuthConfig, ApiError>>),
+}
+
+/// Pages through the listing, sending each identity once.
+async fn list_into(client: &Client, tx: mpsc::Sender<Arc<Identity>>) -> Result<(), ApiError> {
+    let mut pager = client.identities();
+    let mut seen = HashSet::new();
+    while let Some(page) = pager.next_page().await? {
+        for identity in page {
+            if seen.insert(identity.id.clone()) && tx.send(Arc::new(identity)).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,1 +1,244 @@
-//! (in progress)
+//! Command-line arguments (clap derive). The `///` on each field is its `--help` text.
+//! Secrets are never taken from argv: they come from the environment or `--token-file`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::finding::Severity;
+use crate::infisical::Rate;
+use crate::report::Format;
+
+/// Audit Infisical machine-identity auth configurations against a YAML policy.
+#[derive(Debug, Parser)]
+#[command(name = "idguard", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Logging and output flags, accepted by every command.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// No summary or progress on stderr (errors are still printed).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log level on stderr (error, warn, info, debug, trace).
+    #[arg(long, global = true, default_value = "warn", env = "IDGUARD_LOG")]
+    pub log_level: String,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a policy file; print every problem with line:column (exit 65 if invalid).
+    Validate {
+        /// The policy file.
+        policy: PathBuf,
+    },
+    /// Audit every identity of the organization; write reports; exit code by outcome.
+    Audit(AuditArgs),
+    /// Audit, then write a remediation plan (nothing is changed); with --apply, apply it.
+    Remediate(RemediateArgs),
+    /// Apply a plan written earlier (configs that changed since are skipped as drifted).
+    Apply(ApplyArgs),
+    /// Undo what a journal records (a plan of what would be restored; --apply to write).
+    Rollback(RollbackArgs),
+    /// Start the built-in simulated Infisical with sample identities and audit it.
+    Demo(DemoArgs),
+    /// Run the simulated Infisical server alone (for trying things).
+    Sim(SimArgs),
+}
+
+/// Flags of `audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The policy file.
+    #[arg(long, short)]
+    pub policy: PathBuf,
+    #[command(flatten)]
+    pub report: ReportArgs,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// Flags of `remediate`.
+#[derive(Debug, Args)]
+pub struct RemediateArgs {
+    /// The policy file.
+    #[arg(long, short)]
+    pub policy: PathBuf,
+    /// Apply the plan: journalled, rate-limited, verified by reading back.
+    #[arg(long)]
+    pub apply: bool,
+    #[command(flatten)]
+    pub writes: WriteArgs,
+    #[command(flatten)]
+    pub report: ReportArgs,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// Flags of `apply`.
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The plan file (plan.json from `idguard remediate`).
+    pub plan: PathBuf,
+    /// The policy the plan was made with: after each write, its fixed rules must pass.
+    #[arg(long, short)]
+    pub policy: Option<PathBuf>,
+    /// Output folder for the journal (default: reports/<UTC timestamp>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub writes: WriteArgs,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// Flags of `rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The journal (journal.jsonl of an apply).
+    pub journal: PathBuf,
+    /// Write the restores (without it, only print what would be restored).
+    #[arg(long)]
+    pub apply: bool,
+    /// No confirmation prompt (required with --apply when stdin is not a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    /// Output folder for the rollback's own journal (default: reports/<UTC timestamp>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// Safety flags of commands that write.
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    /// No confirmation prompt (required with --apply when stdin is not a terminal, as under cron).
+    #[arg(long)]
+    pub yes: bool,
+    /// Blast-radius guard: refuse the whole apply (exit 4) when more configs would change.
+    #[arg(long, default_value_t = 25)]
+    pub max_changes: usize,
+}
+
+/// Where and how reports are written.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Output folder (default: reports/<UTC timestamp>/). A folder holding an earlier run's
+    /// reports is refused.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Report formats to write, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "json,csv")]
+    pub format: Vec<Format>,
+    /// Unexempted failures of this severity or higher set exit code 1.
+    #[arg(long, value_parser = parse_severity, default_value = "low")]
+    pub fail_on: Severity,
+}
+
+/// How to reach Infisical. Credentials come from the environment: `INFISICAL_TOKEN`, or
+/// `INFISICAL_UNIVERSAL_AUTH_CLIENT_ID` + `INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET`.
+#[derive(Debug, Args)]
+pub struct ConnectionArgs {
+    /// Infisical base URL [env: INFISICAL_DOMAIN, INFISICAL_API_URL] [default: https://app.infisical.com]
+    #[arg(long)]
+    pub api_url: Option<String>,
+    /// Organization id (default: the one of the identity idguard logs in as).
+    #[arg(long, env = "INFISICAL_ORG_ID")]
+    pub org_id: Option<String>,
+    /// Read the access token from this file instead of INFISICAL_TOKEN.
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// Maximum requests in flight.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: u32,
+    /// Client-side read rate limit: requests per second ("50") or per minute ("200/min").
+    /// Default: Infisical Cloud's Free-plan limits on *.infisical.com, none elsewhere.
+    #[arg(long)]
+    pub read_rate: Option<Rate>,
+    /// Client-side write rate limit, as --read-rate.
+    #[arg(long)]
+    pub write_rate: Option<Rate>,
+    /// Retries per request on 5xx, timeouts and connection errors.
+    #[arg(long, default_value_t = 4)]
+    pub max_retries: u32,
+    /// Per-attempt request timeout in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+    /// Accept plain http:// for a host that is not loopback (credentials then travel in clear).
+    #[arg(long)]
+    pub allow_insecure_http: bool,
+}
+
+/// Flags of `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Output folder (default: reports/<UTC timestamp>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Number of sample identities.
+    #[arg(long, default_value_t = 200)]
+    pub identities: usize,
+    /// Seed of the sample organization.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Policy to audit with (default: policies/example.yaml, or the built-in copy of it).
+    #[arg(long)]
+    pub policy: Option<PathBuf>,
+}
+
+/// Flags of `sim`.
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Port on 127.0.0.1 (0 = any free port).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Number of generated identities.
+    #[arg(long, default_value_t = 200)]
+    pub identities: usize,
+    /// Generator seed.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Latency added to every response, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Reads allowed per window (enables rate limiting).
+    #[arg(long)]
+    pub rate_limit_reads: Option<u32>,
+    /// Writes allowed per window (with --rate-limit-reads; default 90).
+    #[arg(long, default_value_t = 90)]
+    pub rate_limit_writes: u32,
+    /// Rate-limit window in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub rate_limit_window: u64,
+    /// Fraction (0..1) of config requests that get an injected fault.
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_rate: f64,
+    /// Lifetime of the access tokens the simulator issues, in seconds.
+    #[arg(long, default_value_t = 2_592_000)]
+    pub token_ttl: u64,
+    /// Behave like an October-2024 server (no v2 search, `authMethod`, 401 validation errors).
+    #[arg(long)]
+    pub legacy: bool,
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::parse(s)
+        .ok_or_else(|| format!("`{s}` is not one of critical, high, medium, low, info"))
+}

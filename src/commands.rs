@@ -1,1 +1,46 @@
-//! (in progress)
+//! One glue function per subcommand: turn parsed arguments into calls on the library and the
+//! outcome into an exit code. No domain logic lives here.
+
+mod apply;
+mod audit;
+mod connect;
+mod demo;
+mod remediate;
+mod rollback;
+mod sim;
+mod validate;
+mod writes;
+
+use std::io::Write;
+
+use crate::cli::{Cli, Command};
+use crate::exit::{Exit, Failure};
+
+/// Runs the parsed command line; `stderr` receives the human-readable summary.
+pub fn run(cli: Cli, stderr: &mut dyn Write) -> Result<Exit, Failure> {
+    let quiet = cli.output.quiet;
+    match cli.command {
+        Command::Validate { policy } => validate::run(&policy, quiet, stderr),
+        Command::Audit(args) => block_on(audit::run(args, quiet, stderr)),
+        Command::Remediate(args) => block_on(remediate::run(args, quiet, stderr)),
+        Command::Apply(args) => block_on(apply::run(args, quiet, stderr)),
+        Command::Rollback(args) => block_on(rollback::run(args, quiet, stderr)),
+        Command::Demo(args) => block_on(demo::run(args, quiet, stderr)),
+        Command::Sim(args) => block_on(sim::run(args, stderr)),
+    }
+}
+
+fn block_on<F: std::future::Future<Output = Result<Exit, Failure>>>(
+    fut: F,
+) -> Result<Exit, Failure> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            Failure::new(
+                Exit::Unavailable,
+                anyhow::Error::new(e).context("cannot start the async runtime"),
+            )
+        })?;
+    runtime.block_on(fut)
+}

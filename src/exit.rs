@@ -45,7 +45,11 @@ pub struct Failure {
 impl Failure {
     /// A failure with this exit code.
     pub fn new(exit: Exit, error: impl Into<anyhow::Error>) -> Failure {
-        Failure { exit, error: error.into(), hint: None }
+        Failure {
+            exit,
+            error: error.into(),
+            hint: None,
+        }
     }
 
     /// Adds a hint line.

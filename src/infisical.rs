@@ -1,1 +1,286 @@
-//! (in progress)
+//! The Infisical API client: login and token refresh, organization discovery, the identity
+//! listing, and the per-method auth-config GET and PATCH, over a transport that retries,
+//! paces, honours 429s and bounds concurrency.
+//!
+//! It speaks the documented API (see `shared/infisical-api.md`) and knows nothing of policies,
+//! evaluation or reports. Submodules: [`options`](ConnectOptions) (what to connect to and how),
+//! `error` ([`ApiError`], [`ErrorKind`]), `session` (tokens), `org` (which organization),
+//! `listing` ([`IdentityPager`]), `throttle` (rates and 429 gates), `transport` (sending).
+
+mod error;
+mod listing;
+mod options;
+mod org;
+mod session;
+mod throttle;
+mod transport;
+
+use std::fmt;
+use std::sync::Arc;
+
+use reqwest::{Method, Url};
+use serde_json::{Map, Value};
+
+pub use error::{ApiError, ErrorKind};
+pub use listing::IdentityPager;
+pub use options::{
+    ConnectOptions, Credentials, CredentialsError, Rate, RateParseError, normalise_api_url,
+};
+pub use transport::ApiStats;
+
+use crate::model::{AuthConfig, AuthMethod};
+use session::Session;
+use throttle::Class;
+use transport::{Request, Transport};
+
+/// A connected client. Cheap to clone (shared state inside); `Send + Sync`.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    transport: Transport,
+    session: Session,
+    base: Url,
+    api_url: String,
+    org_id: String,
+}
+
+impl Inner {
+    async fn execute(&self, req: &Request) -> Result<Value, ApiError> {
+        self.transport.execute(req, Some(&self.session)).await
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("api_url", &self.inner.api_url)
+            .field("org_id", &self.inner.org_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Checks the URL, logs in (universal auth) or takes the token, and resolves the
+    /// organization (`org_id`, else from the token).
+    pub async fn connect(opts: ConnectOptions) -> Result<Client, ApiError> {
+        let api_url = normalise_api_url(&opts.api_url);
+        let base = options::checked_base_url(&api_url, opts.allow_insecure_http)?;
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("idguard/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(opts.request_timeout)
+            .https_only(base.scheme() == "https")
+            .build()
+            .map_err(|e| ApiError::InvalidUrl {
+                url: api_url.clone(),
+                reason: format!("cannot set up the HTTP client: {e}"),
+            })?;
+        let transport = Transport::new(
+            http,
+            opts.concurrency,
+            opts.read_rate,
+            opts.write_rate,
+            opts.max_retries,
+            opts.request_timeout,
+            opts.deadline,
+        );
+        let session = Session::open(&transport, base.clone(), opts.credentials).await?;
+        let org_id = match opts.org_id.filter(|o| !o.trim().is_empty()) {
+            Some(org) => org.trim().to_owned(),
+            None => org::discover(&transport, &session, &base).await?,
+        };
+        tracing::debug!(org_id = %org_id, "connected to Infisical");
+        Ok(Client {
+            inner: Arc::new(Inner {
+                transport,
+                session,
+                base,
+                api_url,
+                org_id,
+            }),
+        })
+    }
+
+    /// The organization being audited.
+    pub fn org_id(&self) -> &str {
+        &self.inner.org_id
+    }
+
+    /// The normalised base URL (no trailing `/` or `/api`).
+    pub fn api_url(&self) -> &str {
+        &self.inner.api_url
+    }
+
+    /// A pager over every identity of the organization (project-scoped ones included where
+    /// the server can list them).
+    pub fn identities(&self) -> IdentityPager {
+        IdentityPager::new(self.clone())
+    }
+
+    /// `GET /api/v1/auth/<method>/identities/{id}`, decoded. A 400/404 saying the method is
+    /// not attached gives [`ErrorKind::NotConfigured`]; other 404s [`ErrorKind::NotFound`];
+    /// 403 [`ErrorKind::PermissionDenied`].
+    pub async fn get_config(
+        &self,
+        identity_id: &str,
+        method: &AuthMethod,
+    ) -> Result<AuthConfig, ApiError> {
+        let req = self.config_request(Method::GET, identity_id, method, Class::Read)?;
+        let body = self.inner.execute(&req).await.map_err(not_configured)?;
+        decode_config(&req, method, &body)
+    }
+
+    /// `PATCH /api/v1/auth/<method>/identities/{id}` with `body` as is; returns the config the
+    /// server answers with. Build `body` from a fresh GET: Infisical resets some omitted fields.
+    pub async fn patch_config(
+        &self,
+        identity_id: &str,
+        method: &AuthMethod,
+        body: &Map<String, Value>,
+    ) -> Result<AuthConfig, ApiError> {
+        // Retried on connection errors and 5xx like a read: a PATCH sets absolute values, so
+        // sending it twice leaves the same state (it is idempotent).
+        let mut req = self.config_request(Method::PATCH, identity_id, method, Class::Write)?;
+        req.body = Some(Value::Object(body.clone()));
+        let answer = self.inner.execute(&req).await.map_err(not_configured)?;
+        decode_config(&req, method, &answer)
+    }
+
+    /// Request counters so far.
+    pub fn stats(&self) -> ApiStats {
+        self.inner.transport.stats()
+    }
+
+    fn config_request(
+        &self,
+        http_method: Method,
+        identity_id: &str,
+        method: &AuthMethod,
+        class: Class,
+    ) -> Result<Request, ApiError> {
+        for (what, value) in [
+            ("identity id", identity_id),
+            ("auth method", method.as_str()),
+        ] {
+            if !is_safe_segment(value) {
+                return Err(ApiError::InvalidArgument {
+                    detail: format!("{what} `{}` cannot go in a URL", error::truncate(value)),
+                });
+            }
+        }
+        let url = endpoint(
+            &self.inner.base,
+            &[
+                "api",
+                "v1",
+                "auth",
+                method.as_str(),
+                "identities",
+                identity_id,
+            ],
+        );
+        Ok(Request::new(http_method, url, class))
+    }
+}
+
+fn decode_config(req: &Request, method: &AuthMethod, body: &Value) -> Result<AuthConfig, ApiError> {
+    AuthConfig::from_response(method, body).map_err(|e| ApiError::Decode {
+        request: req.describe(),
+        detail: e.to_string(),
+    })
+}
+
+/// 400/404 whose message says the method is not attached → [`ErrorKind::NotConfigured`].
+fn not_configured(err: ApiError) -> ApiError {
+    let says_not_attached = err.server_message().is_some_and(|m| {
+        let m = m.to_ascii_lowercase();
+        m.contains("does not have")
+            || m.contains("not attached")
+            || m.contains("not configured")
+            || (m.contains("failed to find") && m.contains("auth"))
+    });
+    if matches!(err.status(), Some(400 | 404)) && says_not_attached {
+        err.with_kind(ErrorKind::NotConfigured)
+    } else {
+        err
+    }
+}
+
+/// An id or method name that is safe as one URL path segment.
+fn is_safe_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s != "."
+        && s != ".."
+        && s.len() <= 200
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// `base` + `/seg/seg/...` (each segment percent-encoded).
+pub(crate) fn endpoint(base: &Url, segments: &[&str]) -> Url {
+    let mut url = base.clone();
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty().extend(segments);
+    }
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_keep_a_base_path() {
+        let base = Url::parse("https://h.example/sub").unwrap();
+        assert_eq!(
+            endpoint(&base, &["api", "v1", "x"]).as_str(),
+            "https://h.example/sub/api/v1/x"
+        );
+        let base = Url::parse("https://h.example").unwrap();
+        assert_eq!(endpoint(&base, &["api"]).as_str(), "https://h.example/api");
+    }
+
+    #[test]
+    fn unsafe_segments_are_refused() {
+        assert!(is_safe_segment("6addb6ae-1234"));
+        assert!(!is_safe_segment("../x"));
+        assert!(!is_safe_segment(".."));
+        assert!(!is_safe_segment(""));
+        assert!(!is_safe_segment("a b"));
+    }
+
+    #[test]
+    fn not_attached_messages_are_not_configured() {
+        let e = |status, message: &str| ApiError::Status {
+            request: "GET /x".into(),
+            status,
+            error_name: None,
+            message: message.into(),
+            kind: ErrorKind::NotFound,
+        };
+        assert_eq!(
+            not_configured(e(400, "The identity does not have universal auth")).kind(),
+            ErrorKind::NotConfigured
+        );
+        assert_eq!(
+            not_configured(e(
+                404,
+                "Failed to find universal auth for identity with ID x"
+            ))
+            .kind(),
+            ErrorKind::NotConfigured
+        );
+        assert_eq!(
+            not_configured(e(404, "Failed to find identity with ID x")).kind(),
+            ErrorKind::NotFound
+        );
+    }
+
+    #[test]
+    fn client_is_send_sync_clone() {
+        fn check<T: Send + Sync + Clone>() {}
+        check::<Client>();
+    }
+}

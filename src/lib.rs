@@ -13,9 +13,9 @@
 //! - [`sim`]: the simulated Infisical server used by tests, benchmarks and the demo.
 //! - [`cli`], [`commands`]: argument parsing and one glue function per subcommand.
 
-// pub mod audit; (lead: enabled once client/policy/sim exist)
-// pub mod cli; (lead: enabled once client/policy/sim exist)
-// pub mod commands; (lead: enabled once client/policy/sim exist)
+pub mod audit;
+pub mod cli;
+pub mod commands;
 pub mod evaluate;
 pub mod exit;
 pub mod finding;

@@ -1,1 +1,48 @@
-fn main() {}
+//! The `idguard` binary: parse arguments, set up logging on stderr, run the command, and map
+//! the outcome to an exit code. Everything else lives in the library.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use idguard::cli::{Cli, LogFormat};
+use idguard::exit::Exit;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // Help and version go to stdout with exit 0; usage errors exit 64 (EX_USAGE).
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() {
+                Exit::Usage.code()
+            } else {
+                0
+            });
+        }
+    };
+    init_tracing(cli.output.log_format, &cli.output.log_level);
+    let mut stderr = std::io::stderr();
+    match idguard::commands::run(cli, &mut stderr) {
+        Ok(exit) => ExitCode::from(exit.code()),
+        Err(failure) => {
+            let _ = writeln!(stderr, "idguard: error: {failure}");
+            if let Some(hint) = &failure.hint {
+                let _ = writeln!(stderr, "idguard: hint: {hint}");
+            }
+            ExitCode::from(failure.exit.code())
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

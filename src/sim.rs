@@ -1,1 +1,260 @@
-//! (in progress)
+//! The simulated Infisical server: an axum HTTP server on 127.0.0.1 over shared in-memory state,
+//! used by idguard's tests, benchmarks, `idguard demo` and `idguard sim`.
+//!
+//! It behaves like the current Infisical API as `infisical-api.md` describes it (login, token
+//! expiry, both identity listings, GET/PATCH of all 13 auth methods with Infisical's validation,
+//! omission traps and error shapes, rate limiting), optionally like an October-2024 server
+//! (`legacy`), and can inject faults. It never is more forgiving than Infisical. Every request is
+//! recorded so tests can assert what was sent, how fast and in what order. This module holds
+//! the public API; the HTTP routes, PATCH schemas, generator and limiter live in `sim/`.
+
+mod generator;
+mod http;
+mod limits;
+mod patch;
+mod routes;
+mod state;
+mod token;
+mod zod;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::model::AuthMethod;
+
+pub use generator::{LOGIN_IDENTITY_NAME, Planted, PlantedKind, baseline_config};
+pub use state::Sim;
+
+/// The client id of the one universal-auth credential the simulator accepts by default.
+pub const DEMO_CLIENT_ID: &str = "6f1a9c2e-0d3b-4c5a-9e7f-1a2b3c4d5e6f";
+/// The client secret of the demo credential (public: it only opens the local simulator).
+pub const DEMO_CLIENT_SECRET: &str = "idguard-demo-secret-0123456789abcdef";
+
+/// How the simulator is built and how it behaves.
+#[derive(Clone)]
+pub struct SimConfig {
+    /// Seed of the organization generator.
+    pub seed: u64,
+    /// Number of identities in the generated org (the logged-in identity included).
+    pub identities: usize,
+    /// Port on 127.0.0.1; 0 picks any free port.
+    pub port: u16,
+    /// Delay added to every response.
+    pub latency: Duration,
+    /// Fixed-window rate limits; `None` = unlimited.
+    pub rate_limit: Option<RateLimit>,
+    /// Fault injection.
+    pub faults: Faults,
+    /// Lifetime of the access tokens the simulator issues.
+    pub token_ttl: Duration,
+    /// The client id that can log in with universal auth.
+    pub client_id: String,
+    /// The matching client secret.
+    pub client_secret: String,
+    /// Behave like the October-2024 server ("Older servers" in infisical-api.md).
+    pub legacy: bool,
+    /// The plan feature `ipAllowlisting`; false: trusted IPs other than `0.0.0.0/0`/`::/0`
+    /// are refused with 400 "plan restriction".
+    pub ip_allowlisting: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            seed: 42,
+            identities: 50,
+            port: 0,
+            latency: Duration::ZERO,
+            rate_limit: None,
+            faults: Faults::default(),
+            token_ttl: Duration::from_secs(30 * 24 * 3600),
+            client_id: DEMO_CLIENT_ID.to_owned(),
+            client_secret: DEMO_CLIENT_SECRET.to_owned(),
+            legacy: false,
+            ip_allowlisting: true,
+        }
+    }
+}
+
+impl fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("seed", &self.seed)
+            .field("identities", &self.identities)
+            .field("port", &self.port)
+            .field("latency", &self.latency)
+            .field("rate_limit", &self.rate_limit)
+            .field("faults", &self.faults)
+            .field("token_ttl", &self.token_ttl)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("legacy", &self.legacy)
+            .field("ip_allowlisting", &self.ip_allowlisting)
+            .finish()
+    }
+}
+
+/// Fixed-window rate limits per client IP, like Infisical's (plus its global cap of 600
+/// requests per window).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Reads (config GETs, listings, identity lookups) per window.
+    pub reads: u32,
+    /// Writes (PATCH, login, renew) per window.
+    pub writes: u32,
+    /// Window length (Infisical: one minute).
+    pub window: Duration,
+    /// Whether 429 answers carry a `retry-after` header.
+    pub retry_after_header: bool,
+}
+
+/// Fault injection settings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Faults {
+    /// Probability (0..1) that a config GET/PATCH (and a listing page when `listing`) faults.
+    pub rate: f64,
+    /// The kinds to choose from, uniformly per faulted request.
+    pub kinds: Vec<FaultKind>,
+    /// Also fault listing pages.
+    pub listing: bool,
+    /// Identity ids whose config GETs always answer 500.
+    pub always_fail: HashSet<String>,
+    /// Delay of [`FaultKind::Slow`].
+    pub slow: Duration,
+}
+
+/// One kind of injected fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FaultKind {
+    /// 500, 502 or 503 with a JSON error body.
+    ServerError,
+    /// 502 with a `text/html` page (a proxy's error page).
+    HtmlPage,
+    /// 200 whose body is cut in the middle of the JSON.
+    Truncated,
+    /// The connection is closed without any HTTP response.
+    DropConnection,
+    /// The normal answer, after [`Faults::slow`].
+    Slow,
+}
+
+/// Whether a request counts against the read or the write limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RequestClass {
+    /// GETs and listings.
+    Read,
+    /// PATCH, login, renew.
+    Write,
+}
+
+/// One request as the simulator saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedRequest {
+    /// Time since the server started.
+    pub at: Duration,
+    /// HTTP method.
+    pub method: String,
+    /// Path without the query string.
+    pub path: String,
+    /// Status answered; 0 when the connection was dropped without a response.
+    pub status: u16,
+    /// Rate-limit class.
+    pub class: RequestClass,
+    /// The injected fault, if any.
+    pub fault: Option<FaultKind>,
+}
+
+/// A running simulator.
+pub struct SimServer {
+    addr: SocketAddr,
+    sim: Sim,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl fmt::Debug for SimServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimServer")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+/// Generates the org and starts serving on 127.0.0.1.
+pub async fn start(config: SimConfig) -> io::Result<SimServer> {
+    let sim = Sim::new(&config);
+    let listener =
+        tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], config.port))).await?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let app = routes::router(sim.clone());
+    let listener = http::SimListener::new(listener);
+    let task = tokio::spawn(async move {
+        let service = app.into_make_service_with_connect_info::<http::ConnInfo>();
+        let _ = axum::serve(listener, service)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    Ok(SimServer {
+        addr,
+        sim,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+impl SimServer {
+    /// The base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A handle on the shared state.
+    pub fn handle(&self) -> Sim {
+        self.sim.clone()
+    }
+
+    /// Stops serving (open connections get at most one second to finish).
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let abort = self.task.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(1), &mut self.task)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    }
+}
+
+impl Drop for SimServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A hand-built identity for [`Sim::add_identity`].
+#[derive(Debug, Clone, Default)]
+pub struct IdentitySpec {
+    /// The identity name.
+    pub name: String,
+    /// `Some(project id)` makes it project-scoped.
+    pub project_id: Option<String>,
+    /// Configured methods with their stored (GET-form) configs; `None` takes
+    /// [`baseline_config`] (a compliant config).
+    pub methods: Vec<(AuthMethod, Option<Value>)>,
+}

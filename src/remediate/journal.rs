@@ -128,12 +128,18 @@ impl JournalWriter {
             path: path.to_owned(),
             source,
         })?;
-        Ok(JournalWriter { path: path.to_owned(), file })
+        Ok(JournalWriter {
+            path: path.to_owned(),
+            file,
+        })
     }
 
     /// Appends one entry and flushes it to disk (fsync) before returning.
     pub fn append(&mut self, entry: &Entry) -> Result<(), JournalError> {
-        let err = |source| JournalError::Write { path: self.path.clone(), source };
+        let err = |source| JournalError::Write {
+            path: self.path.clone(),
+            source,
+        };
         let mut line = serde_json::to_vec(entry).map_err(|e| err(e.into()))?;
         line.push(b'\n');
         self.file.write_all(&line).map_err(err)?;
@@ -157,7 +163,10 @@ pub struct Journal {
 /// Reads a journal. Every complete line must be a valid entry (else an error naming the
 /// line); a partial last line without its newline is ignored and flagged.
 pub fn read(path: &Path) -> Result<Journal, JournalError> {
-    let file = File::open(path).map_err(|source| JournalError::Read { path: path.to_owned(), source })?;
+    let file = File::open(path).map_err(|source| JournalError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
     let mut reader = BufReader::new(file);
     let mut entries = Vec::new();
     let mut truncated_tail = false;
@@ -167,7 +176,10 @@ pub fn read(path: &Path) -> Result<Journal, JournalError> {
         buf.clear();
         let n = reader
             .read_until(b'\n', &mut buf)
-            .map_err(|source| JournalError::Read { path: path.to_owned(), source })?;
+            .map_err(|source| JournalError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
         if n == 0 {
             break;
         }
@@ -194,7 +206,9 @@ pub fn read(path: &Path) -> Result<Journal, JournalError> {
     }
     if !matches!(entries.first(), Some(Entry::Begin { .. })) {
         return Err(match entries.first() {
-            None => JournalError::Empty { path: path.to_owned() },
+            None => JournalError::Empty {
+                path: path.to_owned(),
+            },
             Some(_) => JournalError::Invalid {
                 path: path.to_owned(),
                 line: 1,
@@ -202,7 +216,10 @@ pub fn read(path: &Path) -> Result<Journal, JournalError> {
             },
         });
     }
-    Ok(Journal { entries, truncated_tail })
+    Ok(Journal {
+        entries,
+        truncated_tail,
+    })
 }
 
 #[cfg(test)]
@@ -228,7 +245,10 @@ mod tests {
             auth_method: "oci-auth".into(),
             at: "2026-11-25T00:00:00Z".into(),
             before: json!({"accessTokenTTL": 0}).as_object().cloned().unwrap(),
-            written: json!({"accessTokenTTL": 3600}).as_object().cloned().unwrap(),
+            written: json!({"accessTokenTTL": 3600})
+                .as_object()
+                .cloned()
+                .unwrap(),
         }
     }
 
@@ -241,11 +261,15 @@ mod tests {
         w.append(&before("c1")).unwrap();
         drop(w);
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
-        f.write_all(br#"{"type":"outcome","change_id":"c1","ident"#).unwrap();
+        f.write_all(br#"{"type":"outcome","change_id":"c1","ident"#)
+            .unwrap();
         let j = read(&path).unwrap();
         assert_eq!(j.entries, vec![begin(), before("c1")]);
         assert!(j.truncated_tail);
-        assert!(JournalWriter::create(&path).is_err(), "never reuses a journal");
+        assert!(
+            JournalWriter::create(&path).is_err(),
+            "never reuses a journal"
+        );
     }
 
     #[test]

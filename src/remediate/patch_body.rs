@@ -44,10 +44,16 @@ pub fn build(config: &AuthConfig, changes: &Map<String, Value>) -> Map<String, V
     let ttl = body.contains_key("accessTokenTTL");
     let max = body.contains_key("accessTokenMaxTTL");
     if ttl && !max {
-        body.insert("accessTokenMaxTTL".into(), Value::from(config.access_token_max_ttl));
+        body.insert(
+            "accessTokenMaxTTL".into(),
+            Value::from(config.access_token_max_ttl),
+        );
     }
     if max && !ttl {
-        body.insert("accessTokenTTL".into(), Value::from(config.access_token_ttl));
+        body.insert(
+            "accessTokenTTL".into(),
+            Value::from(config.access_token_ttl),
+        );
     }
     for field in resent_fields(&config.method) {
         if body.contains_key(field) {
@@ -119,8 +125,11 @@ mod tests {
 
     #[test]
     fn oci_resends_tenancy_and_usernames() {
-        let c = config(AuthMethod::Oci, json!({"tenancyOcid": "ocid1.tenancy.oc1..aaa",
-            "allowedUsernames": "svc-deploy, root"}));
+        let c = config(
+            AuthMethod::Oci,
+            json!({"tenancyOcid": "ocid1.tenancy.oc1..aaa",
+            "allowedUsernames": "svc-deploy, root"}),
+        );
         let body = build(&c, &changes(json!({"accessTokenNumUsesLimit": 5})));
         assert_eq!(body["tenancyOcid"], json!("ocid1.tenancy.oc1..aaa"));
         assert_eq!(body["allowedUsernames"], json!("svc-deploy, root"));
@@ -130,20 +139,34 @@ mod tests {
 
     #[test]
     fn aws_resends_both_allowlists_but_never_empty_ones() {
-        let c = config(AuthMethod::Aws, json!({"allowedPrincipalArns": "arn:aws:iam::111122223333:role/x",
-            "allowedAccountIds": "", "stsEndpoint": "https://sts.amazonaws.com/"}));
+        let c = config(
+            AuthMethod::Aws,
+            json!({"allowedPrincipalArns": "arn:aws:iam::111122223333:role/x",
+            "allowedAccountIds": "", "stsEndpoint": "https://sts.amazonaws.com/"}),
+        );
         let body = build(&c, &changes(json!({"accessTokenTTL": 60})));
-        assert_eq!(body["allowedPrincipalArns"], json!("arn:aws:iam::111122223333:role/x"));
+        assert_eq!(
+            body["allowedPrincipalArns"],
+            json!("arn:aws:iam::111122223333:role/x")
+        );
         assert!(!body.contains_key("allowedAccountIds"));
         assert_eq!(body["stsEndpoint"], json!("https://sts.amazonaws.com/"));
     }
 
     #[test]
     fn jwt_resends_configuration_and_ca_cert() {
-        let c = config(AuthMethod::Jwt, json!({"configurationType": "jwks", "jwksUrl": "https://x/jwks",
-            "jwksCaCert": "-----BEGIN CERTIFICATE-----", "publicKeys": [], "boundAudiences": "infisical"}));
+        let c = config(
+            AuthMethod::Jwt,
+            json!({"configurationType": "jwks", "jwksUrl": "https://x/jwks",
+            "jwksCaCert": "-----BEGIN CERTIFICATE-----", "publicKeys": [], "boundAudiences": "infisical"}),
+        );
         let body = build(&c, &changes(json!({"accessTokenNumUsesLimit": 5})));
-        for f in ["configurationType", "jwksUrl", "jwksCaCert", "boundAudiences"] {
+        for f in [
+            "configurationType",
+            "jwksUrl",
+            "jwksCaCert",
+            "boundAudiences",
+        ] {
             assert!(body.contains_key(f), "{f} resent");
         }
         assert!(!body.contains_key("publicKeys"), "empty list not sent");
@@ -151,10 +174,16 @@ mod tests {
 
     #[test]
     fn secrets_are_never_copied() {
-        let c = config(AuthMethod::Ldap, json!({"bindPass": "hunter2", "url": "ldaps://x"}));
+        let c = config(
+            AuthMethod::Ldap,
+            json!({"bindPass": "hunter2", "url": "ldaps://x"}),
+        );
         let body = build(&c, &changes(json!({"accessTokenNumUsesLimit": 5})));
         assert!(!body.contains_key("bindPass"));
-        let c = config(AuthMethod::Kubernetes, json!({"tokenReviewerJwt": "eyJ...", "allowedNamespaces": "prod-a"}));
+        let c = config(
+            AuthMethod::Kubernetes,
+            json!({"tokenReviewerJwt": "eyJ...", "allowedNamespaces": "prod-a"}),
+        );
         let body = build(&c, &changes(json!({"accessTokenNumUsesLimit": 5})));
         assert!(!body.contains_key("tokenReviewerJwt"));
         assert_eq!(body["allowedNamespaces"], json!("prod-a"));

@@ -121,9 +121,11 @@ impl Plan {
         let plan: Plan = serde_json::from_str(&text)
             .map_err(|e| invalid(e.line(), e.column(), e.to_string()))?;
         if plan.schema_version != PLAN_SCHEMA_VERSION || plan.kind != "idguard-plan" {
-            return Err(invalid(1, 1, format!(
-                "expected kind \"idguard-plan\" with schema_version {PLAN_SCHEMA_VERSION}"
-            )));
+            return Err(invalid(
+                1,
+                1,
+                format!("expected kind \"idguard-plan\" with schema_version {PLAN_SCHEMA_VERSION}"),
+            ));
         }
         for (i, c) in plan.changes.iter().enumerate() {
             let problems = patch_body::loosening_problems(
@@ -131,13 +133,21 @@ impl Plan {
                 &c.patch,
             );
             if !problems.is_empty() || c.patch.is_empty() {
-                return Err(invalid(1, 1, format!(
-                    "change {} ({}, {}) has an unsafe PATCH body: {}",
-                    i + 1,
-                    c.identity_id,
-                    c.auth_method,
-                    if problems.is_empty() { "empty".to_owned() } else { problems.join("; ") }
-                )));
+                return Err(invalid(
+                    1,
+                    1,
+                    format!(
+                        "change {} ({}, {}) has an unsafe PATCH body: {}",
+                        i + 1,
+                        c.identity_id,
+                        c.auth_method,
+                        if problems.is_empty() {
+                            "empty".to_owned()
+                        } else {
+                            problems.join("; ")
+                        }
+                    ),
+                ));
             }
         }
         Ok(plan)
@@ -161,7 +171,10 @@ fn canonical(v: &Value) -> String {
             format!("{{{}}}", parts.join(","))
         }
         Value::Array(items) => {
-            format!("[{}]", items.iter().map(canonical).collect::<Vec<_>>().join(","))
+            format!(
+                "[{}]",
+                items.iter().map(canonical).collect::<Vec<_>>().join(",")
+            )
         }
         other => other.to_string(),
     }
@@ -203,13 +216,22 @@ pub fn same_value(field: &str, live: &Value, intended: &Value) -> bool {
 }
 
 fn comma_set(s: &str) -> std::collections::BTreeSet<String> {
-    s.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect()
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn ip_set(items: &[Value]) -> std::collections::BTreeSet<String> {
     items
         .iter()
-        .map(|i| i.get("ipAddress").and_then(Value::as_str).unwrap_or_default().to_owned())
+        .map(|i| {
+            i.get("ipAddress")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        })
         .collect()
 }
 
@@ -323,16 +345,26 @@ mod tests {
 
     #[test]
     fn hash_ignores_key_order_but_not_values() {
-        let a = cfg(json!({"accessTokenTTL": 1, "accessTokenMaxTTL": 2, "accessTokenNumUsesLimit": 0, "x": {"b": 1, "a": 2}}));
-        let b = cfg(json!({"x": {"a": 2, "b": 1}, "accessTokenNumUsesLimit": 0, "accessTokenMaxTTL": 2, "accessTokenTTL": 1}));
-        let c = cfg(json!({"accessTokenTTL": 1, "accessTokenMaxTTL": 3, "accessTokenNumUsesLimit": 0, "x": {"b": 1, "a": 2}}));
+        let a = cfg(
+            json!({"accessTokenTTL": 1, "accessTokenMaxTTL": 2, "accessTokenNumUsesLimit": 0, "x": {"b": 1, "a": 2}}),
+        );
+        let b = cfg(
+            json!({"x": {"a": 2, "b": 1}, "accessTokenNumUsesLimit": 0, "accessTokenMaxTTL": 2, "accessTokenTTL": 1}),
+        );
+        let c = cfg(
+            json!({"accessTokenTTL": 1, "accessTokenMaxTTL": 3, "accessTokenNumUsesLimit": 0, "x": {"b": 1, "a": 2}}),
+        );
         assert_eq!(config_sha256(&a), config_sha256(&b));
         assert_ne!(config_sha256(&a), config_sha256(&c));
     }
 
     #[test]
     fn values_compare_modulo_normalisation() {
-        assert!(same_value("allowedUsernames", &json!("a, b"), &json!("b,a")));
+        assert!(same_value(
+            "allowedUsernames",
+            &json!("a, b"),
+            &json!("b,a")
+        ));
         assert!(!same_value("allowedUsernames", &json!("a, b"), &json!("a")));
         assert!(same_value("allowedUsernames", &Value::Null, &json!("")));
         assert!(same_value(
@@ -345,9 +377,14 @@ mod tests {
 
     #[test]
     fn request_value_uses_the_request_encoding() {
-        let c = cfg(json!({"accessTokenTTL": 1, "accessTokenMaxTTL": 2, "accessTokenNumUsesLimit": 0,
-            "accessTokenTrustedIps": [{"ipAddress": "10.1.2.3", "type": "ipv4", "prefix": 8}]}));
-        assert_eq!(request_value(&c, "accessTokenTrustedIps"), json!([{"ipAddress": "10.1.2.3/8"}]));
+        let c = cfg(
+            json!({"accessTokenTTL": 1, "accessTokenMaxTTL": 2, "accessTokenNumUsesLimit": 0,
+            "accessTokenTrustedIps": [{"ipAddress": "10.1.2.3", "type": "ipv4", "prefix": 8}]}),
+        );
+        assert_eq!(
+            request_value(&c, "accessTokenTrustedIps"),
+            json!([{"ipAddress": "10.1.2.3/8"}])
+        );
         assert_eq!(request_value(&c, "allowedUsernames"), Value::Null);
     }
 }
@@ -364,7 +401,12 @@ pub struct PlanBuilder {
 impl PlanBuilder {
     /// An empty plan for `org_id`, judging exemptions on `today`.
     pub fn new(org_id: &str, today: jiff::civil::Date) -> PlanBuilder {
-        PlanBuilder { org_id: org_id.to_owned(), today, changes: Vec::new(), manual: Vec::new() }
+        PlanBuilder {
+            org_id: org_id.to_owned(),
+            today,
+            changes: Vec::new(),
+            manual: Vec::new(),
+        }
     }
 
     /// Adds what one audited config needs (nothing when it passes).
@@ -396,11 +438,19 @@ impl PlanBuilder {
     /// The finished plan, sorted by identity name for a stable file.
     pub fn finish(mut self, api_url: &str, policy: PlanPolicy) -> Plan {
         self.changes.sort_by(|a, b| {
-            (&a.identity_name, &a.identity_id, &a.auth_method).cmp(&(&b.identity_name, &b.identity_id, &b.auth_method))
+            (&a.identity_name, &a.identity_id, &a.auth_method).cmp(&(
+                &b.identity_name,
+                &b.identity_id,
+                &b.auth_method,
+            ))
         });
         self.manual.sort_by(|a, b| {
-            (&a.identity_name, &a.identity_id, &a.auth_method, &a.rule)
-                .cmp(&(&b.identity_name, &b.identity_id, &b.auth_method, &b.rule))
+            (&a.identity_name, &a.identity_id, &a.auth_method, &a.rule).cmp(&(
+                &b.identity_name,
+                &b.identity_id,
+                &b.auth_method,
+                &b.rule,
+            ))
         });
         Plan {
             schema_version: PLAN_SCHEMA_VERSION,

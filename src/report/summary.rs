@@ -158,7 +158,7 @@ impl Counts {
             {
                 let _ = writeln!(
                     out,
-                    "  {:<28} {:<8} {:>6} fail {:>6} exempt {:>6} error",
+                    "  {:<28} {:<9} {:>6} fail {:>6} exempt {:>6} error",
                     r.id, r.severity, c.fail, c.exempt, c.error
                 );
             }

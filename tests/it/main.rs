@@ -1,6 +1,9 @@
 //! Integration tests: one test binary (to save link time) with themed modules. They drive the
 //! real `idguard` binary or the library against the in-process simulated Infisical.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod audit;
 mod client;
 mod sim_api;
 mod support;

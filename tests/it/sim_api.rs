@@ -1,1 +1,820 @@
-//! (in progress)
+//! The simulated Infisical, driven over HTTP with reqwest: auth, listings, per-method GET and
+//! PATCH with Infisical's traps, rate limiting, legacy mode, faults and the generator.
+// Helpers shared by the tests unwrap like the tests do.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use idguard::model::AuthMethod;
+use idguard::sim::{
+    self, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FaultKind, Faults, IdentitySpec, RateLimit,
+    SimConfig, SimServer,
+};
+use serde_json::{Value, json};
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+async fn login(c: &reqwest::Client, url: &str) -> String {
+    let r = c
+        .post(format!("{url}/api/v1/auth/universal-auth/login"))
+        .json(&json!({"clientId": DEMO_CLIENT_ID, "clientSecret": DEMO_CLIENT_SECRET}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    body["accessToken"].as_str().unwrap().to_owned()
+}
+
+async fn start(cfg: SimConfig) -> (SimServer, reqwest::Client, String) {
+    let server = sim::start(cfg).await.unwrap();
+    let c = client();
+    let token = login(&c, &server.url()).await;
+    (server, c, token)
+}
+
+async fn get(c: &reqwest::Client, url: &str, token: &str) -> (u16, Value) {
+    let r = c.get(url).bearer_auth(token).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn patch(c: &reqwest::Client, url: &str, token: &str, body: Value) -> (u16, Value) {
+    let r = c
+        .patch(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn search(c: &reqwest::Client, base: &str, token: &str, body: Value) -> (u16, Value) {
+    let r = c
+        .post(format!("{base}/api/v2/identities/search"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn config_url(base: &str, method: &AuthMethod, id: &str) -> String {
+    format!("{base}/api/v1/auth/{}/identities/{id}", method.as_str())
+}
+
+/// An identity with one method whose id the test knows.
+fn one(server: &SimServer, method: AuthMethod, cfg: Option<Value>) -> String {
+    server.handle().add_identity(IdentitySpec {
+        name: format!("test-{}", method.as_str()),
+        project_id: None,
+        methods: vec![(method, cfg)],
+    })
+}
+
+/// Login works with the demo credential, refuses a bad secret with 401 and a bad body with 422.
+#[tokio::test]
+async fn login_ok_bad_secret_and_bad_body() {
+    let server = sim::start(SimConfig::default()).await.unwrap();
+    let c = client();
+    let url = format!("{}/api/v1/auth/universal-auth/login", server.url());
+    let ok: Value = c
+        .post(&url)
+        .json(&json!({"clientId": DEMO_CLIENT_ID, "clientSecret": DEMO_CLIENT_SECRET}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ok["tokenType"], "Bearer");
+    assert_eq!(ok["accessToken"].as_str().unwrap().split('.').count(), 3);
+    let bad = c
+        .post(&url)
+        .json(&json!({"clientId": DEMO_CLIENT_ID, "clientSecret": "wrong"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 401);
+    let body: Value = bad.json().await.unwrap();
+    assert_eq!(body["message"], "Invalid credentials");
+    let invalid = c
+        .post(&url)
+        .json(&json!({"clientId": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid.status(), 422);
+    let body: Value = invalid.json().await.unwrap();
+    assert_eq!(body["error"], "ValidationFailure");
+    assert!(body["message"].as_array().unwrap().len() >= 2);
+    // Two more failures lock the identity out, even for the right secret.
+    for _ in 0..2 {
+        c.post(&url)
+            .json(&json!({"clientId": DEMO_CLIENT_ID, "clientSecret": "wrong"}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let locked = c
+        .post(&url)
+        .json(&json!({"clientId": DEMO_CLIENT_ID, "clientSecret": DEMO_CLIENT_SECRET}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(locked.status(), 401);
+    let body: Value = locked.json().await.unwrap();
+    assert!(body["message"].as_str().unwrap().contains("locked"));
+}
+
+/// Expired and revoked tokens get 403 TokenError; a missing token 401; renew gives a new token.
+#[tokio::test]
+async fn token_expiry_and_renew() {
+    let (server, c, token) = start(SimConfig::default()).await;
+    let details = format!("{}/api/v1/identities/details", server.url());
+    let (status, body) = get(&c, &details, &token).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["identityDetails"]["organization"]["id"],
+        server.handle().org_id()
+    );
+    let r = c.get(&details).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let renewed: Value = c
+        .post(format!("{}/api/v1/auth/token/renew", server.url()))
+        .json(&json!({"accessToken": token}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let new_token = renewed["accessToken"].as_str().unwrap().to_owned();
+    assert_ne!(new_token, token);
+    server.handle().expire_all_tokens();
+    let (status, body) = get(&c, &details, &new_token).await;
+    assert_eq!(status, 403);
+    assert_eq!(body["error"], "TokenError");
+    assert_eq!(
+        body["message"],
+        "Your token has expired. Please re-authenticate."
+    );
+    let fresh = login(&c, &server.url()).await;
+    server.handle().revoke_all_tokens();
+    let (status, _) = get(&c, &details, &fresh).await;
+    assert_eq!(status, 403);
+}
+
+/// Both listings page through everything in name order; project-scoped identities appear only
+/// in v2 search with the project scope; limits are enforced.
+#[tokio::test]
+async fn listings_paginate_and_scope() {
+    let (server, c, token) = start(SimConfig {
+        identities: 230,
+        ..SimConfig::default()
+    })
+    .await;
+    let sim = server.handle();
+    let base = server.url();
+    let project_ids: HashSet<String> = sim
+        .identity_ids()
+        .into_iter()
+        .filter(|id| sim.project_id(id).is_some())
+        .collect();
+    assert!(!project_ids.is_empty());
+    // v2 search, default scope: organization only.
+    let mut names = Vec::new();
+    let mut seen = HashSet::new();
+    let mut offset = 0;
+    loop {
+        let (status, body) =
+            search(&c, &base, &token, json!({"limit": 100, "offset": offset})).await;
+        assert_eq!(status, 200);
+        let items = body["identities"].as_array().unwrap();
+        for it in items {
+            names.push(it["identity"]["name"].as_str().unwrap().to_owned());
+            seen.insert(it["identityId"].as_str().unwrap().to_owned());
+            assert!(it["identity"]["authMethods"].is_array());
+        }
+        offset += 100;
+        if offset >= body["totalCount"].as_u64().unwrap() as usize {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 230 - project_ids.len());
+    assert!(seen.is_disjoint(&project_ids));
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    // Both scopes: everyone.
+    let (_, body) = search(
+        &c,
+        &base,
+        &token,
+        json!({"limit": 100, "scope": ["organization", "project"]}),
+    )
+    .await;
+    assert_eq!(body["totalCount"], 230);
+    let (_, body) = search(&c, &base, &token, json!({"scope": ["project"]})).await;
+    assert_eq!(
+        body["totalCount"].as_u64().unwrap() as usize,
+        project_ids.len()
+    );
+    assert_eq!(body["identities"][0]["scope"], "project");
+    // Validation.
+    for bad in [
+        json!({"limit": 101}),
+        json!({"limit": 0}),
+        json!({"offset": -1}),
+        json!({"scope": []}),
+        json!({"scope": ["galaxy"]}),
+        json!({"limit": "10"}),
+    ] {
+        let (status, body) = search(&c, &base, &token, bad.clone()).await;
+        assert_eq!(status, 422, "{bad}");
+        assert!(body["message"].is_array());
+    }
+    // Name filters.
+    let name = sim.identity_name(seen.iter().next().unwrap()).unwrap();
+    let (status, body) = search(
+        &c,
+        &base,
+        &token,
+        json!({"search": {"name": {"$eq": name}}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body["totalCount"].as_u64().unwrap() >= 1);
+    assert!(
+        body["identities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["identity"]["name"] == name.as_str())
+    );
+    let (status, _) = search(&c, &base, &token, json!({"search": {"name": "a;b"}})).await;
+    assert_eq!(status, 422);
+    // Org memberships: skips project-scoped identities.
+    let org = sim.org_id();
+    let mut got = HashSet::new();
+    let mut offset = 0;
+    loop {
+        let (status, body) = get(
+            &c,
+            &format!(
+                "{base}/api/v2/organizations/{org}/identity-memberships?limit=64&offset={offset}"
+            ),
+            &token,
+        )
+        .await;
+        assert_eq!(status, 200);
+        let items = body["identityMemberships"].as_array().unwrap();
+        for it in items {
+            got.insert(it["identity"]["id"].as_str().unwrap().to_owned());
+        }
+        offset += 64;
+        if items.is_empty() || offset >= body["totalCount"].as_u64().unwrap() as usize {
+            break;
+        }
+    }
+    assert_eq!(got, seen);
+    let (status, _) = get(
+        &c,
+        &format!("{base}/api/v2/organizations/{org}/identity-memberships?limit=20001"),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (status, _) = get(
+        &c,
+        &format!(
+            "{base}/api/v2/organizations/3c90c3cc-0d44-4b50-8888-8dd25736052a/identity-memberships"
+        ),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 403);
+}
+
+/// Every method's GET answers under its wrapper key; unconfigured methods give 404 or 400.
+#[tokio::test]
+async fn get_wrapper_keys_and_not_configured() {
+    let (server, c, token) = start(SimConfig::default()).await;
+    let sim = server.handle();
+    let base = server.url();
+    let mut covered = HashSet::new();
+    for id in sim.identity_ids() {
+        for m in sim.auth_methods(&id) {
+            if covered.insert(m.clone()) {
+                let (status, body) = get(&c, &config_url(&base, &m, &id), &token).await;
+                assert_eq!(status, 200, "{m}");
+                let inner = &body[m.wrapper_key().unwrap()];
+                assert!(inner["accessTokenTTL"].is_u64(), "{m}: {body}");
+                assert_eq!(Some(inner.clone()), sim.config_json(&id, &m));
+            }
+        }
+    }
+    assert_eq!(covered.len(), 13);
+    let token_only = one(&server, AuthMethod::Token, None);
+    for (m, want) in [
+        (AuthMethod::Universal, 404),
+        (AuthMethod::Kubernetes, 404),
+        (AuthMethod::Oci, 400),
+        (AuthMethod::Aws, 400),
+        (AuthMethod::Jwt, 400),
+    ] {
+        let (status, body) = get(&c, &config_url(&base, &m, &token_only), &token).await;
+        assert_eq!(status, want, "{m}");
+        assert!(body["message"].is_string());
+    }
+    let (status, _) = get(
+        &c,
+        &config_url(
+            &base,
+            &AuthMethod::Token,
+            "3c90c3cc-0d44-4b50-8888-8dd25736052a",
+        ),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 404);
+    // PATCH on a missing method: universal auth looks the row up first (404), GCP checks the
+    // identity's methods (400).
+    let (status, _) = patch(
+        &c,
+        &config_url(&base, &AuthMethod::Universal, &token_only),
+        &token,
+        json!({"accessTokenTTL": 60}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = patch(
+        &c,
+        &config_url(&base, &AuthMethod::Gcp, &token_only),
+        &token,
+        json!({"accessTokenTTL": 60}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    // The identity endpoint has the double nesting.
+    let (status, body) = get(
+        &c,
+        &format!("{base}/api/v1/identities/{token_only}"),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["identity"]["identity"]["authMethods"],
+        json!(["token-auth"])
+    );
+}
+
+/// The PATCH traps: AWS omission empties lists, OCI omission nulls usernames, JWT omission
+/// resets the CA cert, required fields, TTL checks, trusted-IP rules.
+#[tokio::test]
+async fn patch_traps() {
+    let (server, c, token) = start(SimConfig::default()).await;
+    let sim = server.handle();
+    let base = server.url();
+
+    let aws = one(&server, AuthMethod::Aws, None);
+    let url = config_url(&base, &AuthMethod::Aws, &aws);
+    let before = sim.config_json(&aws, &AuthMethod::Aws).unwrap();
+    assert_ne!(before["allowedPrincipalArns"], "");
+    let (status, body) = patch(&c, &url, &token, json!({"accessTokenTTL": 600, "bogus": 1})).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["identityAwsAuth"]["allowedPrincipalArns"], "");
+    assert_eq!(body["identityAwsAuth"]["allowedAccountIds"], "");
+    assert!(body["identityAwsAuth"].get("bogus").is_none());
+    let (status, body) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"allowedPrincipalArns": "arn:aws:iam::111122223333:role/a,arn:aws:iam::111122223333:role/b"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["identityAwsAuth"]["allowedPrincipalArns"],
+        "arn:aws:iam::111122223333:role/a, arn:aws:iam::111122223333:role/b"
+    );
+    let (status, _) = patch(&c, &url, &token, json!({"allowedAccountIds": "1234"})).await;
+    assert_eq!(status, 422);
+
+    let oci = one(&server, AuthMethod::Oci, None);
+    let url = config_url(&base, &AuthMethod::Oci, &oci);
+    let tenancy = sim.config_json(&oci, &AuthMethod::Oci).unwrap()["tenancyOcid"].clone();
+    let (status, body) = patch(&c, &url, &token, json!({"accessTokenTTL": 600})).await;
+    assert_eq!(status, 422, "missing tenancyOcid");
+    assert_eq!(body["message"][0]["path"], json!(["tenancyOcid"]));
+    let (status, body) = patch(&c, &url, &token, json!({"tenancyOcid": tenancy})).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["identityOciAuth"]["allowedUsernames"], Value::Null);
+    let (status, _) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"tenancyOcid": "ocid1.user.oc1..x"}),
+    )
+    .await;
+    assert_eq!(status, 422);
+
+    let jwt = one(&server, AuthMethod::Jwt, None);
+    let url = config_url(&base, &AuthMethod::Jwt, &jwt);
+    sim.set_config_field(
+        &jwt,
+        &AuthMethod::Jwt,
+        "jwksCaCert",
+        json!("-----BEGIN CERTIFICATE-----"),
+    );
+    let (status, _) = patch(&c, &url, &token, json!({"accessTokenTTL": 600})).await;
+    assert_eq!(status, 422, "missing configurationType");
+    let (status, body) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"configurationType": "jwks", "jwksUrl": "https://auth.corp.example/jwks"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["identityJwtAuth"]["jwksCaCert"], "");
+    assert_eq!(body["identityJwtAuth"]["publicKeys"], json!([]));
+    let (status, _) = patch(&c, &url, &token, json!({"configurationType": "static"})).await;
+    assert_eq!(status, 422);
+
+    // TTL rules on a config with MaxTTL 86400.
+    let tok = one(
+        &server,
+        AuthMethod::Token,
+        Some(json!({"accessTokenTTL": 3600, "accessTokenMaxTTL": 86400,
+                    "accessTokenNumUsesLimit": 0, "accessTokenTrustedIps": []})),
+    );
+    let url = config_url(&base, &AuthMethod::Token, &tok);
+    let (status, body) = patch(&c, &url, &token, json!({"accessTokenMaxTTL": 7200})).await;
+    assert_eq!(status, 400, "MaxTTL alone lowering: {body}");
+    let (status, body) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"accessTokenTTL": 7200, "accessTokenMaxTTL": 3600}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["message"][0]["code"], "custom");
+    let (status, _) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"accessTokenTTL": 600, "accessTokenMaxTTL": 3600}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = patch(&c, &url, &token, json!({"accessTokenTTL": 315360001})).await;
+    assert_eq!(status, 422);
+    // Trusted IPs: empty list is a schema error, a bad address a service error.
+    let (status, _) = patch(&c, &url, &token, json!({"accessTokenTrustedIps": []})).await;
+    assert_eq!(status, 422);
+    let (status, _) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"accessTokenTrustedIps": [{"ipAddress": "10.0.0.0/33"}]}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    // Round trip: the address part is kept as given.
+    let (status, body) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"accessTokenTrustedIps": [{"ipAddress": "10.1.2.3/8"}, {"ipAddress": "10.9.9.9"},
+                                         {"ipAddress": "fd00::/8"}]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["identityTokenAuth"]["accessTokenTrustedIps"],
+        json!([{"ipAddress": "10.1.2.3", "type": "ipv4", "prefix": 8},
+               {"ipAddress": "10.9.9.9", "type": "ipv4"},
+               {"ipAddress": "fd00::", "type": "ipv6", "prefix": 8}])
+    );
+    // accessTokenPeriod is universal-auth only: dropped elsewhere.
+    let (status, body) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"accessTokenPeriod": 60, "accessTokenNumUsesLimit": 5}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(body["identityTokenAuth"].get("accessTokenPeriod").is_none());
+    // GUESS: an empty body fails like on older servers.
+    let (status, _) = patch(&c, &url, &token, json!({})).await;
+    assert_eq!(status, 500);
+}
+
+/// Without the IP-allowlisting plan feature, only the open ranges are accepted.
+#[tokio::test]
+async fn plan_restriction_on_trusted_ips() {
+    let (server, c, token) = start(SimConfig {
+        ip_allowlisting: false,
+        ..SimConfig::default()
+    })
+    .await;
+    let id = one(&server, AuthMethod::Universal, None);
+    let url = config_url(&server.url(), &AuthMethod::Universal, &id);
+    let (status, body) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"clientSecretTrustedIps": [{"ipAddress": "10.0.0.0/8"}]}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("plan restriction")
+    );
+    let (status, _) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"clientSecretTrustedIps": [{"ipAddress": "0.0.0.0/0"}, {"ipAddress": "::/0"}]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+/// Past the read limit the server answers 429 with headers and the "try again in N seconds" text.
+#[tokio::test]
+async fn rate_limit_429_with_headers() {
+    let (server, c, token) = start(SimConfig {
+        rate_limit: Some(RateLimit {
+            reads: 3,
+            writes: 10,
+            window: Duration::from_secs(30),
+            retry_after_header: true,
+        }),
+        ..SimConfig::default()
+    })
+    .await;
+    let url = format!("{}/api/v1/identities/details", server.url());
+    // Unauthenticated calls fail before the route limit counts them.
+    for _ in 0..5 {
+        let r = c.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    for i in 0..3 {
+        let r = c.get(&url).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            r.headers()["x-ratelimit-remaining"],
+            (2 - i).to_string().as_str()
+        );
+    }
+    let r = c.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&retry));
+    assert_eq!(r.headers()["x-ratelimit-limit"], "3");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "RateLimitExceeded");
+    assert_eq!(body["statusCode"], 429);
+    assert!(body["reqId"].is_string());
+    let msg = body["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with("Rate limit exceeded. Please try again in ") && msg.ends_with(" seconds"),
+        "{msg}"
+    );
+    let log = server.handle().request_log();
+    assert_eq!(log.iter().filter(|r| r.status == 429).count(), 1);
+    assert!(log.iter().all(|r| r.at < Duration::from_secs(60)));
+    // Writes have their own window.
+    let r = c
+        .post(format!("{}/api/v1/auth/token/renew", server.url()))
+        .json(&json!({"accessToken": token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// Legacy mode: no v2 search, no details, `authMethod` in listings, 401 validation failures.
+#[tokio::test]
+async fn legacy_mode() {
+    let (server, c, token) = start(SimConfig {
+        legacy: true,
+        ..SimConfig::default()
+    })
+    .await;
+    let base = server.url();
+    let (status, body) = search(&c, &base, &token, json!({})).await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        body["message"],
+        "Route POST:/api/v2/identities/search not found"
+    );
+    let (status, _) = get(&c, &format!("{base}/api/v1/identities/details"), &token).await;
+    assert_eq!(status, 500);
+    let org = server.handle().org_id();
+    let (status, body) = get(
+        &c,
+        &format!("{base}/api/v2/organizations/{org}/identity-memberships?limit=200"),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let items = body["identityMemberships"].as_array().unwrap();
+    assert!(!items.is_empty());
+    for it in items {
+        let ident = &it["identity"];
+        assert!(ident.get("authMethods").is_none());
+        assert!(ident["authMethod"].is_string() || ident["authMethod"].is_null());
+        assert_ne!(ident["authMethod"], "spiffe-auth");
+    }
+    let id = one(&server, AuthMethod::Token, None);
+    let (status, body) = patch(
+        &c,
+        &config_url(&base, &AuthMethod::Token, &id),
+        &token,
+        json!({"accessTokenTTL": -1}),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"], "ValidationFailure");
+    assert!(body["message"].is_array());
+}
+
+/// Each fault kind shows up as described, and is logged with its marker.
+#[tokio::test]
+async fn faults_produce_each_kind() {
+    let (server, c, token) = start(SimConfig::default()).await;
+    let sim = server.handle();
+    let id = one(&server, AuthMethod::Token, None);
+    let url = config_url(&server.url(), &AuthMethod::Token, &id);
+    let set = |kind| {
+        sim.set_faults(Faults {
+            rate: 1.0,
+            kinds: vec![kind],
+            slow: Duration::from_millis(300),
+            ..Faults::default()
+        })
+    };
+    set(FaultKind::ServerError);
+    let r = c.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert!([500, 502, 503].contains(&r.status().as_u16()));
+    let body: Value = r.json().await.unwrap();
+    assert!(body["statusCode"].is_u64());
+    set(FaultKind::HtmlPage);
+    let r = c.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 502);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    set(FaultKind::Truncated);
+    let r = c.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.json::<Value>().await.is_err());
+    set(FaultKind::DropConnection);
+    let fresh = client();
+    let err = fresh.get(&url).bearer_auth(&token).send().await;
+    assert!(err.is_err(), "{err:?}");
+    set(FaultKind::Slow);
+    let t = std::time::Instant::now();
+    let r = c.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(t.elapsed() >= Duration::from_millis(300));
+    // always_fail ids: every config GET is 500, whatever the rate.
+    sim.set_faults(Faults {
+        always_fail: [id.clone()].into_iter().collect(),
+        ..Faults::default()
+    });
+    let r = c.get(&url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), 500);
+    let log = sim.request_log();
+    let kinds: HashSet<FaultKind> = log.iter().filter_map(|r| r.fault).collect();
+    assert_eq!(kinds.len(), 5);
+    assert!(
+        log.iter()
+            .any(|r| r.fault == Some(FaultKind::DropConnection) && r.status == 0)
+    );
+    // Listings are not faulted unless asked.
+    sim.set_faults(Faults {
+        rate: 1.0,
+        kinds: vec![FaultKind::ServerError],
+        ..Faults::default()
+    });
+    let (status, _) = search(&c, &server.url(), &token, json!({})).await;
+    assert_eq!(status, 200);
+}
+
+/// The generator is deterministic for a seed; its planted set covers every rule and method.
+#[tokio::test]
+async fn generator_is_deterministic_and_planted_covers_rules_and_methods() {
+    let a = sim::Sim::new(&SimConfig::default());
+    let b = sim::Sim::new(&SimConfig::default());
+    assert_eq!(a.planted(), b.planted());
+    assert_eq!(a.identity_ids(), b.identity_ids());
+    let c = sim::Sim::new(&SimConfig {
+        seed: 7,
+        ..SimConfig::default()
+    });
+    assert_ne!(a.identity_ids(), c.identity_ids());
+    let planted = sim::Sim::new(&SimConfig {
+        identities: 300,
+        ..SimConfig::default()
+    })
+    .planted();
+    let rules: HashSet<&str> = planted.iter().map(|p| p.kind.rule_id()).collect();
+    assert_eq!(
+        rules,
+        [
+            "token-lifetime",
+            "token-uses",
+            "network",
+            "identity-allowlists"
+        ]
+        .into_iter()
+        .collect()
+    );
+    let methods: HashSet<AuthMethod> = planted.iter().map(|p| p.method.clone()).collect();
+    assert_eq!(methods.len(), 13);
+    let names: Vec<String> = a
+        .identity_ids()
+        .iter()
+        .filter_map(|id| a.identity_name(id))
+        .collect();
+    assert!(names.contains(&"legacy-vendor-agent".to_owned()));
+    assert!(names.contains(&"old-migration-bot".to_owned()));
+    assert!(names.contains(&sim::LOGIN_IDENTITY_NAME.to_owned()));
+}
+
+/// Many concurrent config GETs all succeed and each is logged once with its class.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_concurrent_requests_and_logs_each() {
+    use futures::StreamExt;
+    let (server, c, token) = start(SimConfig {
+        identities: 400,
+        ..SimConfig::default()
+    })
+    .await;
+    let sim = server.handle();
+    let base = server.url();
+    let urls: Vec<String> = sim
+        .identity_ids()
+        .iter()
+        .flat_map(|id| {
+            sim.auth_methods(id)
+                .into_iter()
+                .map(|m| config_url(&base, &m, id))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    sim.clear_request_log();
+    let t = std::time::Instant::now();
+    let statuses: Vec<u16> = futures::stream::iter(urls.iter())
+        .map(|u| {
+            let (c, token) = (c.clone(), token.clone());
+            async move {
+                c.get(u)
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0)
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let elapsed = t.elapsed();
+    assert!(statuses.iter().all(|s| *s == 200));
+    let log = sim.request_log();
+    assert_eq!(log.len(), urls.len());
+    assert!(
+        log.iter()
+            .all(|r| r.class == sim::RequestClass::Read && r.method == "GET")
+    );
+    eprintln!("{} GETs in {elapsed:?}", urls.len());
+}

@@ -1,0 +1,267 @@
+//! `idguard audit`: validate the policy, connect, audit every identity into the reports,
+//! print the summary, and turn the outcome into the exit code of design.md §5.
+//!
+//! The run is split in two phases so that `remediate` can act between them: [`audit_phase`]
+//! lists, fetches and evaluates (streaming findings into the report files and, optionally,
+//! into a remediation plan); [`finish_phase`] writes the manifest, summary and annotations.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::audit::{self, AuditOptions, AuditOutcome, ListingError};
+use crate::cli::{AuditArgs, ReportArgs};
+use crate::exit::{Exit, Failure};
+use crate::finding::Severity;
+use crate::infisical::{Client, ConnectOptions};
+use crate::policy::Policy;
+use crate::remediate::plan::PlanBuilder;
+use crate::report::{self, Annotations, ApiCounts, PolicyRef, ReportSink, RuleInfo, RunInfo};
+
+use super::{connect, validate};
+
+/// Runs `idguard audit`.
+pub async fn run(args: AuditArgs, quiet: bool, stderr: &mut dyn Write) -> Result<Exit, Failure> {
+    let policy = validate::load_policy(&args.policy)?;
+    let opts = connect::options(&args.connection)?;
+    let done = execute(&policy, &args.policy, opts, &args.report).await?;
+    if !quiet {
+        let _ = write!(stderr, "{}", done.human);
+    }
+    done.into_exit()
+}
+
+/// What an audit run produced.
+pub struct AuditDone {
+    pub exit: Exit,
+    pub dir: PathBuf,
+    /// The summary for a person.
+    pub human: String,
+    /// The listing failed partway: the reports are written (incomplete), the run fails.
+    pub failure: Option<Failure>,
+}
+
+impl AuditDone {
+    /// The exit code, or the failure that stopped the listing.
+    pub fn into_exit(self) -> Result<Exit, Failure> {
+        match self.failure {
+            Some(f) => Err(f),
+            None => Ok(self.exit),
+        }
+    }
+}
+
+/// Connects and audits with an already validated policy; shared by `audit` and `demo`.
+pub async fn execute(
+    policy: &Policy,
+    policy_path: &Path,
+    opts: ConnectOptions,
+    report_args: &ReportArgs,
+) -> Result<AuditDone, Failure> {
+    let audited = audit_phase(policy, opts, report_args, false).await?;
+    finish_phase(
+        audited,
+        policy,
+        policy_path,
+        report_args,
+        &Annotations::new(),
+        &Adjustment::default(),
+    )
+}
+
+/// An audit whose findings are written but whose reports are not finished yet.
+pub struct Audited {
+    pub client: Client,
+    pub dir: PathBuf,
+    pub sink: ReportSink,
+    pub outcome: AuditOutcome,
+    pub planner: Option<PlanBuilder>,
+    pub started: jiff::Timestamp,
+    pub today: jiff::civil::Date,
+    pub concurrency: usize,
+}
+
+/// Lists, fetches and evaluates every identity, streaming findings into the report files
+/// (and into a plan when `plan` is set).
+pub async fn audit_phase(
+    policy: &Policy,
+    opts: ConnectOptions,
+    report_args: &ReportArgs,
+    plan: bool,
+) -> Result<Audited, Failure> {
+    let started = jiff::Timestamp::now();
+    let concurrency = opts.concurrency;
+    let client = connect::connect(opts).await?;
+    let dir = report::create_run_dir(report_args.out.as_deref(), started).map_err(io_failure)?;
+    let rules: Vec<RuleInfo> = policy
+        .rules
+        .iter()
+        .map(|r| RuleInfo {
+            id: r.id.clone(),
+            severity: r.severity,
+        })
+        .collect();
+    let mut sink = ReportSink::create(&dir, &report_args.format, &rules).map_err(io_failure)?;
+    let today = started.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+    let mut planner = plan.then(|| PlanBuilder::new(client.org_id(), today));
+    let audit_opts = AuditOptions { concurrency, today };
+    let outcome = audit::run(&client, policy, &mut sink, &audit_opts, planner.as_mut())
+        .await
+        .map_err(io_failure)?;
+    Ok(Audited {
+        client,
+        dir,
+        sink,
+        outcome,
+        planner,
+        started,
+        today,
+        concurrency,
+    })
+}
+
+/// How a remediation changes the exit code of the audit it followed.
+#[derive(Debug, Default, Clone)]
+pub struct Adjustment {
+    /// Unexempted failures fixed and verified, per severity: they no longer count for exit 1.
+    pub fixed: Vec<Severity>,
+    /// A write failed or did not verify (exit 3, unless the run is incomplete).
+    pub write_failed: bool,
+    /// The blast-radius guard refused the apply (exit 4).
+    pub refused: bool,
+    /// Extra lines for the human summary.
+    pub notes: Vec<String>,
+}
+
+/// Writes the manifest, the summary and the annotations, and works out the exit code.
+pub fn finish_phase(
+    audited: Audited,
+    policy: &Policy,
+    policy_path: &Path,
+    report_args: &ReportArgs,
+    annotations: &Annotations,
+    adjust: &Adjustment,
+) -> Result<AuditDone, Failure> {
+    let Audited {
+        client,
+        dir,
+        sink,
+        outcome,
+        today,
+        started,
+        ..
+    } = audited;
+    let counts = sink.counts().clone();
+    let totals = counts.totals();
+    let fixed_at_or_above = adjust
+        .fixed
+        .iter()
+        .filter(|s| **s >= report_args.fail_on)
+        .count() as u64;
+    let still_failing = counts
+        .failing_at_or_above(report_args.fail_on)
+        .saturating_sub(fixed_at_or_above);
+    let (exit, incomplete_reason, listing_failure) = match outcome.listing_error {
+        Some(err) => {
+            let failure = listing_failure(err);
+            (
+                failure.exit,
+                Some(format!("{:#}", failure.error)),
+                Some(failure),
+            )
+        }
+        None if totals.error > 0 => (
+            Exit::Incomplete,
+            Some(format!(
+                "{} result(s) are `error`: their configs could not be read",
+                totals.error
+            )),
+            None,
+        ),
+        None if adjust.refused => (Exit::Refused, None, None),
+        None if adjust.write_failed => (Exit::WriteFailed, None, None),
+        None if still_failing > 0 => (Exit::Findings, None, None),
+        None => (Exit::Ok, None, None),
+    };
+    let stats = client.stats();
+    let run = RunInfo {
+        id: uuid::Uuid::new_v4().to_string(),
+        started_at: started.to_string(),
+        finished_at: jiff::Timestamp::now().to_string(),
+        api_url: client.api_url().to_owned(),
+        org_id: client.org_id().to_owned(),
+        policy: PolicyRef {
+            path: policy_path.display().to_string(),
+            sha256: policy.sha256.clone(),
+        },
+        exit_code: exit.code(),
+        complete: incomplete_reason.is_none(),
+        incomplete_reason: incomplete_reason.clone(),
+        api: ApiCounts {
+            requests: stats.requests,
+            retries: stats.retries,
+            rate_limited: stats.rate_limited,
+        },
+    };
+    let files = sink
+        .finish(&run, &policy.exemptions, today, annotations)
+        .map_err(io_failure)?;
+
+    let mut human = format!("idguard: {}", counts.human());
+    if !outcome.unknown_methods.is_empty() {
+        let names: Vec<_> = outcome.unknown_methods.iter().map(String::as_str).collect();
+        human.push_str(&format!(
+            "  note: auth methods unknown to this idguard version were audited by their common fields only: {}\n",
+            names.join(", ")
+        ));
+    }
+    human.push_str(&format!(
+        "  api: {} requests, {} retries, {} rate-limited\n",
+        stats.requests, stats.retries, stats.rate_limited
+    ));
+    for note in &adjust.notes {
+        human.push_str(&format!("  {note}\n"));
+    }
+    for f in &files {
+        human.push_str(&format!("  wrote {}\n", f.display()));
+    }
+    if let Some(reason) = &incomplete_reason {
+        human.push_str(&format!("  INCOMPLETE: {reason}\n"));
+    }
+    human.push_str(&format!(
+        "  exit {}: {}\n",
+        exit.code(),
+        describe(exit, report_args)
+    ));
+    Ok(AuditDone {
+        exit,
+        dir,
+        human,
+        failure: listing_failure,
+    })
+}
+
+fn listing_failure(err: ListingError) -> Failure {
+    match err {
+        ListingError::Api(api) => connect::api_failure("the identity listing failed", api),
+        ListingError::Task(msg) => Failure::new(
+            Exit::Unavailable,
+            anyhow::anyhow!("the identity listing stopped: {msg}"),
+        ),
+    }
+}
+
+/// Exit 74: a report, plan or journal could not be written.
+pub fn io_failure(e: impl Into<anyhow::Error>) -> Failure {
+    Failure::new(Exit::IoErr, e)
+}
+
+fn describe(exit: Exit, args: &ReportArgs) -> String {
+    match exit {
+        Exit::Ok => format!("no unexempted finding at or above {} is left", args.fail_on),
+        Exit::Findings => format!("findings at or above {}", args.fail_on),
+        Exit::Incomplete => "evaluation incomplete (see `error` results)".into(),
+        Exit::WriteFailed => "a write failed or did not verify".into(),
+        Exit::Refused => "the blast-radius guard refused the apply; nothing was written".into(),
+        _ => "the run stopped".into(),
+    }
+}

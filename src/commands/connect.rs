@@ -1,0 +1,96 @@
+//! From connection flags and the environment to a logged-in [`Client`]: base URL resolution
+//! (flag, `INFISICAL_DOMAIN`, `INFISICAL_API_URL`, default), credentials (environment or
+//! `--token-file`, never argv), rates, and the exit code of a failed connection.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::cli::ConnectionArgs;
+use crate::exit::{Exit, Failure};
+use crate::infisical::{ApiError, Client, ConnectOptions, Credentials, ErrorKind};
+
+/// The default base URL (Infisical Cloud, US).
+pub const DEFAULT_API_URL: &str = "https://app.infisical.com";
+
+/// The hint printed with authentication failures.
+pub const CREDENTIALS_HINT: &str = "set INFISICAL_UNIVERSAL_AUTH_CLIENT_ID and \
+INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET (universal auth), or INFISICAL_TOKEN (or --token-file) \
+for a ready access token, and check that the identity may read identities in the organization";
+
+/// The base URL: `--api-url`, else `INFISICAL_DOMAIN`, else `INFISICAL_API_URL`, else Cloud.
+pub fn api_url(flag: Option<&str>) -> String {
+    flag.map(str::to_owned)
+        .or_else(|| env_nonempty("INFISICAL_DOMAIN"))
+        .or_else(|| env_nonempty("INFISICAL_API_URL"))
+        .unwrap_or_else(|| DEFAULT_API_URL.to_owned())
+}
+
+/// Connection options from the flags and the environment.
+pub fn options(args: &ConnectionArgs) -> Result<ConnectOptions, Failure> {
+    let credentials = match &args.token_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Failure::new(
+                    Exit::NoPerm,
+                    anyhow::anyhow!("cannot read --token-file {}: {e}", path.display()),
+                )
+            })?;
+            let token = text.trim();
+            if token.is_empty() {
+                return Err(Failure::new(
+                    Exit::NoPerm,
+                    anyhow::anyhow!("--token-file {} is empty", path.display()),
+                ));
+            }
+            Credentials::Token(SecretString::from(token.to_owned()))
+        }
+        None => Credentials::from_env()
+            .map_err(|e| Failure::new(Exit::NoPerm, e).hint(CREDENTIALS_HINT))?,
+    };
+    let url = api_url(args.api_url.as_deref());
+    let (default_read, default_write) = ConnectOptions::default_rates_for(&url);
+    let mut opts = ConnectOptions::new(url, credentials);
+    opts.org_id = args.org_id.clone().filter(|s| !s.trim().is_empty());
+    opts.concurrency = args.concurrency as usize;
+    opts.read_rate = args.read_rate.or(default_read);
+    opts.write_rate = args.write_rate.or(default_write);
+    opts.max_retries = args.max_retries;
+    opts.request_timeout = Duration::from_secs(args.timeout.max(1));
+    opts.allow_insecure_http = args.allow_insecure_http;
+    Ok(opts)
+}
+
+/// Logs in and resolves the organization.
+pub async fn connect(opts: ConnectOptions) -> Result<Client, Failure> {
+    Client::connect(opts)
+        .await
+        .map_err(|e| api_failure("cannot connect to Infisical", e))
+}
+
+/// The exit code and hint of an API error that stops a run (login or listing).
+pub fn api_failure(context: &'static str, err: ApiError) -> Failure {
+    let kind = err.kind();
+    let failure = Failure::new(exit_for(kind), anyhow::Error::new(err).context(context));
+    match kind {
+        ErrorKind::Auth | ErrorKind::PermissionDenied => failure.hint(CREDENTIALS_HINT),
+        ErrorKind::InsecureUrl => failure.hint("use https://, or pass --allow-insecure-http if you accept sending credentials in clear"),
+        ErrorKind::Unreachable | ErrorKind::Timeout => {
+            failure.hint("check --api-url / INFISICAL_DOMAIN and that the server is reachable")
+        }
+        _ => failure,
+    }
+}
+
+/// Exit code for an error that stopped the login or the listing.
+pub fn exit_for(kind: ErrorKind) -> Exit {
+    match kind {
+        ErrorKind::Auth | ErrorKind::PermissionDenied => Exit::NoPerm,
+        ErrorKind::InsecureUrl => Exit::Usage,
+        _ => Exit::Unavailable,
+    }
+}
+
+fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}

@@ -1,0 +1,82 @@
+//! `idguard demo`: start the simulated Infisical in-process with a sample organization, audit
+//! it with `policies/example.yaml` (or the built-in copy), write the reports and say where.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+
+use crate::cli::{DemoArgs, ReportArgs};
+use crate::exit::{Exit, Failure};
+use crate::finding::Severity;
+use crate::infisical::{ConnectOptions, Credentials};
+use crate::policy;
+use crate::report::Format;
+use crate::sim::{self, SimConfig};
+
+use super::{audit, validate};
+
+/// The example policy, built in so the demo works from any folder.
+const EXAMPLE_POLICY: &str = include_str!("../../policies/example.yaml");
+
+/// Runs the demo. Exit 0 when the demo ran (the audit's own exit code is printed).
+pub async fn run(args: DemoArgs, quiet: bool, stderr: &mut dyn Write) -> Result<Exit, Failure> {
+    let default_path = Path::new("policies/example.yaml");
+    let (policy, policy_path) = match &args.policy {
+        Some(path) => (validate::load_policy(path)?, path.clone()),
+        None if default_path.exists() => (
+            validate::load_policy(default_path)?,
+            default_path.to_owned(),
+        ),
+        None => {
+            let origin = "policies/example.yaml (built in)";
+            let policy = policy::parse(EXAMPLE_POLICY, origin).map_err(|diagnostics| {
+                Failure::new(Exit::DataErr, policy::PolicyError::Invalid { diagnostics })
+            })?;
+            (policy, PathBuf::from(origin))
+        }
+    };
+    let server = sim::start(SimConfig {
+        identities: args.identities,
+        seed: args.seed,
+        ..SimConfig::default()
+    })
+    .await
+    .map_err(|e| {
+        Failure::new(
+            Exit::Unavailable,
+            anyhow::Error::new(e).context("cannot start the simulator"),
+        )
+    })?;
+    if !quiet {
+        let _ = writeln!(
+            stderr,
+            "idguard demo: simulated Infisical with {} sample identities at {}",
+            args.identities,
+            server.url()
+        );
+    }
+    let credentials = Credentials::UniversalAuth {
+        client_id: sim::DEMO_CLIENT_ID.to_owned(),
+        client_secret: SecretString::from(sim::DEMO_CLIENT_SECRET.to_owned()),
+    };
+    let opts = ConnectOptions::new(server.url(), credentials);
+    let report_args = ReportArgs {
+        out: args.out,
+        format: vec![Format::Json, Format::Csv],
+        fail_on: Severity::Low,
+    };
+    let done = audit::execute(&policy, &policy_path, opts, &report_args).await;
+    server.shutdown().await;
+    let done = done?;
+    if !quiet {
+        let _ = write!(stderr, "{}", done.human);
+        let _ = writeln!(
+            stderr,
+            "idguard demo: reports in {} (an `idguard audit` of this org would exit {})",
+            done.dir.display(),
+            done.exit.code()
+        );
+    }
+    done.into_exit().map(|_| Exit::Ok)
+}

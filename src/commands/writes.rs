@@ -1,0 +1,106 @@
+//! What every writing command shares: the blast-radius guard, the confirmation prompt (never
+//! on a non-terminal stdin: there `--yes` is required), opening the journal, and summarising
+//! the outcomes of the writes.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::exit::{Exit, Failure};
+use crate::infisical::Client;
+use crate::remediate::apply::ChangeOutcome;
+use crate::remediate::journal::{Entry, JournalWriter, Outcome};
+
+use super::audit::io_failure;
+
+/// Asks for confirmation unless `yes`. On a non-terminal stdin without `yes`, refuses with
+/// exit 64. Returns whether to go on.
+pub fn confirm(yes: bool, question: &str, stderr: &mut dyn Write) -> Result<bool, Failure> {
+    if yes {
+        return Ok(true);
+    }
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(Failure::new(
+            Exit::Usage,
+            anyhow::anyhow!(
+                "refusing to write without --yes: stdin is not a terminal, so nobody can confirm"
+            ),
+        )
+        .hint("review the plan, then run again with --yes"));
+    }
+    let _ = write!(stderr, "{question} Type `yes` to continue: ");
+    let _ = stderr.flush();
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer).map_err(|e| {
+        Failure::new(
+            Exit::Usage,
+            anyhow::anyhow!("cannot read the confirmation: {e}"),
+        )
+    })?;
+    Ok(answer.trim() == "yes")
+}
+
+/// Opens a new journal in `dir` and writes its `begin` line.
+pub fn open_journal(
+    dir: &Path,
+    client: &Client,
+    action: &str,
+) -> Result<(Mutex<JournalWriter>, PathBuf), Failure> {
+    let path = dir.join("journal.jsonl");
+    let mut writer = JournalWriter::create(&path).map_err(io_failure)?;
+    writer
+        .append(&Entry::Begin {
+            run_id: uuid::Uuid::new_v4().to_string(),
+            at: jiff::Timestamp::now().to_string(),
+            api_url: client.api_url().to_owned(),
+            org_id: client.org_id().to_owned(),
+            action: action.to_owned(),
+        })
+        .map_err(io_failure)?;
+    Ok((Mutex::new(writer), path))
+}
+
+/// Counts per outcome, a few lines for a person, and whether any write failed or did not verify.
+pub fn summarise(outcomes: &[ChangeOutcome]) -> (Vec<String>, bool) {
+    let mut lines = Vec::new();
+    let count = |o: Outcome| outcomes.iter().filter(|c| c.outcome == o).count();
+    let all = [
+        Outcome::Verified,
+        Outcome::Failed,
+        Outcome::Unverified,
+        Outcome::Drifted,
+        Outcome::ChangedSince,
+        Outcome::Unchanged,
+    ];
+    let parts: Vec<String> = all
+        .iter()
+        .filter(|o| count(**o) > 0)
+        .map(|o| format!("{} {}", count(*o), o.as_str()))
+        .collect();
+    lines.push(format!(
+        "writes: {}",
+        if parts.is_empty() {
+            "none".to_owned()
+        } else {
+            parts.join(", ")
+        }
+    ));
+    for c in outcomes
+        .iter()
+        .filter(|c| !matches!(c.outcome, Outcome::Verified | Outcome::Unchanged))
+    {
+        lines.push(format!(
+            "  {} {} ({}) {}: {}",
+            c.outcome.as_str(),
+            c.identity_name,
+            c.identity_id,
+            c.auth_method,
+            c.error.as_deref().unwrap_or("")
+        ));
+    }
+    let failed = outcomes
+        .iter()
+        .any(|c| matches!(c.outcome, Outcome::Failed | Outcome::Unverified));
+    (lines, failed)
+}

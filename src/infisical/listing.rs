@@ -1,0 +1,287 @@
+//! Listing every machine identity of the organization, page by page.
+//!
+//! Current servers: `POST /api/v2/identities/search` over organization and project scopes,
+//! 100 per page. Older servers (no search route: 404): the org identity-memberships listing,
+//! which cannot see project-scoped identities. Identity ids are deduplicated across pages,
+//! since the list can shift while it is paged.
+
+use std::collections::HashSet;
+
+use reqwest::Method;
+use serde_json::{Map, Value, json};
+
+use super::error::{ApiError, ErrorKind};
+use super::throttle::Class;
+use super::transport::{PAGE_BODY_LIMIT, Request};
+use super::{Client, endpoint};
+use crate::model::{AuthMethod, Identity, IdentityScope};
+
+/// Page size of the v2 search (its maximum).
+const SEARCH_LIMIT: u64 = 100;
+/// Page size of the memberships listing (its maximum).
+const MEMBERSHIPS_LIMIT: u64 = 20000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Search,
+    Memberships,
+}
+
+/// Pages through the organization's identities; see [`Client::identities`].
+pub struct IdentityPager {
+    client: Client,
+    source: Source,
+    offset: u64,
+    total: Option<u64>,
+    seen: HashSet<String>,
+    first: bool,
+    done: bool,
+}
+
+impl IdentityPager {
+    pub(crate) fn new(client: Client) -> IdentityPager {
+        IdentityPager {
+            client,
+            source: Source::Search,
+            offset: 0,
+            total: None,
+            seen: HashSet::new(),
+            first: true,
+            done: false,
+        }
+    }
+
+    /// The next page of identities not seen before; `None` when the listing is complete.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<Identity>>, ApiError> {
+        while !self.done {
+            let (items, total) = self.fetch().await?;
+            self.first = false;
+            let page_len = items.len() as u64;
+            let base = self.offset;
+            self.offset += page_len;
+            if let Some(t) = total {
+                self.total = Some(t);
+            }
+            if page_len == 0 || self.total.is_some_and(|t| self.offset >= t) {
+                self.done = true;
+            }
+            let mut page = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let identity = parse_item(item).map_err(|problem| ApiError::Decode {
+                    request: self.describe(),
+                    detail: format!("identity listing item {}: {problem}", base + i as u64),
+                })?;
+                if self.seen.insert(identity.id.clone()) {
+                    page.push(identity);
+                }
+            }
+            if !page.is_empty() {
+                return Ok(Some(page));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The latest `totalCount` the server reported.
+    pub fn total(&self) -> Option<u64> {
+        self.total
+    }
+
+    fn describe(&self) -> String {
+        match self.source {
+            Source::Search => "POST /api/v2/identities/search".to_owned(),
+            Source::Memberships => format!(
+                "GET /api/v2/organizations/{}/identity-memberships",
+                self.client.org_id()
+            ),
+        }
+    }
+
+    async fn fetch(&mut self) -> Result<(Vec<Value>, Option<u64>), ApiError> {
+        let inner = &self.client.inner;
+        if self.source == Source::Search {
+            let mut req = Request::new(
+                Method::POST,
+                endpoint(&inner.base, &["api", "v2", "identities", "search"]),
+                Class::Read,
+            );
+            req.body_limit = PAGE_BODY_LIMIT;
+            req.forbidden = ErrorKind::Auth;
+            req.body = Some(json!({
+                "scope": ["organization", "project"],
+                "limit": SEARCH_LIMIT,
+                "offset": self.offset,
+                "orderBy": "name",
+                "orderDirection": "asc",
+            }));
+            match inner.execute(&req).await {
+                Ok(body) => return page_of(&req, body, "identities"),
+                Err(e) if self.first && e.status() == Some(404) => {
+                    tracing::info!(
+                        "this server has no POST /api/v2/identities/search; falling back to the \
+                         org identity-memberships listing, which cannot list project-scoped \
+                         identities"
+                    );
+                    self.source = Source::Memberships;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let mut url = endpoint(
+            &inner.base,
+            &[
+                "api",
+                "v2",
+                "organizations",
+                &inner.org_id,
+                "identity-memberships",
+            ],
+        );
+        url.query_pairs_mut()
+            .append_pair("limit", &MEMBERSHIPS_LIMIT.to_string())
+            .append_pair("offset", &self.offset.to_string());
+        let mut req = Request::new(Method::GET, url, Class::Read);
+        req.body_limit = PAGE_BODY_LIMIT;
+        req.forbidden = ErrorKind::Auth;
+        let body = inner.execute(&req).await?;
+        page_of(&req, body, "identityMemberships")
+    }
+}
+
+/// The items array under `key` and the `totalCount`.
+fn page_of(
+    req: &Request,
+    mut body: Value,
+    key: &str,
+) -> Result<(Vec<Value>, Option<u64>), ApiError> {
+    let total = body.get("totalCount").and_then(|v| {
+        v.as_u64()
+            .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+    });
+    match body.get_mut(key).map(Value::take) {
+        Some(Value::Array(items)) => Ok((items, total)),
+        _ => Err(ApiError::Decode {
+            request: req.describe(),
+            detail: format!("no `{key}` array in the answer"),
+        }),
+    }
+}
+
+/// One search or membership item → [`Identity`]; the error says what is wrong.
+fn parse_item(item: &Value) -> Result<Identity, String> {
+    let obj = item.as_object().ok_or("not an object")?;
+    let identity = obj
+        .get("identity")
+        .and_then(Value::as_object)
+        .ok_or("no `identity` object")?;
+    let id = str_field(identity, "id")
+        .or_else(|| str_field(obj, "identityId"))
+        .ok_or("no `identity.id` or `identityId`")?;
+    let name = str_field(identity, "name").ok_or("no `identity.name`")?;
+    let auth_methods = auth_methods(identity)?;
+    let project_id = str_field(obj, "projectId")
+        .or_else(|| {
+            obj.get("project")
+                .and_then(Value::as_object)
+                .and_then(|p| str_field(p, "id"))
+        })
+        .or_else(|| str_field(identity, "projectId"));
+    let scope = match (obj.get("scope").and_then(Value::as_str), project_id) {
+        (_, Some(project_id)) => IdentityScope::Project {
+            project_id: project_id.to_owned(),
+        },
+        (Some("project"), None) => {
+            return Err("scope is `project` but there is no projectId".into());
+        }
+        _ => IdentityScope::Organization,
+    };
+    Ok(Identity {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        auth_methods,
+        scope,
+    })
+}
+
+fn str_field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    obj.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// `authMethods` (array) or the older `authMethod` (string or null), unknown names kept,
+/// duplicates dropped.
+fn auth_methods(identity: &Map<String, Value>) -> Result<Vec<AuthMethod>, String> {
+    let names: Vec<&str> = match identity.get("authMethods") {
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().ok_or("`authMethods` holds a non-string"))
+            .collect::<Result<_, _>>()?,
+        Some(Value::Null) | None => match identity.get("authMethod") {
+            Some(Value::String(s)) if !s.is_empty() => vec![s.as_str()],
+            Some(Value::String(_)) | Some(Value::Null) | None => Vec::new(),
+            Some(_) => return Err("`authMethod` is not a string".into()),
+        },
+        Some(_) => return Err("`authMethods` is not an array".into()),
+    };
+    let mut methods: Vec<AuthMethod> = Vec::with_capacity(names.len());
+    for name in names {
+        let m = AuthMethod::parse(name);
+        if !methods.contains(&m) {
+            methods.push(m);
+        }
+    }
+    Ok(methods)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_item_with_project_scope() {
+        let item = json!({"id": "m1", "identityId": "i1", "scope": "project", "orgId": "o",
+            "projectId": "p1", "identity": {"id": "i1", "name": "ci",
+            "authMethods": ["universal-auth", "quantum-auth", "universal-auth"]}});
+        let id = parse_item(&item).unwrap();
+        assert_eq!(id.id, "i1");
+        assert_eq!(
+            id.auth_methods,
+            vec![
+                AuthMethod::Universal,
+                AuthMethod::Unknown("quantum-auth".into())
+            ]
+        );
+        assert_eq!(
+            id.scope,
+            IdentityScope::Project {
+                project_id: "p1".into()
+            }
+        );
+    }
+
+    #[test]
+    fn legacy_membership_item() {
+        let item = json!({"id": "m", "identityId": "i2",
+            "identity": {"id": "i2", "name": "old", "authMethod": "aws-auth"}});
+        let id = parse_item(&item).unwrap();
+        assert_eq!(id.auth_methods, vec![AuthMethod::Aws]);
+        assert_eq!(id.scope, IdentityScope::Organization);
+        let none = json!({"identity": {"id": "i3", "name": "n", "authMethod": null}});
+        assert!(parse_item(&none).unwrap().auth_methods.is_empty());
+    }
+
+    #[test]
+    fn malformed_items_say_why() {
+        assert!(parse_item(&json!(5)).is_err());
+        assert!(
+            parse_item(&json!({"identity": {"id": "x"}}))
+                .unwrap_err()
+                .contains("name")
+        );
+        assert!(
+            parse_item(&json!({"identity": {"id": "x", "name": "n", "authMethods": [1]}})).is_err()
+        );
+    }
+}

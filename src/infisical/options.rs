@@ -1,0 +1,389 @@
+//! How to connect: the base URL (normalised and checked), the credentials, and the client-side
+//! limits (concurrency, read/write rates, retries, timeouts).
+//!
+//! This module only describes a connection; opening one is `Client::connect`'s job.
+
+use std::fmt;
+use std::num::NonZeroU32;
+use std::str::FromStr;
+use std::time::Duration;
+
+use reqwest::Url;
+use secrecy::SecretString;
+
+use super::error::ApiError;
+
+/// Everything [`Client::connect`](super::Client::connect) needs.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Base URL, e.g. `https://app.infisical.com`. A trailing `/` and `/api` are stripped.
+    pub api_url: String,
+    /// A ready-made token or universal-auth credentials.
+    pub credentials: Credentials,
+    /// The organization; found from the token when `None`.
+    pub org_id: Option<String>,
+    /// Maximum requests in flight, all kinds together (at least 1 is used).
+    pub concurrency: usize,
+    /// Client-side pacing of reads (GET, listing); `None` = no limit.
+    pub read_rate: Option<Rate>,
+    /// Client-side pacing of writes (PATCH, login, renew); `None` = no limit.
+    pub write_rate: Option<Rate>,
+    /// Retries per request for 5xx, timeouts, connection errors and truncated bodies.
+    pub max_retries: u32,
+    /// Timeout of one attempt (connect, send, read the whole body).
+    pub request_timeout: Duration,
+    /// Total budget of one request, retries and 429 waits included; `None` = unbounded.
+    pub deadline: Option<Duration>,
+    /// Accept plain `http://` for hosts other than loopback.
+    pub allow_insecure_http: bool,
+}
+
+impl ConnectOptions {
+    /// Options with the defaults: concurrency 16, the rates of
+    /// [`default_rates_for`](Self::default_rates_for), 4 retries, 30 s per attempt, a 15 min
+    /// deadline per request, https only (except loopback).
+    pub fn new(api_url: impl Into<String>, credentials: Credentials) -> Self {
+        let api_url = api_url.into();
+        let (read_rate, write_rate) = Self::default_rates_for(&api_url);
+        ConnectOptions {
+            api_url,
+            credentials,
+            org_id: None,
+            concurrency: 16,
+            read_rate,
+            write_rate,
+            max_retries: 4,
+            request_timeout: Duration::from_secs(30),
+            deadline: Some(Duration::from_secs(15 * 60)),
+            allow_insecure_http: false,
+        }
+    }
+
+    /// design.md §1 defaults: on `*.infisical.com` hosts (Infisical Cloud) the Free plan's
+    /// published per-IP limits, 200 reads and 90 writes per minute; elsewhere no client-side
+    /// limit.
+    pub fn default_rates_for(api_url: &str) -> (Option<Rate>, Option<Rate>) {
+        let cloud = Url::parse(normalise_api_url(api_url).as_str())
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+            .is_some_and(|h| h == "infisical.com" || h.ends_with(".infisical.com"));
+        if cloud {
+            (Rate::per_minute(200), Rate::per_minute(90))
+        } else {
+            (None, None)
+        }
+    }
+}
+
+/// How idguard authenticates.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// A ready-made access token (`INFISICAL_TOKEN`), used as is.
+    Token(SecretString),
+    /// Machine-identity universal-auth credentials, exchanged for a token at connect time.
+    UniversalAuth {
+        /// The identity's client id.
+        client_id: String,
+        /// The client secret (never logged).
+        client_secret: SecretString,
+    },
+}
+
+/// The credentials environment variables are missing or incomplete.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialsError {
+    /// Neither a token nor universal-auth credentials are set.
+    #[error(
+        "no credentials: set INFISICAL_TOKEN, or INFISICAL_UNIVERSAL_AUTH_CLIENT_ID and \
+         INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET"
+    )]
+    Missing,
+    /// One of the two universal-auth variables is set, the other is not.
+    #[error("{present} is set but {missing} is not")]
+    Incomplete {
+        /// The variable that is set.
+        present: &'static str,
+        /// The variable that is missing or empty.
+        missing: &'static str,
+    },
+}
+
+const ENV_TOKEN: &str = "INFISICAL_TOKEN";
+const ENV_CLIENT_ID: &str = "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID";
+const ENV_CLIENT_SECRET: &str = "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET";
+
+impl Credentials {
+    /// `INFISICAL_TOKEN`, else `INFISICAL_UNIVERSAL_AUTH_CLIENT_ID` +
+    /// `INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET`; the error names the variables.
+    pub fn from_env() -> Result<Credentials, CredentialsError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env) over any variable lookup (empty values count as unset).
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Credentials, CredentialsError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        if let Some(token) = get(ENV_TOKEN) {
+            return Ok(Credentials::Token(SecretString::from(
+                token.trim().to_owned(),
+            )));
+        }
+        match (get(ENV_CLIENT_ID), get(ENV_CLIENT_SECRET)) {
+            (Some(id), Some(secret)) => Ok(Credentials::UniversalAuth {
+                client_id: id.trim().to_owned(),
+                client_secret: SecretString::from(secret.trim().to_owned()),
+            }),
+            (Some(_), None) => Err(CredentialsError::Incomplete {
+                present: ENV_CLIENT_ID,
+                missing: ENV_CLIENT_SECRET,
+            }),
+            (None, Some(_)) => Err(CredentialsError::Incomplete {
+                present: ENV_CLIENT_SECRET,
+                missing: ENV_CLIENT_ID,
+            }),
+            (None, None) => Err(CredentialsError::Missing),
+        }
+    }
+}
+
+/// A request rate: `count` requests per `per` (evenly paced, burst 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    count: NonZeroU32,
+    per: Duration,
+}
+
+impl Rate {
+    /// `count` requests per second; `None` for 0.
+    pub fn per_second(count: u32) -> Option<Rate> {
+        Some(Rate {
+            count: NonZeroU32::new(count)?,
+            per: Duration::from_secs(1),
+        })
+    }
+
+    /// `count` requests per minute; `None` for 0.
+    pub fn per_minute(count: u32) -> Option<Rate> {
+        Some(Rate {
+            count: NonZeroU32::new(count)?,
+            per: Duration::from_secs(60),
+        })
+    }
+
+    /// The time between two requests at this rate.
+    pub fn interval(&self) -> Duration {
+        self.per / self.count.get()
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.per == Duration::from_secs(60) {
+            write!(f, "{}/min", self.count)
+        } else {
+            write!(f, "{}/s", self.count)
+        }
+    }
+}
+
+/// A rate string that is not `N`, `N/s` or `N/min` with N > 0.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid rate `{0}`: expected N, N/s or N/min with N > 0 (e.g. 50, 50/s, 200/min)")]
+pub struct RateParseError(String);
+
+impl FromStr for Rate {
+    type Err = RateParseError;
+
+    /// `"50"` or `"50/s"` = per second, `"200/min"` = per minute.
+    fn from_str(s: &str) -> Result<Rate, RateParseError> {
+        let bad = || RateParseError(s.chars().take(40).collect());
+        let (count, unit) = match s.trim().split_once('/') {
+            Some((c, u)) => (c.trim(), u.trim().to_ascii_lowercase()),
+            None => (s.trim(), "s".to_owned()),
+        };
+        let count: u32 = count.parse().map_err(|_| bad())?;
+        match unit.as_str() {
+            "s" | "sec" | "second" => Rate::per_second(count),
+            "m" | "min" | "minute" => Rate::per_minute(count),
+            _ => None,
+        }
+        .ok_or_else(bad)
+    }
+}
+
+/// Strips whitespace, one trailing `/` and then one trailing `/api` (and a `/` before it), so
+/// `https://x/api/`, `https://x/api` and `https://x/` all become `https://x`.
+pub fn normalise_api_url(url: &str) -> String {
+    let mut s = url.trim();
+    s = s.strip_suffix('/').unwrap_or(s);
+    s = s.strip_suffix("/api").unwrap_or(s);
+    s = s.strip_suffix('/').unwrap_or(s);
+    s.to_owned()
+}
+
+/// Parses a normalised base URL and refuses plain `http://` to a non-loopback host unless
+/// `allow_insecure_http`.
+pub(crate) fn checked_base_url(
+    normalised: &str,
+    allow_insecure_http: bool,
+) -> Result<Url, ApiError> {
+    let invalid = |reason: &str| ApiError::InvalidUrl {
+        url: normalised.chars().take(200).collect(),
+        reason: reason.to_owned(),
+    };
+    let url = Url::parse(normalised).map_err(|e| invalid(&e.to_string()))?;
+    if url.host().is_none() {
+        return Err(invalid("no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("credentials in the URL are not accepted"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("a query or fragment is not accepted"));
+    }
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if allow_insecure_http || is_loopback(&url) => Ok(url),
+        "http" => Err(ApiError::InsecureUrl {
+            url: normalised.chars().take(200).collect(),
+        }),
+        other => Err(invalid(&format!("unsupported scheme `{other}`"))),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host == "localhost" || host.ends_with(".localhost"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn api_url_is_normalised() {
+        assert_eq!(
+            normalise_api_url("https://x.example/api/"),
+            "https://x.example"
+        );
+        assert_eq!(
+            normalise_api_url("https://x.example/api"),
+            "https://x.example"
+        );
+        assert_eq!(normalise_api_url("https://x.example/"), "https://x.example");
+        assert_eq!(
+            normalise_api_url(" https://x.example "),
+            "https://x.example"
+        );
+        assert_eq!(
+            normalise_api_url("https://x.example/sub/api"),
+            "https://x.example/sub"
+        );
+        assert_eq!(
+            normalise_api_url("https://x.example/apix"),
+            "https://x.example/apix"
+        );
+    }
+
+    #[test]
+    fn plain_http_only_for_loopback() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://localhost:1",
+            "http://[::1]:9",
+            "https://a.b",
+        ] {
+            assert!(checked_base_url(ok, false).is_ok(), "{ok}");
+        }
+        let err = checked_base_url("http://infisical.internal", false).unwrap_err();
+        assert_eq!(err.kind(), super::super::ErrorKind::InsecureUrl);
+        assert!(checked_base_url("http://infisical.internal", true).is_ok());
+        assert!(checked_base_url("ftp://a.b", true).is_err());
+        assert!(checked_base_url("https://user:pw@a.b", true).is_err());
+    }
+
+    #[test]
+    fn rates_parse() {
+        assert_eq!("50".parse::<Rate>().unwrap(), Rate::per_second(50).unwrap());
+        assert_eq!(
+            "50/s".parse::<Rate>().unwrap(),
+            Rate::per_second(50).unwrap()
+        );
+        assert_eq!(
+            " 200/min".parse::<Rate>().unwrap(),
+            Rate::per_minute(200).unwrap()
+        );
+        assert_eq!(
+            "200/min".parse::<Rate>().unwrap().interval(),
+            Duration::from_millis(300)
+        );
+        for bad in ["0", "0/min", "-1", "abc", "5/h", "", "1.5/s"] {
+            assert!(bad.parse::<Rate>().is_err(), "{bad}");
+        }
+        assert_eq!(Rate::per_minute(90).unwrap().to_string(), "90/min");
+    }
+
+    #[test]
+    fn cloud_hosts_get_default_rates() {
+        let (r, w) = ConnectOptions::default_rates_for("https://app.infisical.com/api");
+        assert_eq!(r, Rate::per_minute(200));
+        assert_eq!(w, Rate::per_minute(90));
+        assert_eq!(
+            ConnectOptions::default_rates_for("https://eu.infisical.com"),
+            (Rate::per_minute(200), Rate::per_minute(90))
+        );
+        assert_eq!(
+            ConnectOptions::default_rates_for("https://infisical.example.com"),
+            (None, None)
+        );
+        assert_eq!(
+            ConnectOptions::default_rates_for("https://notinfisical.com"),
+            (None, None)
+        );
+    }
+
+    #[test]
+    fn credentials_from_lookup() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        match Credentials::from_lookup(env(&[("INFISICAL_TOKEN", "tok")])).unwrap() {
+            Credentials::Token(t) => assert_eq!(t.expose_secret(), "tok"),
+            other => panic!("unexpected {other:?}"),
+        }
+        let ua = Credentials::from_lookup(env(&[
+            ("INFISICAL_UNIVERSAL_AUTH_CLIENT_ID", "id"),
+            ("INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET", "s3cret"),
+        ]))
+        .unwrap();
+        assert!(
+            matches!(ua, Credentials::UniversalAuth { ref client_id, .. } if client_id == "id")
+        );
+        assert!(!format!("{ua:?}").contains("s3cret"));
+        let err = Credentials::from_lookup(env(&[("INFISICAL_UNIVERSAL_AUTH_CLIENT_ID", "id")]))
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET")
+        );
+        let err = Credentials::from_lookup(env(&[("INFISICAL_TOKEN", " ")])).unwrap_err();
+        assert_eq!(err, CredentialsError::Missing);
+        assert!(err.to_string().contains("INFISICAL_TOKEN"));
+    }
+}

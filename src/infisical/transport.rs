@@ -1,0 +1,403 @@
+//! Sending one API request reliably: the concurrency semaphore, the per-class throttles
+//! (rate limit and 429 gate), per-attempt timeouts, a size-capped body read, exponential
+//! backoff with jitter (backon) on 5xx / timeouts / connection errors / truncated or invalid
+//! JSON, the request deadline, the replay after a token refresh, and the request counters.
+//!
+//! What a status means for a given endpoint (not configured, not found, ...) is decided by the
+//! callers; this module only separates "retry", "wait" and "give up".
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode, Url};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use super::error::{ApiError, ErrorKind, ServerError, truncate};
+use super::session::Session;
+use super::throttle::{Class, Throttle, rate_limit_wait};
+
+/// Body cap of a config GET/PATCH or login answer.
+pub(crate) const SMALL_BODY_LIMIT: usize = 1 << 20;
+/// Body cap of one listing page.
+pub(crate) const PAGE_BODY_LIMIT: usize = 64 << 20;
+/// Token refreshes one request may trigger (after 403 `TokenError`) before giving up.
+const MAX_REFRESHES_PER_REQUEST: u32 = 3;
+/// Consecutive 429s one request accepts when it has no deadline.
+const MAX_RATE_LIMITED_WAITS: u32 = 100;
+
+/// Request counters, reported in `run.api`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApiStats {
+    /// HTTP attempts sent (retries and replays included).
+    pub requests: u64,
+    /// Attempts that were retries after a retryable failure.
+    pub retries: u64,
+    /// 429 answers received.
+    pub rate_limited: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    requests: AtomicU64,
+    retries: AtomicU64,
+    rate_limited: AtomicU64,
+}
+
+/// One request to send.
+pub(crate) struct Request {
+    pub method: Method,
+    pub url: Url,
+    pub body: Option<Value>,
+    pub class: Class,
+    /// Send the session's bearer token (and refresh it on `TokenError`).
+    pub authenticated: bool,
+    pub body_limit: usize,
+    /// Retry 5xx answers (off for probes whose 5xx means "not supported here").
+    pub retry_server_errors: bool,
+    /// The kind of a plain 403 here.
+    pub forbidden: ErrorKind,
+}
+
+impl Request {
+    /// A request with the usual settings: authenticated, small body, 5xx retried, 403 =
+    /// permission denied.
+    pub fn new(method: Method, url: Url, class: Class) -> Request {
+        Request {
+            method,
+            url,
+            body: None,
+            class,
+            authenticated: true,
+            body_limit: SMALL_BODY_LIMIT,
+            retry_server_errors: true,
+            forbidden: ErrorKind::PermissionDenied,
+        }
+    }
+
+    /// `METHOD /path` for messages (no query string, no host).
+    pub fn describe(&self) -> String {
+        format!("{} {}", self.method, self.url.path())
+    }
+}
+
+/// The shared sending machinery of a client.
+pub(crate) struct Transport {
+    http: reqwest::Client,
+    semaphore: Semaphore,
+    reads: Throttle,
+    writes: Throttle,
+    counters: Counters,
+    max_retries: u32,
+    request_timeout: Duration,
+    deadline: Option<Duration>,
+}
+
+/// Why one attempt failed in a way that may be retried.
+enum Retryable {
+    Unreachable(String),
+    Timeout(Duration),
+    BadBody(String),
+    Server(ApiError),
+}
+
+enum AttemptError {
+    Send(reqwest::Error),
+    Body(reqwest::Error),
+    TooLarge,
+}
+
+impl Transport {
+    pub fn new(
+        http: reqwest::Client,
+        concurrency: usize,
+        read_rate: Option<super::Rate>,
+        write_rate: Option<super::Rate>,
+        max_retries: u32,
+        request_timeout: Duration,
+        deadline: Option<Duration>,
+    ) -> Transport {
+        Transport {
+            http,
+            semaphore: Semaphore::new(concurrency.clamp(1, Semaphore::MAX_PERMITS)),
+            reads: Throttle::new(read_rate),
+            writes: Throttle::new(write_rate),
+            counters: Counters::default(),
+            max_retries,
+            request_timeout,
+            deadline,
+        }
+    }
+
+    pub fn stats(&self) -> ApiStats {
+        ApiStats {
+            requests: self.counters.requests.load(Ordering::Relaxed),
+            retries: self.counters.retries.load(Ordering::Relaxed),
+            rate_limited: self.counters.rate_limited.load(Ordering::Relaxed),
+        }
+    }
+
+    fn throttle(&self, class: Class) -> &Throttle {
+        match class {
+            Class::Read => &self.reads,
+            Class::Write => &self.writes,
+        }
+    }
+
+    /// Sends `req` until it succeeds, fails for good, or its deadline passes; returns the JSON
+    /// body of the 2xx answer.
+    pub async fn execute(
+        &self,
+        req: &Request,
+        session: Option<&Session>,
+    ) -> Result<Value, ApiError> {
+        let started = Instant::now();
+        let deadline_at = self.deadline.map(|d| started + d);
+        let mut backoff = ExponentialBuilder::new()
+            .with_min_delay(Duration::from_millis(200))
+            .with_max_delay(Duration::from_secs(10))
+            .with_jitter()
+            .with_max_times(self.max_retries as usize)
+            .build();
+        let session = if req.authenticated { session } else { None };
+        let mut refreshes = 0u32;
+        let mut rate_limited_waits = 0u32;
+        let throttle = self.throttle(req.class);
+        let timed_out = || ApiError::Timeout {
+            request: req.describe(),
+            after: started.elapsed(),
+        };
+
+        loop {
+            if let Some(s) = session {
+                s.renew_if_due(self).await;
+            }
+            // 429 gate of the class, then a slot, then the pace of the class.
+            let permit = loop {
+                if let Some(until) = throttle.closed_until() {
+                    if deadline_at.is_some_and(|d| until > d) {
+                        return Err(ApiError::RateLimited {
+                            request: req.describe(),
+                            message: "the server asked to pause past the request deadline".into(),
+                        });
+                    }
+                    tokio::time::sleep_until(until).await;
+                }
+                let permit = bounded(deadline_at, self.semaphore.acquire())
+                    .await
+                    .ok_or_else(timed_out)?
+                    .map_err(|_| timed_out())?;
+                if throttle.closed_until().is_none() {
+                    break permit;
+                }
+            };
+            bounded(deadline_at, throttle.pace())
+                .await
+                .ok_or_else(timed_out)?;
+            let token = session.map(Session::current);
+            let remaining = deadline_at.map(|d| d.saturating_duration_since(Instant::now()));
+            let per_attempt =
+                remaining.map_or(self.request_timeout, |r| r.min(self.request_timeout));
+            if per_attempt.is_zero() {
+                return Err(timed_out());
+            }
+            self.counters.requests.fetch_add(1, Ordering::Relaxed);
+            let outcome = tokio::time::timeout(
+                per_attempt,
+                self.attempt(req, token.as_ref().map(|(_, t)| t)),
+            )
+            .await;
+            drop(permit);
+
+            let failure = match outcome {
+                Err(_) => Retryable::Timeout(per_attempt),
+                Ok(Err(AttemptError::Send(e))) => Retryable::Unreachable(error_chain(&e)),
+                Ok(Err(AttemptError::Body(e))) => {
+                    Retryable::BadBody(format!("truncated body: {}", error_chain(&e)))
+                }
+                Ok(Err(AttemptError::TooLarge)) => {
+                    return Err(ApiError::Decode {
+                        request: req.describe(),
+                        detail: format!("response body larger than {} bytes", req.body_limit),
+                    });
+                }
+                Ok(Ok((status, headers, body))) => {
+                    tracing::debug!(method = %req.method, path = req.url.path(), status = status.as_u16(), "infisical response");
+                    if status.is_success() {
+                        match serde_json::from_slice::<Value>(&body) {
+                            Ok(v) => {
+                                if let (Some(s), Some((generation, _))) = (session, &token) {
+                                    s.note_success(*generation);
+                                }
+                                return Ok(v);
+                            }
+                            // No excerpt: a 2xx body can hold secrets (LDAP bindPass, ...).
+                            Err(e) => Retryable::BadBody(format!(
+                                "invalid or truncated JSON ({} bytes): {e}",
+                                body.len()
+                            )),
+                        }
+                    } else if status == StatusCode::TOO_MANY_REQUESTS {
+                        self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+                        let server = ServerError::parse(&body);
+                        let wait = rate_limit_wait(&headers, &server.message);
+                        let until = Instant::now() + wait;
+                        rate_limited_waits += 1;
+                        if deadline_at.is_some_and(|d| until > d)
+                            || (deadline_at.is_none()
+                                && rate_limited_waits > MAX_RATE_LIMITED_WAITS)
+                        {
+                            return Err(ApiError::RateLimited {
+                                request: req.describe(),
+                                message: server.message,
+                            });
+                        }
+                        tracing::info!(
+                            path = req.url.path(),
+                            wait_secs = wait.as_secs_f64(),
+                            "rate limited by the server; pausing this request class"
+                        );
+                        throttle.close_until(until);
+                        continue;
+                    } else {
+                        let err = status_error(req, status, &body);
+                        if err.is_token_error() {
+                            // A token can expire again while a request waits (429 pauses), so a
+                            // request may refresh more than once, but not endlessly.
+                            if let (Some(s), Some((generation, _))) = (session, &token)
+                                && refreshes < MAX_REFRESHES_PER_REQUEST
+                            {
+                                refreshes += 1;
+                                s.refresh_after_token_error(self, *generation).await?;
+                                continue;
+                            }
+                            return Err(err.with_kind(ErrorKind::Auth));
+                        }
+                        if status.is_server_error() && req.retry_server_errors {
+                            Retryable::Server(err)
+                        } else {
+                            return Err(err);
+                        }
+                    }
+                }
+            };
+
+            let give_up = |failure: Retryable| match failure {
+                Retryable::Unreachable(detail) => ApiError::Unreachable {
+                    request: req.describe(),
+                    detail,
+                },
+                Retryable::Timeout(after) => ApiError::Timeout {
+                    request: req.describe(),
+                    after,
+                },
+                Retryable::BadBody(detail) => ApiError::Decode {
+                    request: req.describe(),
+                    detail,
+                },
+                Retryable::Server(err) => err,
+            };
+            let Some(delay) = backoff.next() else {
+                return Err(give_up(failure));
+            };
+            if deadline_at.is_some_and(|d| Instant::now() + delay >= d) {
+                return Err(give_up(failure));
+            }
+            self.counters.retries.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(
+                path = req.url.path(),
+                delay_ms = delay.as_millis() as u64,
+                "retrying"
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// One HTTP exchange: send, then read the body up to the request's cap.
+    async fn attempt(
+        &self,
+        req: &Request,
+        token: Option<&SecretString>,
+    ) -> Result<(StatusCode, HeaderMap, Vec<u8>), AttemptError> {
+        let mut builder = self.http.request(req.method.clone(), req.url.clone());
+        if let Some(token) = token {
+            // Exactly `Bearer ` + token: the server slices the first 7 characters off.
+            if let Ok(mut value) =
+                HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+            {
+                value.set_sensitive(true);
+                builder = builder.header(AUTHORIZATION, value);
+            }
+        }
+        if let Some(body) = &req.body {
+            builder = builder.json(body);
+        }
+        let mut resp = builder.send().await.map_err(AttemptError::Send)?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        if resp
+            .content_length()
+            .is_some_and(|n| n > req.body_limit as u64)
+        {
+            return Err(AttemptError::TooLarge);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(AttemptError::Body)? {
+            if body.len() + chunk.len() > req.body_limit {
+                return Err(AttemptError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, headers, body))
+    }
+}
+
+/// Awaits `fut`, or `None` when `deadline` passes first.
+async fn bounded<F: std::future::Future>(deadline: Option<Instant>, fut: F) -> Option<F::Output> {
+    match deadline {
+        Some(d) => tokio::time::timeout_at(d, fut).await.ok(),
+        None => Some(fut.await),
+    }
+}
+
+/// The generic classification of an error status; callers refine it.
+fn status_error(req: &Request, status: StatusCode, body: &[u8]) -> ApiError {
+    let server = ServerError::parse(body);
+    let code = status.as_u16();
+    let kind = match code {
+        401 if server.error_name.as_deref() == Some("ValidationFailure") => ErrorKind::Validation,
+        401 => ErrorKind::Auth,
+        403 if server.error_name.as_deref() == Some("TokenError") => ErrorKind::Auth,
+        403 => req.forbidden,
+        404 => ErrorKind::NotFound,
+        400 | 409 | 422 => ErrorKind::Validation,
+        _ if status.is_server_error() => ErrorKind::Server,
+        _ => ErrorKind::Server,
+    };
+    ApiError::Status {
+        request: req.describe(),
+        status: code,
+        error_name: server.error_name,
+        message: server.message,
+        kind,
+    }
+}
+
+/// A reqwest error with its sources, on one line, truncated.
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let msg = s.to_string();
+        if !text.contains(&msg) {
+            text.push_str(": ");
+            text.push_str(&msg);
+        }
+        source = s.source();
+    }
+    truncate(&text)
+}

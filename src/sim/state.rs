@@ -1,0 +1,367 @@
+//! The simulator's shared state: the organization (identities with their stored configs, kept
+//! in a map by id plus name-sorted id lists for paging), tokens and lockouts, faults, rate
+//! limits and the request log; and [`Sim`], the cheap handle tests use to look and poke.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+
+use super::generator::{self, Planted};
+use super::limits::Limiter;
+use super::token::AuthState;
+use super::{Faults, IdentitySpec, LoggedRequest, RateLimit, SimConfig};
+use crate::model::AuthMethod;
+
+/// A project a project-scoped identity belongs to.
+#[derive(Debug, Clone)]
+pub(crate) struct ProjectRec {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) slug: String,
+}
+
+/// One identity with its configured methods (in `authMethods` order) and stored configs.
+#[derive(Debug, Clone)]
+pub(crate) struct IdentityRec {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) membership_id: String,
+    pub(crate) project: Option<ProjectRec>,
+    pub(crate) created_at: String,
+    pub(crate) configs: Vec<(AuthMethod, Map<String, Value>)>,
+}
+
+impl IdentityRec {
+    pub(crate) fn config(&self, method: &AuthMethod) -> Option<&Map<String, Value>> {
+        self.configs
+            .iter()
+            .find(|(m, _)| m == method)
+            .map(|(_, c)| c)
+    }
+
+    pub(crate) fn config_mut(&mut self, method: &AuthMethod) -> Option<&mut Map<String, Value>> {
+        self.configs
+            .iter_mut()
+            .find(|(m, _)| m == method)
+            .map(|(_, c)| c)
+    }
+
+    pub(crate) fn methods(&self) -> impl Iterator<Item = &AuthMethod> {
+        self.configs.iter().map(|(m, _)| m)
+    }
+}
+
+/// The organization.
+#[derive(Debug, Clone)]
+pub(crate) struct OrgRec {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) slug: String,
+}
+
+/// Which identities a listing covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScopeFilter {
+    All,
+    Organization,
+    Project,
+}
+
+/// Everything about the org.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) org: OrgRec,
+    pub(crate) identities: HashMap<String, IdentityRec>,
+    pub(crate) planted: Vec<Planted>,
+    pub(crate) login_identity: String,
+    sorted_all: Vec<String>,
+    sorted_org: Vec<String>,
+    sorted_project: Vec<String>,
+}
+
+impl State {
+    pub(crate) fn new(
+        org: OrgRec,
+        list: Vec<IdentityRec>,
+        planted: Vec<Planted>,
+        login_identity: String,
+    ) -> State {
+        let mut state = State {
+            org,
+            identities: list.into_iter().map(|i| (i.id.clone(), i)).collect(),
+            planted,
+            login_identity,
+            sorted_all: Vec::new(),
+            sorted_org: Vec::new(),
+            sorted_project: Vec::new(),
+        };
+        state.resort();
+        state
+    }
+
+    /// Rebuilds the name-sorted id lists (after identities were added or removed).
+    pub(crate) fn resort(&mut self) {
+        let mut all: Vec<&IdentityRec> = self.identities.values().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        self.sorted_all = all.iter().map(|i| i.id.clone()).collect();
+        self.sorted_org = all
+            .iter()
+            .filter(|i| i.project.is_none())
+            .map(|i| i.id.clone())
+            .collect();
+        self.sorted_project = all
+            .iter()
+            .filter(|i| i.project.is_some())
+            .map(|i| i.id.clone())
+            .collect();
+    }
+
+    /// Ids in name order.
+    pub(crate) fn sorted(&self, scope: ScopeFilter) -> &[String] {
+        match scope {
+            ScopeFilter::All => &self.sorted_all,
+            ScopeFilter::Organization => &self.sorted_org,
+            ScopeFilter::Project => &self.sorted_project,
+        }
+    }
+}
+
+/// What never changes after start.
+pub(crate) struct Settings {
+    pub(crate) latency: Duration,
+    pub(crate) token_ttl: Duration,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: String,
+    pub(crate) legacy: bool,
+    pub(crate) ip_allowlisting: bool,
+    pub(crate) started: Instant,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("latency", &self.latency)
+            .field("token_ttl", &self.token_ttl)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("legacy", &self.legacy)
+            .field("ip_allowlisting", &self.ip_allowlisting)
+            .finish()
+    }
+}
+
+/// All shared state behind [`Sim`].
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) settings: Settings,
+    pub(crate) state: RwLock<State>,
+    pub(crate) auth: Mutex<AuthState>,
+    pub(crate) faults: RwLock<Faults>,
+    pub(crate) limiter: Mutex<Limiter>,
+    pub(crate) log: Mutex<Vec<LoggedRequest>>,
+    pub(crate) req_counter: AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn write(&self) -> RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn auth(&self) -> MutexGuard<'_, AuthState> {
+        self.auth.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn faults(&self) -> Faults {
+        self.faults
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn limiter(&self) -> MutexGuard<'_, Limiter> {
+        self.limiter.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn log(&self) -> MutexGuard<'_, Vec<LoggedRequest>> {
+        self.log.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A cheap, cloneable handle on a simulator's state, for tests to look and poke.
+#[derive(Debug, Clone)]
+pub struct Sim {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Sim {
+    /// Builds the state (generating the org) without serving it.
+    pub fn new(config: &SimConfig) -> Sim {
+        let generated = generator::generate(config);
+        let state = State::new(
+            generated.org,
+            generated.identities,
+            generated.planted,
+            generated.login_identity,
+        );
+        Sim {
+            shared: Arc::new(Shared {
+                settings: Settings {
+                    latency: config.latency,
+                    token_ttl: config.token_ttl,
+                    client_id: config.client_id.clone(),
+                    client_secret: config.client_secret.clone(),
+                    legacy: config.legacy,
+                    ip_allowlisting: config.ip_allowlisting,
+                    started: Instant::now(),
+                },
+                state: RwLock::new(state),
+                auth: Mutex::new(AuthState::default()),
+                faults: RwLock::new(config.faults.clone()),
+                limiter: Mutex::new(Limiter::new(config.rate_limit.clone())),
+                log: Mutex::new(Vec::new()),
+                req_counter: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The organization id.
+    pub fn org_id(&self) -> String {
+        self.shared.read().org.id.clone()
+    }
+
+    /// The id of the identity the configured client id logs in as.
+    pub fn login_identity_id(&self) -> String {
+        self.shared.read().login_identity.clone()
+    }
+
+    /// The generator's ground truth: every planted violation.
+    pub fn planted(&self) -> Vec<Planted> {
+        self.shared.read().planted.clone()
+    }
+
+    /// Every identity id, in name order.
+    pub fn identity_ids(&self) -> Vec<String> {
+        self.shared.read().sorted(ScopeFilter::All).to_vec()
+    }
+
+    /// The name of an identity.
+    pub fn identity_name(&self, identity_id: &str) -> Option<String> {
+        self.shared
+            .read()
+            .identities
+            .get(identity_id)
+            .map(|i| i.name.clone())
+    }
+
+    /// The configured methods of an identity, in `authMethods` order.
+    pub fn auth_methods(&self, identity_id: &str) -> Vec<AuthMethod> {
+        self.shared
+            .read()
+            .identities
+            .get(identity_id)
+            .map(|i| i.methods().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The project id of a project-scoped identity.
+    pub fn project_id(&self, identity_id: &str) -> Option<String> {
+        self.shared
+            .read()
+            .identities
+            .get(identity_id)
+            .and_then(|i| i.project.as_ref().map(|p| p.id.clone()))
+    }
+
+    /// The stored config (the GET form, the object inside the wrapper key).
+    pub fn config_json(&self, identity_id: &str, method: &AuthMethod) -> Option<Value> {
+        self.shared
+            .read()
+            .identities
+            .get(identity_id)
+            .and_then(|i| i.config(method))
+            .map(|c| Value::Object(c.clone()))
+    }
+
+    /// Overwrites one stored field (simulates drift made by someone else). No-op when the
+    /// identity or method does not exist.
+    pub fn set_config_field(
+        &self,
+        identity_id: &str,
+        method: &AuthMethod,
+        field: &str,
+        value: Value,
+    ) {
+        let mut state = self.shared.write();
+        if let Some(cfg) = state
+            .identities
+            .get_mut(identity_id)
+            .and_then(|i| i.config_mut(method))
+        {
+            cfg.insert(field.to_owned(), value);
+        }
+    }
+
+    /// Removes an identity.
+    pub fn delete_identity(&self, identity_id: &str) {
+        let mut state = self.shared.write();
+        if state.identities.remove(identity_id).is_some() {
+            state.resort();
+        }
+    }
+
+    /// Adds an identity built by hand; returns its id.
+    pub fn add_identity(&self, spec: IdentitySpec) -> String {
+        let mut state = self.shared.write();
+        let rec = generator::hand_built(&spec, &state.org.id);
+        let id = rec.id.clone();
+        state.identities.insert(id.clone(), rec);
+        state.resort();
+        id
+    }
+
+    /// Every issued token expires now (the next use gets 403 `TokenError`).
+    pub fn expire_all_tokens(&self) {
+        let now = Instant::now();
+        for rec in self.shared.auth().tokens.values_mut() {
+            rec.expires_at = now;
+        }
+    }
+
+    /// Every issued token is revoked.
+    pub fn revoke_all_tokens(&self) {
+        for rec in self.shared.auth().tokens.values_mut() {
+            rec.revoked = true;
+        }
+    }
+
+    /// Replaces the fault settings.
+    pub fn set_faults(&self, faults: Faults) {
+        *self
+            .shared
+            .faults
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = faults;
+    }
+
+    /// Replaces the rate limits (windows restart).
+    pub fn set_rate_limit(&self, rl: Option<RateLimit>) {
+        *self.shared.limiter() = Limiter::new(rl);
+    }
+
+    /// Every request so far, in arrival order of completion.
+    pub fn request_log(&self) -> Vec<LoggedRequest> {
+        self.shared.log().clone()
+    }
+
+    /// Empties the request log.
+    pub fn clear_request_log(&self) {
+        self.shared.log().clear();
+    }
+}

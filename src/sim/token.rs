@@ -1,0 +1,126 @@
+//! Access tokens the simulator issues: JWT-shaped strings (`header.payload.signature`, base64url)
+//! whose payload carries `identityId`, `orgId`, `exp` and a token id. The server keeps the real
+//! state (expiry, revocation) in a table keyed by the token id, so the string itself is opaque
+//! to clients, as Infisical's are.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// One issued token.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenRec {
+    pub(crate) identity_id: String,
+    pub(crate) expires_at: Instant,
+    pub(crate) revoked: bool,
+}
+
+/// Why a presented token is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenProblem {
+    /// Not shaped like a JWT.
+    Malformed,
+    /// Unknown, expired or revoked.
+    Expired,
+}
+
+/// Login lockout bookkeeping of one client id.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Lockout {
+    pub(crate) failures: u32,
+    pub(crate) first_failure: Option<Instant>,
+    pub(crate) locked_until: Option<Instant>,
+}
+
+/// Tokens and lockouts.
+#[derive(Debug, Default)]
+pub(crate) struct AuthState {
+    pub(crate) tokens: HashMap<String, TokenRec>,
+    pub(crate) lockouts: HashMap<String, Lockout>,
+    counter: u64,
+}
+
+impl AuthState {
+    /// Issues a new token for `identity_id` living `ttl`.
+    pub(crate) fn issue(&mut self, identity_id: &str, org_id: &str, ttl: Duration) -> String {
+        self.counter += 1;
+        let jti = uuid::Uuid::new_v4().to_string();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let payload = json!({
+            "identityId": identity_id,
+            "identityAccessTokenId": jti,
+            "authTokenType": "identityAccessToken",
+            "orgId": org_id,
+            "iat": now,
+            "exp": now + ttl.as_secs(),
+            "jti": jti,
+        });
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let body = URL_SAFE_NO_PAD.encode(payload.to_string());
+        let mut hasher = Sha256::new();
+        hasher.update(header.as_bytes());
+        hasher.update(body.as_bytes());
+        hasher.update(self.counter.to_le_bytes());
+        let sig = URL_SAFE_NO_PAD.encode(hasher.finalize());
+        self.tokens.insert(
+            jti,
+            TokenRec {
+                identity_id: identity_id.to_owned(),
+                expires_at: Instant::now() + ttl,
+                revoked: false,
+            },
+        );
+        format!("{header}.{body}.{sig}")
+    }
+
+    /// The identity a presented token stands for.
+    pub(crate) fn check(&self, token: &str) -> Result<String, TokenProblem> {
+        let jti = token_id(token).ok_or(TokenProblem::Malformed)?;
+        let rec = self.tokens.get(&jti).ok_or(TokenProblem::Expired)?;
+        if rec.revoked || rec.expires_at <= Instant::now() {
+            return Err(TokenProblem::Expired);
+        }
+        Ok(rec.identity_id.clone())
+    }
+
+    /// The record of a token (for renew).
+    pub(crate) fn get(&self, token: &str) -> Option<&TokenRec> {
+        token_id(token).and_then(|jti| self.tokens.get(&jti))
+    }
+}
+
+/// The token id from the payload of a JWT-shaped string.
+fn token_id(token: &str) -> Option<String> {
+    let mut parts = token.split('.');
+    let (_, payload, _) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let value: Value = serde_json::from_slice(&bytes).ok()?;
+    value.get("jti")?.as_str().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issued_token_checks_and_expires() {
+        let mut auth = AuthState::default();
+        let t = auth.issue("id-1", "org", Duration::from_secs(60));
+        assert_eq!(auth.check(&t), Ok("id-1".to_owned()));
+        assert_eq!(auth.check("nope"), Err(TokenProblem::Malformed));
+        for rec in auth.tokens.values_mut() {
+            rec.expires_at = Instant::now() - Duration::from_secs(1);
+        }
+        assert_eq!(auth.check(&t), Err(TokenProblem::Expired));
+    }
+}
