@@ -21,7 +21,25 @@ pub fn run(path: &Path, quiet: bool, stderr: &mut dyn Write) -> Result<Exit, Fai
     Ok(Exit::Ok)
 }
 
-/// Loads a policy, mapping any problem to exit 65 (invalid) with every diagnostic listed.
+/// Loads a policy, mapping any problem to exit 65 (invalid) with every diagnostic listed,
+/// each with the source line it points at.
 pub fn load_policy(path: &Path) -> Result<policy::Policy, Failure> {
-    policy::load(path).map_err(|e| Failure::new(Exit::DataErr, e))
+    policy::load(path).map_err(|e| match e {
+        policy::PolicyError::Invalid { diagnostics } => {
+            let source = std::fs::read(path)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            let rendered: Vec<String> = diagnostics.iter().map(|d| d.render(&source)).collect();
+            Failure::new(
+                Exit::DataErr,
+                anyhow::anyhow!(
+                    "invalid policy ({} problem{}):\n{}",
+                    diagnostics.len(),
+                    if diagnostics.len() == 1 { "" } else { "s" },
+                    rendered.join("\n")
+                ),
+            )
+        }
+        other => Failure::new(Exit::DataErr, other),
+    })
 }

@@ -71,7 +71,8 @@ pub fn is_empty(v: &Value) -> bool {
     match v {
         Value::Null => true,
         Value::String(s) => s.split(',').all(|p| p.trim().is_empty()),
-        Value::Array(a) => a.is_empty(),
+        // Infisical's GET of a JWT config with no keys returns `publicKeys: [""]`.
+        Value::Array(a) => a.iter().all(is_empty),
         Value::Object(o) => o.is_empty(),
         _ => false,
     }

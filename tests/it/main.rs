@@ -5,5 +5,6 @@
 
 mod audit;
 mod client;
+mod remediate;
 mod sim_api;
 mod support;
