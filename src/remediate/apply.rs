@@ -12,6 +12,7 @@ use jiff::civil::Date;
 use serde_json::{Map, Value};
 
 use super::journal::{Entry, JournalError, JournalWriter, Outcome};
+use super::patch_body;
 use super::plan::{self, PlannedChange};
 use crate::evaluate;
 use crate::finding::Status;
@@ -100,6 +101,24 @@ async fn apply_one(
         return Ok(done(Outcome::Drifted, Some(msg)));
     }
 
+    // The body is rebuilt from the fresh read (the plan holds it with secrets redacted); with
+    // the same config it must be the plan's body.
+    let body = patch_body::build(&live, &change.after);
+    if patch_body::redacted(&body) != change.patch {
+        let msg = "the PATCH body rebuilt from the live config differs from the plan's; nothing written (plan from another idguard version?)".to_owned();
+        record(Outcome::Failed, None, Some(msg.clone()))?;
+        return Ok(done(Outcome::Failed, Some(msg)));
+    }
+    let problems = patch_body::loosening_problems(&method, &body);
+    if !problems.is_empty() {
+        let msg = format!(
+            "refusing a body that would loosen the config: {}",
+            problems.join("; ")
+        );
+        record(Outcome::Failed, None, Some(msg.clone()))?;
+        return Ok(done(Outcome::Failed, Some(msg)));
+    }
+
     // 2. The before-state on disk before the write.
     write(
         journal,
@@ -116,7 +135,7 @@ async fn apply_one(
 
     // 3. Write.
     if let Err(e) = client
-        .patch_config(&change.identity_id, &method, &change.patch)
+        .patch_config(&change.identity_id, &method, &body)
         .await
     {
         let msg = e.to_string();

@@ -66,6 +66,37 @@ pub fn build(config: &AuthConfig, changes: &Map<String, Value>) -> Map<String, V
     body
 }
 
+/// Fields Infisical returns in clear text that must not be written to plan files or logs.
+/// Some are resent in PATCH bodies (JWT `jwksCaCert`, `publicKeys`), so plans record them
+/// redacted and `apply` rebuilds the body from the fresh GET.
+pub const SENSITIVE: [&str; 8] = [
+    "bindPass",
+    "bindDN",
+    "ldapCaCertificate",
+    "tokenReviewerJwt",
+    "caCert",
+    "caCertificate",
+    "jwksCaCert",
+    "publicKeys",
+];
+
+/// The text that stands for a redacted value.
+pub const REDACTED: &str = "<redacted: resent from the live config>";
+
+/// `body` with the values of [`SENSITIVE`] fields replaced by [`REDACTED`].
+pub fn redacted(body: &Map<String, Value>) -> Map<String, Value> {
+    body.iter()
+        .map(|(k, v)| {
+            let v = if SENSITIVE.contains(&k.as_str()) {
+                Value::from(REDACTED)
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
 /// Null, an empty or blank string, an empty list or an empty object.
 pub fn is_empty(v: &Value) -> bool {
     match v {
@@ -188,6 +219,16 @@ mod tests {
         let body = build(&c, &changes(json!({"accessTokenNumUsesLimit": 5})));
         assert!(!body.contains_key("tokenReviewerJwt"));
         assert_eq!(body["allowedNamespaces"], json!("prod-a"));
+    }
+
+    #[test]
+    fn redaction_hides_clear_text_fields_only() {
+        let body =
+            changes(json!({"jwksCaCert": "-----BEGIN", "publicKeys": ["k"], "accessTokenTTL": 60}));
+        let r = redacted(&body);
+        assert_eq!(r["jwksCaCert"], json!(REDACTED));
+        assert_eq!(r["publicKeys"], json!(REDACTED));
+        assert_eq!(r["accessTokenTTL"], json!(60));
     }
 
     #[test]

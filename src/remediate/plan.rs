@@ -59,7 +59,9 @@ pub struct PlannedChange {
     pub before: Map<String, Value>,
     /// New values of those fields.
     pub after: Map<String, Value>,
-    /// The exact PATCH body (the changes plus every field resent to avoid Infisical's resets).
+    /// The exact PATCH body (the changes plus every field resent to avoid Infisical's resets),
+    /// with clear-text secrets redacted: `apply` rebuilds it from the fresh GET and checks it
+    /// matches.
     pub patch: Map<String, Value>,
     /// SHA-256 of the live config the plan was computed from.
     pub config_sha256: String,
@@ -284,7 +286,7 @@ pub fn planned_change(
         violations,
         before,
         after: change.patch.clone(),
-        patch: patch_body::build(config, &change.patch),
+        patch: patch_body::redacted(&patch_body::build(config, &change.patch)),
         config_sha256: config_sha256(config),
     })
 }

@@ -276,6 +276,13 @@ async fn omission_traps_do_not_loosen_anything() {
         }
     }
     assert_eq!(o.status.code(), Some(0), "stderr: {}", stderr(&o));
+    for file in ["plan.json", "journal.jsonl", "report.json", "report.csv"] {
+        let text = std::fs::read_to_string(out.join(file)).unwrap();
+        assert!(
+            !text.contains("MIIB"),
+            "{file} holds the JWT CA certificate"
+        );
+    }
 }
 
 /// `--write-rate 4` on 12 changes: the simulator's log never shows more than 4 PATCHes in any
