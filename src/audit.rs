@@ -17,6 +17,7 @@ use crate::evaluate;
 use crate::infisical::{ApiError, Client};
 use crate::model::{AuthConfig, AuthMethod, Identity};
 use crate::policy::Policy;
+use crate::progress::Progress;
 use crate::remediate::plan::PlanBuilder;
 use crate::report::{ReportError, ReportSink};
 
@@ -48,11 +49,13 @@ pub async fn run(
     sink: &mut ReportSink,
     opts: &AuditOptions,
     mut planner: Option<&mut PlanBuilder>,
+    progress: &Progress,
 ) -> Result<AuditOutcome, ReportError> {
     let (tx, rx) = mpsc::channel::<Arc<Identity>>(1024);
+    let (total_tx, mut total_rx) = tokio::sync::watch::channel(0u64);
     let lister = {
         let client = client.clone();
-        tokio::spawn(async move { list_into(&client, tx).await })
+        tokio::spawn(async move { list_into(&client, tx, total_tx).await })
     };
 
     let org_id = client.org_id().to_owned();
@@ -65,13 +68,15 @@ pub async fn run(
                 .iter()
                 .map(|m| (identity.clone(), m.clone()))
                 .collect();
+            let n = jobs.len() as u64;
             stream::iter(
-                std::iter::once(Job::Listed).chain(jobs.into_iter().map(|(i, m)| Job::Fetch(i, m))),
+                std::iter::once(Job::Listed(n))
+                    .chain(jobs.into_iter().map(|(i, m)| Job::Fetch(i, m))),
             )
         })
         .map(|job| async move {
             match job {
-                Job::Listed => Done::Listed,
+                Job::Listed(n) => Done::Listed(n),
                 Job::Fetch(identity, method) => {
                     let result = client.get_config(&identity.id, &method).await;
                     Done::Fetched(identity, method, Box::new(result))
@@ -83,9 +88,16 @@ pub async fn run(
 
     while let Some(done) = fetched.next().await {
         match done {
-            Done::Listed => sink.count_identity(),
+            Done::Listed(configs) => {
+                sink.count_identity();
+                if total_rx.has_changed().unwrap_or(false) {
+                    progress.set_total_identities(*total_rx.borrow_and_update());
+                }
+                progress.identity_listed(configs);
+            }
             Done::Fetched(identity, method, result) => {
                 sink.count_config();
+                progress.config_done();
                 if !method.is_known() {
                     outcome.unknown_methods.insert(method.to_string());
                 }
@@ -135,21 +147,29 @@ pub enum ListingError {
 }
 
 enum Job {
-    /// Marks one listed identity (so identities without methods are counted too).
-    Listed,
+    /// Marks one listed identity with its number of configs (so identities without methods
+    /// are counted too).
+    Listed(u64),
     Fetch(Arc<Identity>, AuthMethod),
 }
 
 enum Done {
-    Listed,
+    Listed(u64),
     Fetched(Arc<Identity>, AuthMethod, Box<Result<AuthConfig, ApiError>>),
 }
 
 /// Pages through the listing, sending each identity once.
-async fn list_into(client: &Client, tx: mpsc::Sender<Arc<Identity>>) -> Result<(), ApiError> {
+async fn list_into(
+    client: &Client,
+    tx: mpsc::Sender<Arc<Identity>>,
+    total: tokio::sync::watch::Sender<u64>,
+) -> Result<(), ApiError> {
     let mut pager = client.identities();
     let mut seen = HashSet::new();
     while let Some(page) = pager.next_page().await? {
+        if let Some(t) = pager.total() {
+            let _ = total.send(t);
+        }
         for identity in page {
             if seen.insert(identity.id.clone()) && tx.send(Arc::new(identity)).await.is_err() {
                 return Ok(());

@@ -9,6 +9,7 @@
 //! - [`evaluate`]: pure evaluation of a policy against one config (no I/O).
 //! - [`infisical`]: the HTTP client (login, listing, per-method GET/PATCH, retries, rate limits).
 //! - [`audit`]: listing → bounded concurrent fetch → evaluate → stream to report writers.
+//! - [`progress`]: the progress bar on stderr (terminals only).
 //! - [`report`]: JSON and CSV writers and the human summary.
 //! - [`sim`]: the simulated Infisical server used by tests, benchmarks and the demo.
 //! - [`cli`], [`commands`]: argument parsing and one glue function per subcommand.
@@ -23,6 +24,7 @@ pub mod infisical;
 pub mod model;
 pub mod pattern;
 pub mod policy;
+pub mod progress;
 pub mod remediate;
 pub mod report;
 pub mod sim;

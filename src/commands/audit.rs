@@ -14,6 +14,7 @@ use crate::exit::{Exit, Failure};
 use crate::finding::Severity;
 use crate::infisical::{Client, ConnectOptions};
 use crate::policy::Policy;
+use crate::progress::Progress;
 use crate::remediate::plan::PlanBuilder;
 use crate::report::{self, Annotations, ApiCounts, PolicyRef, ReportSink, RuleInfo, RunInfo};
 
@@ -23,7 +24,7 @@ use super::{connect, validate};
 pub async fn run(args: AuditArgs, quiet: bool, stderr: &mut dyn Write) -> Result<Exit, Failure> {
     let policy = validate::load_policy(&args.policy)?;
     let opts = connect::options(&args.connection)?;
-    let done = execute(&policy, &args.policy, opts, &args.report).await?;
+    let done = execute(&policy, &args.policy, opts, &args.report, quiet).await?;
     if !quiet {
         let _ = write!(stderr, "{}", done.human);
     }
@@ -56,8 +57,9 @@ pub async fn execute(
     policy_path: &Path,
     opts: ConnectOptions,
     report_args: &ReportArgs,
+    quiet: bool,
 ) -> Result<AuditDone, Failure> {
-    let audited = audit_phase(policy, opts, report_args, false).await?;
+    let audited = audit_phase(policy, opts, report_args, false, quiet).await?;
     finish_phase(
         audited,
         policy,
@@ -87,6 +89,7 @@ pub async fn audit_phase(
     opts: ConnectOptions,
     report_args: &ReportArgs,
     plan: bool,
+    quiet: bool,
 ) -> Result<Audited, Failure> {
     let started = jiff::Timestamp::now();
     let concurrency = opts.concurrency;
@@ -104,9 +107,18 @@ pub async fn audit_phase(
     let today = started.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
     let mut planner = plan.then(|| PlanBuilder::new(client.org_id(), today));
     let audit_opts = AuditOptions { concurrency, today };
-    let outcome = audit::run(&client, policy, &mut sink, &audit_opts, planner.as_mut())
-        .await
-        .map_err(io_failure)?;
+    let progress = Progress::new(!quiet);
+    let outcome = audit::run(
+        &client,
+        policy,
+        &mut sink,
+        &audit_opts,
+        planner.as_mut(),
+        &progress,
+    )
+    .await;
+    progress.finish();
+    let outcome = outcome.map_err(io_failure)?;
     Ok(Audited {
         client,
         dir,

@@ -66,7 +66,7 @@ pub async fn run(args: DemoArgs, quiet: bool, stderr: &mut dyn Write) -> Result<
         format: vec![Format::Json, Format::Csv],
         fail_on: Severity::Low,
     };
-    let done = audit::execute(&policy, &policy_path, opts, &report_args).await;
+    let done = audit::execute(&policy, &policy_path, opts, &report_args, quiet).await;
     server.shutdown().await;
     let done = done?;
     if !quiet {

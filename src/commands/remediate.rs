@@ -25,7 +25,7 @@ pub async fn run(
 ) -> Result<Exit, Failure> {
     let policy = validate::load_policy(&args.policy)?;
     let opts = connect::options(&args.connection)?;
-    let mut audited = audit_phase(&policy, opts, &args.report, true).await?;
+    let mut audited = audit_phase(&policy, opts, &args.report, true, quiet).await?;
     let planner = audited.planner.take().unwrap_or_else(|| {
         crate::remediate::plan::PlanBuilder::new(audited.client.org_id(), audited.today)
     });

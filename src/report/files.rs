@@ -11,7 +11,17 @@ use super::ReportError;
 /// Creates the output folder for a run. With `out` given, that folder is used (created if
 /// missing; refused if it already holds a `report.json`, so a run never overwrites another).
 /// Without it, `reports/<UTC timestamp>/` is created, with a numeric suffix if that exists.
+/// `reports/latest` then points at the new folder.
 pub fn create_run_dir(out: Option<&Path>, now: jiff::Timestamp) -> Result<PathBuf, ReportError> {
+    create_run_dir_in(Path::new("reports"), out, now)
+}
+
+/// [`create_run_dir`] with the default base folder given (for tests).
+pub fn create_run_dir_in(
+    base: &Path,
+    out: Option<&Path>,
+    now: jiff::Timestamp,
+) -> Result<PathBuf, ReportError> {
     let io = |path: &Path, source| ReportError::Io {
         path: path.to_owned(),
         source,
@@ -34,7 +44,6 @@ pub fn create_run_dir(out: Option<&Path>, now: jiff::Timestamp) -> Result<PathBu
             Ok(dir.to_owned())
         }
         None => {
-            let base = Path::new("reports");
             std::fs::create_dir_all(base).map_err(|e| io(base, e))?;
             let stamp = now.strftime("%Y%m%dT%H%M%SZ").to_string();
             for n in 0..1000 {
@@ -45,7 +54,10 @@ pub fn create_run_dir(out: Option<&Path>, now: jiff::Timestamp) -> Result<PathBu
                 };
                 let dir = base.join(name);
                 match std::fs::create_dir(&dir) {
-                    Ok(()) => return Ok(dir),
+                    Ok(()) => {
+                        point_latest(base, &dir);
+                        return Ok(dir);
+                    }
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                     Err(e) => return Err(io(&dir, e)),
                 }
@@ -55,6 +67,27 @@ pub fn create_run_dir(out: Option<&Path>, now: jiff::Timestamp) -> Result<PathBu
                 std::io::Error::other("too many runs in the same second"),
             ))
         }
+    }
+}
+
+/// Points `reports/latest` at the newest run's folder (a relative symlink, replaced
+/// atomically). Best effort: a failure is logged, never fatal.
+fn point_latest(base: &Path, dir: &Path) {
+    #[cfg(unix)]
+    {
+        let Some(name) = dir.file_name() else { return };
+        let tmp = base.join(format!(".latest.{}.tmp", std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        let result = std::os::unix::fs::symlink(name, &tmp)
+            .and_then(|()| std::fs::rename(&tmp, base.join("latest")));
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&tmp);
+            tracing::warn!("cannot update {}: {e}", base.join("latest").display());
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (base, dir);
     }
 }
 
@@ -104,4 +137,33 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
         source,
     })?;
     commit(file, &tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_dirs_are_never_reused_and_latest_follows() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let base = tmp.path().join("reports");
+        let now = jiff::Timestamp::from_second(1_764_000_000).expect("ts");
+        let a = create_run_dir_in(&base, None, now).expect("first");
+        let b = create_run_dir_in(&base, None, now).expect("second, same second");
+        assert_ne!(a, b);
+        #[cfg(unix)]
+        assert_eq!(
+            std::fs::read_link(base.join("latest")).expect("link"),
+            b.file_name().map(PathBuf::from).expect("name")
+        );
+        write_atomic(&a.join("report.json"), b"{}").expect("write");
+        assert!(
+            create_run_dir_in(&base, Some(&a), now).is_err(),
+            "a used --out folder is refused"
+        );
+        assert!(
+            write_atomic(&a.join("report.json"), b"{}").is_err(),
+            "never overwrites"
+        );
+    }
 }
