@@ -50,12 +50,13 @@ pub async fn run(args: SimArgs, stderr: &mut dyn Write) -> Result<Exit, Failure>
         stderr,
         "simulated Infisical at {url} (org {org}, {n} identities); Ctrl-C to stop\n\
          try:\n  export INFISICAL_DOMAIN={url}\n  export INFISICAL_UNIVERSAL_AUTH_CLIENT_ID={id}\n  \
-         export INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET=<the simulator's demo secret, see `idguard sim --help`>\n  \
+         export INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET={secret}   # the simulator's public demo credential\n  \
          idguard audit --policy policies/example.yaml",
         url = server.url(),
         org = server.handle().org_id(),
         n = args.identities,
         id = sim::DEMO_CLIENT_ID,
+        secret = sim::DEMO_CLIENT_SECRET,
     );
     let _ = tokio::signal::ctrl_c().await;
     server.shutdown().await;
