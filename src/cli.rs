@@ -56,6 +56,8 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Undo what a journal records (a plan of what would be restored; --apply to write).
     Rollback(RollbackArgs),
+    /// What changed between two runs' report.json files (exit 1 on anything new or regressed).
+    Diff(DiffArgs),
     /// Start the built-in simulated Infisical with sample identities and audit it.
     Demo(DemoArgs),
     /// Run the simulated Infisical server alone (for trying things).
@@ -147,6 +149,10 @@ pub struct ReportArgs {
     /// Report formats to write, comma-separated.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "json,csv")]
     pub format: Vec<Format>,
+    /// Compare with a previous run's report.json: results gain a `baseline` field and
+    /// diff.json / diff.md are written beside the reports.
+    #[arg(long, value_name = "PREV/report.json")]
+    pub baseline: Option<PathBuf>,
     /// Unexempted failures of this severity or higher set exit code 1.
     #[arg(long, value_parser = parse_severity, default_value = "low")]
     pub fail_on: Severity,
@@ -184,6 +190,18 @@ pub struct ConnectionArgs {
     /// Accept plain http:// for a host that is not loopback (credentials then travel in clear).
     #[arg(long)]
     pub allow_insecure_http: bool,
+}
+
+/// Flags of `diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier run's report.json.
+    pub old: PathBuf,
+    /// The later run's report.json.
+    pub new: PathBuf,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: crate::diff::DiffFormat,
 }
 
 /// Flags of `demo`.

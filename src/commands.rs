@@ -5,6 +5,7 @@ mod apply;
 mod audit;
 mod connect;
 mod demo;
+mod diff;
 mod remediate;
 mod rollback;
 mod sim;
@@ -25,6 +26,7 @@ pub fn run(cli: Cli, stderr: &mut dyn Write) -> Result<Exit, Failure> {
         Command::Remediate(args) => block_on(remediate::run(args, quiet, stderr)),
         Command::Apply(args) => block_on(apply::run(args, quiet, stderr)),
         Command::Rollback(args) => block_on(rollback::run(args, quiet, stderr)),
+        Command::Diff(args) => diff::run(&args, stderr),
         Command::Demo(args) => block_on(demo::run(args, quiet, stderr)),
         Command::Sim(args) => block_on(sim::run(args, stderr)),
     }

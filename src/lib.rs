@@ -11,12 +11,14 @@
 //! - [`audit`]: listing → bounded concurrent fetch → evaluate → stream to report writers.
 //! - [`progress`]: the progress bar on stderr (terminals only).
 //! - [`report`]: JSON and CSV writers and the human summary.
+//! - [`diff`]: what changed between two runs' report.json files (`idguard diff`, `--baseline`).
 //! - [`sim`]: the simulated Infisical server used by tests, benchmarks and the demo.
 //! - [`cli`], [`commands`]: argument parsing and one glue function per subcommand.
 
 pub mod audit;
 pub mod cli;
 pub mod commands;
+pub mod diff;
 pub mod evaluate;
 pub mod exit;
 pub mod finding;

@@ -1,5 +1,6 @@
-//! Report writers: `report.json` (schema_version 1) and `report.csv`, both streamed so that an
-//! org of 100,000 identities is never held in memory, plus the counts and the human summary.
+//! Report writers: `report.json` (schema_version 1), `report.csv`, `report.md`, `report.html`,
+//! `report.sarif` and `report.junit.xml`, all streamed so that an org of 100,000 identities is
+//! never held in memory, plus the counts and the human summary.
 //!
 //! A [`ReportSink`] takes findings one at a time as the audit produces them and keeps only
 //! counters; [`ReportSink::finish`] writes the run manifest and summary and moves the files into
@@ -7,7 +8,12 @@
 
 mod csv_report;
 mod files;
+mod html;
 mod json_report;
+mod junit;
+pub(crate) mod markdown;
+mod sarif;
+mod spool;
 mod summary;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +35,15 @@ pub enum Format {
     Json,
     /// `report.csv`: one row per result.
     Csv,
+    /// `report.md`: summary, per-rule tables, failures, expiring exemptions, errors.
+    #[value(name = "md")]
+    Markdown,
+    /// `report.html`: one self-contained page with charts and a sortable results table.
+    Html,
+    /// `report.sarif`: SARIF 2.1.0 for code-scanning dashboards.
+    Sarif,
+    /// `report.junit.xml`: one JUnit test case per result.
+    Junit,
 }
 
 /// Errors while writing reports.
@@ -112,6 +127,10 @@ fn open_writer(format: Format, dir: &Path) -> Result<Box<dyn FormatWriter>, Repo
     Ok(match format {
         Format::Json => Box::new(json_report::JsonReport::create(dir)?),
         Format::Csv => Box::new(csv_report::CsvReport::create(dir)?),
+        Format::Markdown => Box::new(markdown::MarkdownReport::create(dir)?),
+        Format::Html => Box::new(html::HtmlReport::create(dir)?),
+        Format::Sarif => Box::new(sarif::SarifReport::create(dir)?),
+        Format::Junit => Box::new(junit::JunitReport::create(dir)?),
     })
 }
 
@@ -119,6 +138,8 @@ fn open_writer(format: Format, dir: &Path) -> Result<Box<dyn FormatWriter>, Repo
 pub struct ReportSink {
     writers: Vec<Box<dyn FormatWriter>>,
     counts: Counts,
+    baseline: Option<crate::diff::BaselineTracker>,
+    dir: PathBuf,
 }
 
 impl ReportSink {
@@ -141,7 +162,15 @@ impl ReportSink {
         Ok(ReportSink {
             writers,
             counts: Counts::new(rules),
+            baseline: None,
+            dir: dir.to_owned(),
         })
+    }
+
+    /// Compares every finding with a previous run's report (`--baseline`): results gain a
+    /// `baseline` annotation and `diff.json` / `diff.md` are written beside the reports.
+    pub fn set_baseline(&mut self, tracker: crate::diff::BaselineTracker) {
+        self.baseline = Some(tracker);
     }
 
     /// Records that one identity was listed (for the summary).
@@ -157,6 +186,9 @@ impl ReportSink {
     /// Writes one finding to every open report and counts it.
     pub fn write(&mut self, finding: &Finding) -> Result<(), ReportError> {
         self.counts.add(finding);
+        if let Some(b) = &mut self.baseline {
+            b.observe(finding);
+        }
         for w in &mut self.writers {
             w.write(finding)?;
         }
@@ -178,6 +210,18 @@ impl ReportSink {
         annotations: &Annotations,
     ) -> Result<Vec<PathBuf>, ReportError> {
         let summary = self.counts.summary();
+        let mut written = Vec::new();
+        let mut merged;
+        let mut annotations = annotations;
+        if let Some(tracker) = self.baseline {
+            let diff = tracker.finish(run);
+            merged = annotations.clone();
+            for (id, extra) in diff.annotations() {
+                merged.entry(id).or_default().extend(extra);
+            }
+            annotations = &merged;
+            written.extend(crate::diff::write_baseline_files(&self.dir, &diff)?);
+        }
         let ctx = FinishContext {
             run,
             summary: &summary,
@@ -186,7 +230,10 @@ impl ReportSink {
             today,
             annotations,
         };
-        self.writers.into_iter().map(|w| w.finish(&ctx)).collect()
+        for w in self.writers {
+            written.push(w.finish(&ctx)?);
+        }
+        Ok(written)
     }
 }
 

@@ -104,6 +104,11 @@ pub async fn audit_phase(
         })
         .collect();
     let mut sink = ReportSink::create(&dir, &report_args.format, &rules).map_err(io_failure)?;
+    if let Some(prev) = &report_args.baseline {
+        let tracker =
+            crate::diff::BaselineTracker::load(prev).map_err(|e| Failure::new(Exit::DataErr, e))?;
+        sink.set_baseline(tracker);
+    }
     let today = started.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
     let mut planner = plan.then(|| PlanBuilder::new(client.org_id(), today));
     let audit_opts = AuditOptions { concurrency, today };

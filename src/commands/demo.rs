@@ -62,6 +62,7 @@ pub async fn run(args: DemoArgs, quiet: bool, stderr: &mut dyn Write) -> Result<
     };
     let opts = ConnectOptions::new(server.url(), credentials);
     let report_args = ReportArgs {
+        baseline: None,
         out: args.out,
         format: vec![Format::Json, Format::Csv],
         fail_on: Severity::Low,

@@ -29,7 +29,18 @@ pub fn create_run_dir_in(
     match out {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
-            for name in ["report.json", "report.csv", "plan.json", "journal.jsonl"] {
+            for name in [
+                "report.json",
+                "report.csv",
+                "report.md",
+                "report.html",
+                "report.sarif",
+                "report.junit.xml",
+                "plan.json",
+                "journal.jsonl",
+                "diff.json",
+                "diff.md",
+            ] {
                 let existing = dir.join(name);
                 if existing.exists() {
                     return Err(io(

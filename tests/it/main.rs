@@ -5,6 +5,7 @@
 
 mod audit;
 mod client;
+mod formats;
 mod remediate;
 mod sim_api;
 mod support;

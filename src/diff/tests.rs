@@ -1,0 +1,406 @@
+//! Tests of `diff` on small hand-made report.json files and on reports written by the real
+//! JSON writer.
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use super::*;
+
+/// One hand-made result: (identity id, identity name, rule, status).
+type Row<'a> = (&'a str, &'a str, &'a str, &'a str);
+
+fn result(row: Row<'_>) -> Value {
+    let (id, name, rule, status) = row;
+    let mut r = json!({
+        "finding_id": format!("{id}:{rule}"),
+        "identity_id": id,
+        "identity_name": name,
+        "auth_method": "universal-auth",
+        "rule": rule,
+        "severity": "high",
+        "status": status,
+        "violations": [],
+        "exemption": null,
+        "error": null,
+        "remediation": null,
+    });
+    if status == "fail" {
+        r["violations"] = json!([{"check": "max-ttl", "field": "accessTokenTTL",
+            "observed": "30d", "expected": "at most 1h", "message": format!("{rule} broken")}]);
+    }
+    if status == "exempt" {
+        r["exemption"] = json!({"reason": "vendor", "owner": null, "expires": "2026-11-20"});
+    }
+    if status == "error" {
+        r["error"] = json!("GET failed: 500");
+    }
+    r
+}
+
+fn report(run_id: &str, rows: &[Row<'_>]) -> Value {
+    json!({
+        "schema_version": 1,
+        "tool": {"name": "idguard", "version": "0.1.0"},
+        "run": {"id": run_id, "started_at": "2026-11-25T10:00:00Z", "finished_at": "x",
+                "api_url": "u", "org_id": "org", "policy": {"path": "p", "sha256": "h"},
+                "exit_code": 1, "complete": true, "incomplete_reason": null,
+                "api": {"requests": 0, "retries": 0, "rate_limited": 0}},
+        "summary": {},
+        "results": rows.iter().copied().map(result).collect::<Vec<_>>(),
+    })
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, value: &Value) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, serde_json::to_vec_pretty(value).expect("json")).expect("write");
+    path
+}
+
+fn ids(list: &[Change]) -> Vec<&str> {
+    list.iter().map(|c| c.finding_id.as_str()).collect()
+}
+
+fn sample() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let old = write(
+        &dir,
+        "old.json",
+        &report(
+            "old",
+            &[
+                ("id-1", "ci", "r1", "fail"),
+                ("id-1", "ci", "r2", "pass"),
+                ("id-1", "ci", "r3", "fail"),
+                ("id-2", "vendor", "r1", "exempt"),
+                ("id-2", "vendor", "r2", "fail"),
+                ("id-3", "batch", "r1", "fail"),
+                ("id-3", "batch", "r2", "pass"),
+                ("id-4", "retired", "r1", "fail"),
+                ("id-6", "flaky", "r1", "error"),
+            ],
+        ),
+    );
+    let new = write(
+        &dir,
+        "new.json",
+        &report(
+            "new",
+            &[
+                ("id-1", "ci", "r1", "fail"),
+                ("id-1", "ci", "r2", "fail"),
+                ("id-1", "ci", "r4", "fail"),
+                ("id-2", "vendor", "r1", "fail"),
+                ("id-2", "vendor", "r2", "pass"),
+                ("id-3", "batch", "r1", "exempt"),
+                ("id-3", "batch", "r2", "error"),
+                ("id-5", "fresh", "r1", "fail"),
+                ("id-6", "flaky", "r1", "fail"),
+            ],
+        ),
+    );
+    (dir, old, new)
+}
+
+#[test]
+fn every_category_is_keyed_by_finding_id() {
+    let (_dir, old, new) = sample();
+    let d = diff_files(&old, &new).expect("diff");
+    assert_eq!(ids(&d.new_failures), ["id-1:r4", "id-6:r1", "id-5:r1"]);
+    assert_eq!(d.new_failures[1].before, Some(State::Error));
+    assert_eq!(ids(&d.regressed), ["id-1:r2"]);
+    assert_eq!(ids(&d.exemptions_expired), ["id-2:r1"]);
+    assert_eq!(
+        d.exemptions_expired[0].exemption_expired.as_deref(),
+        Some("2026-11-20")
+    );
+    assert_eq!(ids(&d.still_failing), ["id-1:r1"]);
+    assert_eq!(ids(&d.resolved), ["id-1:r3", "id-2:r2"]);
+    assert_eq!(d.resolved[0].after, None, "absent from NEW");
+    assert_eq!(d.resolved[1].after, Some(State::Pass));
+    assert_eq!(ids(&d.newly_exempt), ["id-3:r1"]);
+    assert_eq!(ids(&d.new_errors), ["id-3:r2"]);
+    assert_eq!(
+        d.identities_added,
+        [IdentityRef {
+            id: "id-5".into(),
+            name: "fresh".into()
+        }]
+    );
+    assert_eq!(
+        d.identities_removed,
+        [IdentityRef {
+            id: "id-4".into(),
+            name: "retired".into()
+        }]
+    );
+    assert_eq!(d.summary.new_failures, 3);
+    assert_eq!(d.summary.identities_removed, 1);
+    assert!(d.new_or_regressed);
+    assert_eq!(d.old.run_id, "old");
+    assert!(d.notes.is_empty());
+}
+
+#[test]
+fn unchanged_reports_are_not_new_or_regressed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rows = [("id-1", "ci", "r1", "fail"), ("id-2", "b", "r1", "pass")];
+    let old = write(&dir, "a.json", &report("a", &rows));
+    let new = write(&dir, "b.json", &report("b", &rows));
+    let mut out = Vec::new();
+    let outcome = run_diff(&old, &new, DiffFormat::Text, &mut out).expect("diff");
+    assert!(!outcome.new_or_regressed);
+    assert_eq!(outcome.counts.still_failing, 1);
+    let text = String::from_utf8(out).expect("utf8");
+    assert!(text.contains("0 new failures, 0 regressed"), "{text}");
+}
+
+#[test]
+fn only_improvements_do_not_alert() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let old = write(
+        &dir,
+        "a.json",
+        &report("a", &[("id-1", "ci", "r1", "fail")]),
+    );
+    let new = write(
+        &dir,
+        "b.json",
+        &report("b", &[("id-1", "ci", "r1", "pass")]),
+    );
+    let d = diff_files(&old, &new).expect("diff");
+    assert!(!d.new_or_regressed);
+    assert_eq!(d.summary.resolved, 1);
+}
+
+#[test]
+fn bad_input_is_an_error_naming_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let good = write(&dir, "good.json", &report("g", &[]));
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "truncated.json",
+            b"{\"schema_version\": 1, \"results\": [".to_vec(),
+            "not a valid",
+        ),
+        ("text.json", b"hello".to_vec(), "not a valid"),
+        ("array.json", b"[]".to_vec(), "not a valid"),
+        (
+            "v2.json",
+            br#"{"schema_version": 2, "results": []}"#.to_vec(),
+            "schema_version 2",
+        ),
+        ("empty-object.json", b"{}".to_vec(), "no `schema_version`"),
+        (
+            "no-results.json",
+            br#"{"schema_version": 1}"#.to_vec(),
+            "no `results`",
+        ),
+        (
+            "bad-result.json",
+            br#"{"schema_version": 1, "results": [{"identity_id": "x"}]}"#.to_vec(),
+            "missing field",
+        ),
+        (
+            "bad-status.json",
+            serde_json::to_vec(&{
+                let mut r = report("x", &[("id", "n", "r", "fail")]);
+                r["results"][0]["status"] = json!("maybe");
+                r
+            })
+            .expect("json"),
+            "unknown variant",
+        ),
+        (
+            "trailing.json",
+            br#"{"schema_version": 1, "results": []} x"#.to_vec(),
+            "trailing",
+        ),
+        ("binary.json", vec![0xff, 0xfe, 0x00], "not a valid"),
+    ];
+    for (name, bytes, expected) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write");
+        for (old, new) in [(&path, &good), (&good, &path)] {
+            let err = diff_files(old, new).expect_err(name).to_string();
+            assert!(err.contains(name), "{name}: path in {err}");
+            assert!(err.contains(expected), "{name}: {expected:?} in {err}");
+        }
+    }
+    let missing = dir.path().join("missing.json");
+    let err = diff_files(&missing, &good).expect_err("missing");
+    assert!(matches!(err, DiffError::Read { .. }));
+    assert!(err.to_string().contains("missing.json"));
+}
+
+#[test]
+fn unknown_fields_and_key_order_are_accepted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut r = report("a", &[("id-1", "ci", "r1", "fail")]);
+    r["results"][0]["remediation_outcome"] = json!("verified");
+    r["future"] = json!({"nested": [1, 2]});
+    let text = serde_json::to_string(&r).expect("json");
+    // Put "results" before "schema_version" by rebuilding the object in another order.
+    let reordered = format!(
+        "{{\"results\": {}, \"schema_version\": 1, \"run\": {}}}",
+        r["results"], r["run"]
+    );
+    let a = dir.path().join("a.json");
+    let b = dir.path().join("b.json");
+    std::fs::write(&a, text).expect("write");
+    std::fs::write(&b, reordered).expect("write");
+    let d = diff_files(&a, &b).expect("diff");
+    assert_eq!(d.summary.still_failing, 1);
+}
+
+#[test]
+fn renders_text_json_and_markdown_safely() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let hostile = "\u{1b}[31mevil|*x*<b>";
+    let old = write(&dir, "a.json", &report("a", &[]));
+    let new = write(
+        &dir,
+        "b.json",
+        &report("b", &[("id-9", hostile, "r1", "fail")]),
+    );
+
+    let mut text = Vec::new();
+    run_diff(&old, &new, DiffFormat::Text, &mut text).expect("text");
+    let text = String::from_utf8(text).expect("utf8");
+    assert!(!text.contains('\u{1b}'), "no terminal escapes");
+    assert!(text.contains("New failures (1):"));
+    assert!(text.contains("r1 broken"));
+
+    let mut md = Vec::new();
+    run_diff(&old, &new, DiffFormat::Markdown, &mut md).expect("md");
+    let md = String::from_utf8(md).expect("utf8");
+    assert!(md.contains("## New failures (1)"));
+    assert!(md.contains("evil\\|\\*x\\*&lt;b&gt;"), "{md}");
+
+    let mut js = Vec::new();
+    let outcome = run_diff(&old, &new, DiffFormat::Json, &mut js).expect("json");
+    assert!(outcome.new_or_regressed);
+    let v: Value = serde_json::from_slice(&js).expect("valid JSON");
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["new_or_regressed"], true);
+    assert_eq!(v["summary"]["new_failures"], 1);
+    assert_eq!(v["new_failures"][0]["identity_name"], hostile);
+    assert_eq!(v["identities_added"][0]["id"], "id-9");
+}
+
+#[test]
+fn still_failing_is_capped_in_text_but_not_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let names: Vec<String> = (0..STILL_FAILING_SHOWN + 5)
+        .map(|i| format!("id-{i:04}"))
+        .collect();
+    let rows: Vec<Row<'_>> = names
+        .iter()
+        .map(|n| (n.as_str(), "n", "r", "fail"))
+        .collect();
+    let old = write(&dir, "a.json", &report("a", &rows));
+    let new = write(&dir, "b.json", &report("b", &rows));
+    let mut text = Vec::new();
+    run_diff(&old, &new, DiffFormat::Text, &mut text).expect("text");
+    let text = String::from_utf8(text).expect("utf8");
+    assert!(text.contains("... and 5 more"));
+    let d = diff_files(&old, &new).expect("diff");
+    assert_eq!(d.still_failing.len(), STILL_FAILING_SHOWN + 5);
+}
+
+#[test]
+fn incomplete_runs_and_other_orgs_are_noted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let old = write(&dir, "a.json", &report("a", &[]));
+    let mut n = report("b", &[]);
+    n["run"]["complete"] = json!(false);
+    n["run"]["org_id"] = json!("other");
+    let new = write(&dir, "b.json", &n);
+    let d = diff_files(&old, &new).expect("diff");
+    assert_eq!(d.notes.len(), 2, "{:?}", d.notes);
+}
+
+/// Reports written by the real JSON writer are read back, and `--baseline` agrees with `diff`.
+#[test]
+fn real_reports_and_baseline_tracker_agree() {
+    use crate::finding::{Finding, Severity, Status, finding_id};
+    use crate::model::AuthMethod;
+    use crate::report::{ApiCounts, Format, PolicyRef, ReportSink, RuleInfo, RunInfo};
+
+    let finding = |id: &str, status: Status| Finding {
+        finding_id: finding_id("org", id, &AuthMethod::Oci, "r"),
+        identity_id: id.into(),
+        identity_name: format!("name-{id}"),
+        auth_method: AuthMethod::Oci,
+        rule: "r".into(),
+        severity: Severity::High,
+        status,
+        violations: vec![],
+        exemption: None,
+        error: None,
+        remediation: None,
+    };
+    let run = |id: &str| RunInfo {
+        id: id.into(),
+        started_at: "2026-11-25T10:00:00Z".into(),
+        finished_at: "2026-11-25T10:01:00Z".into(),
+        api_url: "u".into(),
+        org_id: "org".into(),
+        policy: PolicyRef {
+            path: "p".into(),
+            sha256: "h".into(),
+        },
+        exit_code: 1,
+        complete: true,
+        incomplete_reason: None,
+        api: ApiCounts::default(),
+    };
+    let rules = [RuleInfo {
+        id: "r".into(),
+        severity: Severity::High,
+    }];
+    let today = jiff::civil::date(2026, 11, 25);
+    let write_run = |name: &str, findings: &[Finding]| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut sink = ReportSink::create(dir.path(), &[Format::Json], &rules).expect("sink");
+        for f in findings {
+            sink.write(f).expect("write");
+        }
+        sink.finish(&run(name), &[], today, &Annotations::new())
+            .expect("finish");
+        dir
+    };
+    let before = [finding("a", Status::Pass), finding("b", Status::Fail)];
+    let after = [finding("a", Status::Fail), finding("c", Status::Fail)];
+    let old_dir = write_run("old", &before);
+    let new_dir = write_run("new", &after);
+    let d = diff_files(
+        &old_dir.path().join("report.json"),
+        &new_dir.path().join("report.json"),
+    )
+    .expect("diff");
+    assert_eq!(d.summary.regressed, 1);
+    assert_eq!(d.summary.new_failures, 1);
+    assert_eq!(d.summary.identities_removed, 1);
+
+    let mut tracker = BaselineTracker::load(&old_dir.path().join("report.json")).expect("baseline");
+    for f in &after {
+        tracker.observe(f);
+    }
+    let b = tracker.finish(&run("new"));
+    assert_eq!(b.summary, d.summary);
+    assert_eq!(b.new.path, "this run");
+    let notes = b.annotations();
+    assert_eq!(notes[&after[0].finding_id]["baseline"], "regressed");
+    assert_eq!(notes[&after[1].finding_id]["baseline"], "new-failure");
+    assert_eq!(notes.len(), 2);
+
+    let out = tempfile::tempdir().expect("tempdir");
+    let files = write_baseline_files(out.path(), &b).expect("files");
+    assert_eq!(files.len(), 2);
+    let json: Value =
+        serde_json::from_slice(&std::fs::read(&files[0]).expect("read")).expect("json");
+    assert_eq!(json["summary"]["regressed"], 1);
+    let md = std::fs::read_to_string(&files[1]).expect("read");
+    assert!(md.starts_with("# idguard diff"));
+}
