@@ -64,7 +64,14 @@ pub async fn run(args: DemoArgs, quiet: bool, stderr: &mut dyn Write) -> Result<
     let report_args = ReportArgs {
         baseline: None,
         out: args.out,
-        format: vec![Format::Json, Format::Csv],
+        format: vec![
+            Format::Json,
+            Format::Csv,
+            Format::Markdown,
+            Format::Html,
+            Format::Sarif,
+            Format::Junit,
+        ],
         fail_on: Severity::Low,
     };
     let done = audit::execute(&policy, &policy_path, opts, &report_args, quiet).await;
