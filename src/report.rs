@@ -105,6 +105,8 @@ pub struct FinishContext<'a> {
     pub exemptions: &'a [crate::policy::Exemption],
     pub today: jiff::civil::Date,
     pub annotations: &'a Annotations,
+    /// The comparison with a previous run (`--baseline`), when asked for.
+    pub baseline: Option<&'a crate::diff::Diff>,
 }
 
 /// Extra fields merged into individual results at finish time, keyed by `finding_id`
@@ -213,14 +215,14 @@ impl ReportSink {
         let mut written = Vec::new();
         let mut merged;
         let mut annotations = annotations;
-        if let Some(tracker) = self.baseline {
-            let diff = tracker.finish(run);
+        let diff = self.baseline.map(|tracker| tracker.finish(run));
+        if let Some(diff) = &diff {
             merged = annotations.clone();
             for (id, extra) in diff.annotations() {
                 merged.entry(id).or_default().extend(extra);
             }
             annotations = &merged;
-            written.extend(crate::diff::write_baseline_files(&self.dir, &diff)?);
+            written.extend(crate::diff::write_baseline_files(&self.dir, diff)?);
         }
         let ctx = FinishContext {
             run,
@@ -229,6 +231,7 @@ impl ReportSink {
             exemptions,
             today,
             annotations,
+            baseline: diff.as_ref(),
         };
         for w in self.writers {
             written.push(w.finish(&ctx)?);

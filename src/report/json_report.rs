@@ -88,6 +88,10 @@ impl FormatWriter for JsonReport {
         serde_json::to_writer(&mut out, ctx.run)?;
         out.write_all(b",\n  \"summary\": ").map_err(io)?;
         serde_json::to_writer(&mut out, ctx.summary)?;
+        if let Some(diff) = ctx.baseline {
+            out.write_all(b",\n  \"baseline\": ").map_err(io)?;
+            serde_json::to_writer(&mut out, diff)?;
+        }
         out.write_all(b",\n  \"results\": [").map_err(io)?;
         if count > 0 {
             out.write_all(b"\n").map_err(io)?;

@@ -147,6 +147,24 @@ impl FormatWriter for MarkdownReport {
         ))?;
         doc.push(&expiring_exemptions(ctx))?;
 
+        if let Some(diff) = ctx.baseline {
+            doc.push("\n## Changes since the baseline\n\n")?;
+            let mut text = Vec::new();
+            crate::diff::render(diff, crate::diff::DiffFormat::Markdown, &mut text).map_err(
+                |e| ReportError::Io {
+                    path: final_path.clone(),
+                    source: e,
+                },
+            )?;
+            // Demote the diff's own headings below this section.
+            let text = String::from_utf8_lossy(&text).replace("\n#", "\n###");
+            let text = text
+                .strip_prefix('#')
+                .map(|t| format!("###{t}"))
+                .unwrap_or(text);
+            doc.push(&text)?;
+        }
+
         doc.push("\n## Errors\n\n")?;
         if errors.is_empty() {
             doc.push("None.\n")?;

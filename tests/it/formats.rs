@@ -479,7 +479,11 @@ async fn diff_of_two_simulator_runs_shows_the_changes() {
     });
 
     let baseline = first.out_dir.join("report.json").display().to_string();
-    let second = support::audit(&server.url(), &["--baseline", &baseline]).await;
+    let second = support::audit(
+        &server.url(),
+        &["--baseline", &baseline, "--format", "json,csv,md"],
+    )
+    .await;
     assert_eq!(second.code(), 1, "stderr: {}", second.stderr());
     // --baseline: the regressed result is annotated, diff.json / diff.md are written.
     let annotated = second.report();
@@ -494,6 +498,15 @@ async fn diff_of_two_simulator_runs_shows_the_changes() {
             .unwrap();
     assert_eq!(diff_json["new_or_regressed"], true);
     assert!(second.out_dir.join("diff.md").exists());
+    assert_eq!(
+        annotated["baseline"]["new_or_regressed"], true,
+        "report.json has the section"
+    );
+    let md = std::fs::read_to_string(second.out_dir.join("report.md")).unwrap();
+    assert!(
+        md.contains("## Changes since the baseline"),
+        "report.md has the section"
+    );
     // `idguard diff` through the binary: exit 1 on change, 0 without, 65 on a bad file.
     let new_report = second.out_dir.join("report.json");
     let out = support::idguard()
