@@ -32,6 +32,14 @@ fn snapshot(sim: &Sim) -> Snapshot {
 
 /// Runs idguard with the simulator's credentials and the given arguments, off the runtime.
 async fn run(url: &str, args: Vec<String>) -> std::process::Output {
+    let mut cmd = command(url, args);
+    tokio::task::spawn_blocking(move || cmd.output().expect("binary runs"))
+        .await
+        .expect("join")
+}
+
+/// The idguard command with the simulator's credentials and no terminal on stdin.
+fn command(url: &str, args: Vec<String>) -> std::process::Command {
     let mut cmd = idguard();
     cmd.args(&args)
         .env("INFISICAL_DOMAIN", url)
@@ -41,9 +49,7 @@ async fn run(url: &str, args: Vec<String>) -> std::process::Output {
             sim::DEMO_CLIENT_SECRET,
         )
         .stdin(std::process::Stdio::null());
-    tokio::task::spawn_blocking(move || cmd.output().expect("binary runs"))
-        .await
-        .expect("join")
+    cmd
 }
 
 fn args(parts: &[&str], out: &Path) -> Vec<String> {
@@ -487,29 +493,24 @@ async fn rollback_after_a_crash_restores_the_org() {
     let before = snapshot(&sim);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("crash");
-    let mut cmd = idguard();
-    cmd.args(args(
-        &[
-            "remediate",
-            "--policy",
-            &example(),
-            "--apply",
-            "--yes",
-            "--max-changes",
-            "1000",
-            "--write-rate",
-            "25",
-        ],
-        &out,
-    ))
-    .env("INFISICAL_DOMAIN", server.url())
-    .env("INFISICAL_UNIVERSAL_AUTH_CLIENT_ID", sim::DEMO_CLIENT_ID)
-    .env(
-        "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET",
-        sim::DEMO_CLIENT_SECRET,
-    )
-    .stdin(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null());
+    let mut cmd = command(
+        &server.url(),
+        args(
+            &[
+                "remediate",
+                "--policy",
+                &example(),
+                "--apply",
+                "--yes",
+                "--max-changes",
+                "1000",
+                "--write-rate",
+                "25",
+            ],
+            &out,
+        ),
+    );
+    cmd.stderr(std::process::Stdio::null());
     let mut child = cmd.spawn().unwrap();
     // Wait until some writes landed, then kill -9.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
