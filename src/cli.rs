@@ -187,6 +187,14 @@ pub struct ConnectionArgs {
     /// Per-attempt request timeout in seconds.
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
+    /// Total time budget of one request in seconds, retries and 429 waits included; a request
+    /// still failing then counts as an error.
+    #[arg(long, value_name = "SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
+    pub deadline: u64,
+    /// Also trust the CA certificates in this PEM file (a self-hosted instance with a private
+    /// CA). TLS verification is always on.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
     /// Accept plain http:// for a host that is not loopback (credentials then travel in clear).
     #[arg(long)]
     pub allow_insecure_http: bool,

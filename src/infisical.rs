@@ -24,7 +24,8 @@ use serde_json::{Map, Value};
 pub use error::{ApiError, ErrorKind};
 pub use listing::IdentityPager;
 pub use options::{
-    ConnectOptions, Credentials, CredentialsError, Rate, RateParseError, normalise_api_url,
+    ConnectOptions, Credentials, CredentialsError, Rate, RateParseError, load_ca_certs,
+    normalise_api_url,
 };
 pub use transport::ApiStats;
 
@@ -63,20 +64,23 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
-    /// Checks the URL, logs in (universal auth) or takes the token, and resolves the
-    /// organization (`org_id`, else from the token).
+    /// Checks the URL, loads the extra CA certificates (`ca_cert`), logs in (universal auth)
+    /// or takes the token, and resolves the organization (`org_id`, else from the token).
     pub async fn connect(opts: ConnectOptions) -> Result<Client, ApiError> {
         let api_url = normalise_api_url(&opts.api_url);
         let base = options::checked_base_url(&api_url, opts.allow_insecure_http)?;
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .user_agent(concat!("idguard/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(opts.request_timeout)
-            .https_only(base.scheme() == "https")
-            .build()
-            .map_err(|e| ApiError::InvalidUrl {
-                url: api_url.clone(),
-                reason: format!("cannot set up the HTTP client: {e}"),
-            })?;
+            .https_only(base.scheme() == "https");
+        if let Some(path) = &opts.ca_cert {
+            // Added to the system roots; verification itself is never turned off.
+            builder = builder.tls_certs_merge(options::load_ca_certs(path)?);
+        }
+        let http = builder.build().map_err(|e| ApiError::InvalidUrl {
+            url: api_url.clone(),
+            reason: format!("cannot set up the HTTP client: {e}"),
+        })?;
         let transport = Transport::new(
             http,
             opts.concurrency,

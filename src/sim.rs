@@ -4,9 +4,11 @@
 //! It behaves like the current Infisical API as `infisical-api.md` describes it (login, token
 //! expiry, both identity listings, GET/PATCH of all 13 auth methods with Infisical's validation,
 //! omission traps and error shapes, rate limiting), optionally like an October-2024 server
-//! (`legacy`), and can inject faults. It never is more forgiving than Infisical. Every request is
-//! recorded so tests can assert what was sent, how fast and in what order. This module holds
-//! the public API; the HTTP routes, PATCH schemas, generator and limiter live in `sim/`.
+//! (`legacy`), can inject faults (including 403s, deletions between listing and GET and an org
+//! that changes while it is listed), and serves HTTPS when given a certificate. It never is
+//! more forgiving than Infisical. Every request is recorded so tests can assert what was sent,
+//! how fast and in what order. This module holds the public API; the HTTP routes, PATCH
+//! schemas, generator and limiter live in `sim/`.
 
 mod generator;
 mod http;
@@ -61,6 +63,8 @@ pub struct SimConfig {
     /// The plan feature `ipAllowlisting`; false: trusted IPs other than `0.0.0.0/0`/`::/0`
     /// are refused with 400 "plan restriction".
     pub ip_allowlisting: bool,
+    /// Serve HTTPS with this `(certificate chain PEM, private key PEM)`; `None` = plain HTTP.
+    pub tls: Option<(String, String)>,
 }
 
 impl Default for SimConfig {
@@ -77,6 +81,7 @@ impl Default for SimConfig {
             client_secret: DEMO_CLIENT_SECRET.to_owned(),
             legacy: false,
             ip_allowlisting: true,
+            tls: None,
         }
     }
 }
@@ -95,6 +100,7 @@ impl fmt::Debug for SimConfig {
             .field("client_secret", &"<redacted>")
             .field("legacy", &self.legacy)
             .field("ip_allowlisting", &self.ip_allowlisting)
+            .field("tls", &self.tls.as_ref().map(|_| "<certificate and key>"))
             .finish()
     }
 }
@@ -126,6 +132,27 @@ pub struct Faults {
     pub always_fail: HashSet<String>,
     /// Delay of [`FaultKind::Slow`].
     pub slow: Duration,
+    /// Identity ids whose config GETs and PATCHes always answer 403 `PermissionDenied`.
+    pub forbidden: HashSet<String>,
+    /// Identity ids deleted as soon as a listing page holding them has been served (so the
+    /// client's GET that follows finds them gone).
+    pub delete_after_listing: HashSet<String>,
+    /// Identities added and removed while the org is being listed (`totalCount` changes).
+    pub listing_churn: Option<ListingChurn>,
+}
+
+/// A change of the org in the middle of a listing, applied once, right after the listing page
+/// number `after_page` (1-based, counted over every listing page served) has been answered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListingChurn {
+    /// After which listing page the org changes.
+    pub after_page: u64,
+    /// Identities to add, named so they sort before every generated one (each with one
+    /// compliant universal-auth config): they land on pages already served.
+    pub add: usize,
+    /// Identities to remove: the first ones in name order (already listed), so every later
+    /// identity shifts towards the start of the listing.
+    pub remove: usize,
 }
 
 /// One kind of injected fault.
@@ -141,6 +168,8 @@ pub enum FaultKind {
     DropConnection,
     /// The normal answer, after [`Faults::slow`].
     Slow,
+    /// 200 with a `application/json` body that is not JSON at all.
+    Malformed,
 }
 
 /// Whether a request counts against the read or the write limit.
@@ -172,6 +201,7 @@ pub struct LoggedRequest {
 /// A running simulator.
 pub struct SimServer {
     addr: SocketAddr,
+    tls: bool,
     sim: Sim,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
@@ -185,7 +215,8 @@ impl fmt::Debug for SimServer {
     }
 }
 
-/// Generates the org and starts serving on 127.0.0.1.
+/// Generates the org and starts serving on 127.0.0.1 (HTTPS when [`SimConfig::tls`] is set; a
+/// bad certificate or key is an `InvalidInput` error).
 pub async fn start(config: SimConfig) -> io::Result<SimServer> {
     let sim = Sim::new(&config);
     let listener =
@@ -193,7 +224,10 @@ pub async fn start(config: SimConfig) -> io::Result<SimServer> {
     let addr = listener.local_addr()?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = routes::router(sim.clone());
-    let listener = http::SimListener::new(listener);
+    let listener = match &config.tls {
+        Some((cert, key)) => http::SimListener::tls(listener, http::tls_acceptor(cert, key)?)?,
+        None => http::SimListener::new(listener)?,
+    };
     let task = tokio::spawn(async move {
         let service = app.into_make_service_with_connect_info::<http::ConnInfo>();
         let _ = axum::serve(listener, service)
@@ -204,6 +238,7 @@ pub async fn start(config: SimConfig) -> io::Result<SimServer> {
     });
     Ok(SimServer {
         addr,
+        tls: config.tls.is_some(),
         sim,
         shutdown: Some(tx),
         task,
@@ -211,9 +246,10 @@ pub async fn start(config: SimConfig) -> io::Result<SimServer> {
 }
 
 impl SimServer {
-    /// The base URL, `http://127.0.0.1:PORT`.
+    /// The base URL, `http://127.0.0.1:PORT` (`https://` when serving TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The bound address.

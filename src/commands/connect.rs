@@ -8,7 +8,7 @@ use secrecy::SecretString;
 
 use crate::cli::ConnectionArgs;
 use crate::exit::{Exit, Failure};
-use crate::infisical::{ApiError, Client, ConnectOptions, Credentials, ErrorKind};
+use crate::infisical::{ApiError, Client, ConnectOptions, Credentials, ErrorKind, load_ca_certs};
 
 /// The default base URL (Infisical Cloud, US).
 pub const DEFAULT_API_URL: &str = "https://app.infisical.com";
@@ -57,7 +57,15 @@ pub fn options(args: &ConnectionArgs) -> Result<ConnectOptions, Failure> {
     opts.write_rate = args.write_rate.or(default_write);
     opts.max_retries = args.max_retries;
     opts.request_timeout = Duration::from_secs(args.timeout.max(1));
+    opts.deadline = Some(Duration::from_secs(args.deadline.max(1)));
     opts.allow_insecure_http = args.allow_insecure_http;
+    if let Some(path) = &args.ca_cert {
+        // Checked here so a bad file is a usage error before anything is sent.
+        load_ca_certs(path).map_err(|e| {
+            Failure::new(Exit::Usage, e).hint("--ca-cert takes a PEM file of CA certificates")
+        })?;
+        opts.ca_cert = Some(path.clone());
+    }
     Ok(opts)
 }
 
@@ -75,6 +83,10 @@ pub fn api_failure(context: &'static str, err: ApiError) -> Failure {
     match kind {
         ErrorKind::Auth | ErrorKind::PermissionDenied => failure.hint(CREDENTIALS_HINT),
         ErrorKind::InsecureUrl => failure.hint("use https://, or pass --allow-insecure-http if you accept sending credentials in clear"),
+        ErrorKind::Unreachable if is_certificate_problem(&failure.error) => failure.hint(
+            "the server's TLS certificate is not trusted: for a private CA pass --ca-cert FILE \
+             (verification is never turned off)",
+        ),
         ErrorKind::Unreachable | ErrorKind::Timeout => {
             failure.hint("check --api-url / INFISICAL_DOMAIN and that the server is reachable")
         }
@@ -89,6 +101,12 @@ pub fn exit_for(kind: ErrorKind) -> Exit {
         ErrorKind::InsecureUrl => Exit::Usage,
         _ => Exit::Unavailable,
     }
+}
+
+/// Whether an error chain says the server's certificate was refused.
+fn is_certificate_problem(err: &anyhow::Error) -> bool {
+    let text = format!("{err:#}").to_ascii_lowercase();
+    text.contains("certificate") || text.contains("unknownissuer")
 }
 
 fn env_nonempty(name: &str) -> Option<String> {

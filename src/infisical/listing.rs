@@ -3,7 +3,10 @@
 //! Current servers: `POST /api/v2/identities/search` over organization and project scopes,
 //! 100 per page. Older servers (no search route: 404): the org identity-memberships listing,
 //! which cannot see project-scoped identities. Identity ids are deduplicated across pages,
-//! since the list can shift while it is paged.
+//! since the list can shift while it is paged; and when `totalCount` changes during the
+//! listing (identities added or removed), the listing is paged again from the start (at most
+//! twice), because a removal shifts later identities onto pages already fetched and offset
+//! paging alone would skip them.
 
 use std::collections::HashSet;
 
@@ -36,7 +39,16 @@ pub struct IdentityPager {
     seen: HashSet<String>,
     first: bool,
     done: bool,
+    /// `totalCount` of the first page of the current pass.
+    pass_total: Option<u64>,
+    /// `totalCount` changed during the current pass.
+    shifted: bool,
+    /// Extra passes made so far.
+    repasses: u32,
 }
+
+/// How many times the listing is paged again after `totalCount` changed.
+const MAX_REPASSES: u32 = 2;
 
 impl IdentityPager {
     pub(crate) fn new(client: Client) -> IdentityPager {
@@ -48,6 +60,9 @@ impl IdentityPager {
             seen: HashSet::new(),
             first: true,
             done: false,
+            pass_total: None,
+            shifted: false,
+            repasses: 0,
         }
     }
 
@@ -61,9 +76,24 @@ impl IdentityPager {
             self.offset += page_len;
             if let Some(t) = total {
                 self.total = Some(t);
+                match self.pass_total {
+                    None => self.pass_total = Some(t),
+                    Some(first) if first != t => self.shifted = true,
+                    Some(_) => {}
+                }
             }
             if page_len == 0 || self.total.is_some_and(|t| self.offset >= t) {
-                self.done = true;
+                if self.shifted && self.repasses < MAX_REPASSES {
+                    tracing::info!(
+                        "the identity count changed while listing; listing again from the start                          so no identity is skipped"
+                    );
+                    self.repasses += 1;
+                    self.offset = 0;
+                    self.pass_total = None;
+                    self.shifted = false;
+                } else {
+                    self.done = true;
+                }
             }
             let mut page = Vec::with_capacity(items.len());
             for (i, item) in items.iter().enumerate() {

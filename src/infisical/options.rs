@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -36,6 +37,10 @@ pub struct ConnectOptions {
     pub deadline: Option<Duration>,
     /// Accept plain `http://` for hosts other than loopback.
     pub allow_insecure_http: bool,
+    /// A PEM file of extra trusted root certificates (a self-hosted instance's private CA),
+    /// added to the system's roots. TLS verification is always on; this only widens whom it
+    /// trusts.
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl ConnectOptions {
@@ -56,6 +61,7 @@ impl ConnectOptions {
             request_timeout: Duration::from_secs(30),
             deadline: Some(Duration::from_secs(15 * 60)),
             allow_insecure_http: false,
+            ca_cert: None,
         }
     }
 
@@ -212,6 +218,24 @@ impl FromStr for Rate {
     }
 }
 
+/// Reads the trusted root certificates of a PEM file (one or more `CERTIFICATE` blocks). A file
+/// that cannot be read, is not PEM, or holds no certificate is an
+/// [`ApiError::InvalidArgument`] naming the file.
+pub fn load_ca_certs(path: &Path) -> Result<Vec<reqwest::Certificate>, ApiError> {
+    let bad = |why: String| ApiError::InvalidArgument {
+        detail: format!("CA certificate file {}: {why}", path.display()),
+    };
+    let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| bad(format!("not a PEM certificate bundle: {e}")))?;
+    if certs.is_empty() {
+        return Err(bad(
+            "holds no PEM certificate (expected -----BEGIN CERTIFICATE----- blocks)".into(),
+        ));
+    }
+    Ok(certs)
+}
+
 /// Strips whitespace, one trailing `/` and then one trailing `/api` (and a `/` before it), so
 /// `https://x/api/`, `https://x/api` and `https://x/` all become `https://x`.
 pub fn normalise_api_url(url: &str) -> String {
@@ -311,6 +335,31 @@ mod tests {
         assert!(checked_base_url("http://infisical.internal", true).is_ok());
         assert!(checked_base_url("ftp://a.b", true).is_err());
         assert!(checked_base_url("https://user:pw@a.b", true).is_err());
+    }
+
+    #[test]
+    fn bad_ca_files_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let err = load_ca_certs(&missing).unwrap_err().to_string();
+        assert!(
+            err.contains("missing.pem") && err.contains("cannot read"),
+            "{err}"
+        );
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate at all\n").unwrap();
+        let err = load_ca_certs(&junk).unwrap_err().to_string();
+        assert!(
+            err.contains("junk.pem") && err.contains("no PEM certificate"),
+            "{err}"
+        );
+        let broken = dir.path().join("broken.pem");
+        std::fs::write(
+            &broken,
+            "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        assert!(load_ca_certs(&broken).is_err());
     }
 
     #[test]

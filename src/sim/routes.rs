@@ -31,7 +31,9 @@ use crate::model::AuthMethod;
 
 /// The router: everything goes through [`dispatch`].
 pub(crate) fn router(sim: Sim) -> Router {
-    Router::new().fallback(dispatch).with_state(sim)
+    Router::new()
+        .fallback(dispatch)
+        .with_state(sim)
 }
 
 #[derive(Debug)]
@@ -217,13 +219,40 @@ async fn handle(req: &Req<'_>, route: Route) -> (Response, Option<FaultKind>) {
         Route::Identity(id) => (identity(req, &id), None),
         Route::Search => {
             let fault = roll_fault(s, true, None);
-            with_fault(req, fault, search).await
+            let answer = with_fault(req, fault, search).await;
+            if answer.0.status().is_success() {
+                s.after_listing_page();
+            }
+            answer
         }
         Route::Memberships(org) => {
             let fault = roll_fault(s, true, None);
-            with_fault(req, fault, |r| memberships(r, &org)).await
+            let answer = with_fault(req, fault, |r| memberships(r, &org)).await;
+            if answer.0.status().is_success() {
+                s.after_listing_page();
+            }
+            answer
         }
         Route::Config { method, id } => {
+            if s.faults().forbidden.contains(&id) {
+                if let Err(resp) = authenticate(req) {
+                    return (resp, None);
+                }
+                // Infisical's error handler for a CASL ForbiddenError (error-handler.ts):
+                // "You are not allowed to ${action} on ${subjectType}", and in `details` the
+                // role's rules for that action (none: the role lacks it).
+                let action = if *req.method == Method::GET {
+                    "read"
+                } else {
+                    "edit"
+                };
+                let n = s.req_counter.fetch_add(1, Ordering::Relaxed);
+                let body = json!({"reqId": format!("req-sim{n:08x}"), "statusCode": 403,
+                    "error": "PermissionDenied",
+                    "message": format!("You are not allowed to {action} on identity"),
+                    "details": []});
+                return (json_response(403, &body), None);
+            }
             let fault = roll_fault(s, false, Some(&id));
             if *req.method == Method::GET {
                 if let Err(resp) = authenticate(req) {
@@ -278,6 +307,10 @@ async fn with_fault(
             (resp, fault)
         }
         Some(FaultKind::DropConnection) => (server_error(s, 500), fault),
+        Some(FaultKind::Malformed) => (
+            json_response_raw(200, "{\"identityAuth\": {\"id\": nope, }}<html>"),
+            fault,
+        ),
         Some(FaultKind::Slow) => {
             let slow = s.faults().slow;
             tokio::time::sleep(slow).await;
@@ -303,6 +336,17 @@ async fn with_fault(
 fn json_response(status: u16, body: &Value) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = (status, body.to_string()).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    resp
+}
+
+/// A response with a JSON content type and `body` as is (which need not be JSON).
+fn json_response_raw(status: u16, body: &'static str) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = (status, body).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json; charset=utf-8"),
@@ -856,6 +900,7 @@ fn search(req: &Req<'_>) -> Response {
     let (items, total) = page(&state, scope, desc, offset, limit, filter.as_ref(), |rec| {
         search_item(rec, &state.org.id)
     });
+    s.note_listed(&state, &items);
     json_response(200, &json!({"identities": items, "totalCount": total}))
 }
 
@@ -979,6 +1024,7 @@ fn memberships(req: &Req<'_>, org: &str) -> Response {
         filter.as_ref(),
         |rec| membership(rec, &state.org.id, shape),
     );
+    s.note_listed(&state, &items);
     json_response(
         200,
         &json!({"identityMemberships": items, "totalCount": total}),

@@ -2,7 +2,7 @@
 //! in a map by id plus name-sorted id lists for paging), tokens and lockouts, faults, rate
 //! limits and the request log; and [`Sim`], the cheap handle tests use to look and poke.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
@@ -163,6 +163,16 @@ pub(crate) struct Shared {
     pub(crate) limiter: Mutex<Limiter>,
     pub(crate) log: Mutex<Vec<LoggedRequest>>,
     pub(crate) req_counter: AtomicU64,
+    pub(crate) listing: Mutex<ListingTrack>,
+}
+
+/// What the listings served so far: every identity a listing page held (with its methods at
+/// that moment), the number of pages, and whether the churn fault has been applied.
+#[derive(Debug, Default)]
+pub(crate) struct ListingTrack {
+    pub(crate) listed: BTreeMap<String, Vec<AuthMethod>>,
+    pub(crate) pages: u64,
+    pub(crate) churned: bool,
 }
 
 impl Shared {
@@ -191,6 +201,84 @@ impl Shared {
 
     pub(crate) fn log(&self) -> MutexGuard<'_, Vec<LoggedRequest>> {
         self.log.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn listing(&self) -> MutexGuard<'_, ListingTrack> {
+        self.listing.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records the identities of one listing page (items holding `identity.id`).
+    pub(crate) fn note_listed(&self, state: &State, items: &[Value]) {
+        let mut track = self.listing();
+        for item in items {
+            let Some(id) = item
+                .get("identity")
+                .and_then(|i| i.get("id"))
+                .and_then(Value::as_str)
+            else {
+                continue;
+            };
+            if let Some(rec) = state.identities.get(id) {
+                track
+                    .listed
+                    .insert(id.to_owned(), rec.methods().cloned().collect());
+            }
+        }
+    }
+
+    /// Runs the listing faults after a listing page was answered: deletes the listed
+    /// identities of [`Faults::delete_after_listing`] and applies [`Faults::listing_churn`]
+    /// once its page has come.
+    pub(crate) fn after_listing_page(&self) {
+        let faults = self.faults();
+        let (pages, doomed, churn) = {
+            let mut track = self.listing();
+            track.pages += 1;
+            let doomed: Vec<String> = faults
+                .delete_after_listing
+                .iter()
+                .filter(|id| track.listed.contains_key(*id))
+                .cloned()
+                .collect();
+            let churn = match &faults.listing_churn {
+                Some(c) if !track.churned && track.pages >= c.after_page => {
+                    track.churned = true;
+                    Some(c.clone())
+                }
+                _ => None,
+            };
+            (track.pages, doomed, churn)
+        };
+        if doomed.is_empty() && churn.is_none() {
+            return;
+        }
+        let mut state = self.write();
+        for id in &doomed {
+            state.identities.remove(id);
+        }
+        if let Some(churn) = churn {
+            let victims: Vec<String> = state
+                .sorted(ScopeFilter::All)
+                .iter()
+                .filter(|id| **id != state.login_identity)
+                .take(churn.remove)
+                .cloned()
+                .collect();
+            for id in &victims {
+                state.identities.remove(id);
+            }
+            let org_id = state.org.id.clone();
+            for n in 0..churn.add {
+                let spec = IdentitySpec {
+                    name: format!("0000-churn-{pages:02}-{n:03}"),
+                    project_id: None,
+                    methods: vec![(AuthMethod::Universal, None)],
+                };
+                let rec = generator::hand_built(&spec, &org_id);
+                state.identities.insert(rec.id.clone(), rec);
+            }
+        }
+        state.resort();
     }
 }
 
@@ -227,6 +315,7 @@ impl Sim {
                 limiter: Mutex::new(Limiter::new(config.rate_limit.clone())),
                 log: Mutex::new(Vec::new()),
                 req_counter: AtomicU64::new(0),
+                listing: Mutex::new(ListingTrack::default()),
             }),
         }
     }
@@ -244,6 +333,12 @@ impl Sim {
     /// The generator's ground truth: every planted violation.
     pub fn planted(&self) -> Vec<Planted> {
         self.shared.read().planted.clone()
+    }
+
+    /// Every identity a listing page has held so far, with its configured methods at the time
+    /// it was listed (identities deleted since included).
+    pub fn listed_identities(&self) -> BTreeMap<String, Vec<AuthMethod>> {
+        self.shared.listing().listed.clone()
     }
 
     /// Every identity id, in name order.

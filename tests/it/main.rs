@@ -5,7 +5,10 @@
 
 mod audit;
 mod client;
+mod faults;
 mod formats;
+mod hostile;
 mod remediate;
 mod sim_api;
 mod support;
+mod tls;
