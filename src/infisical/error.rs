@@ -107,7 +107,7 @@ pub enum ApiError {
         detail: String,
     },
     /// Logging in or renewing the token failed.
-    #[error("{what} failed: {source}")]
+    #[error("{what} failed")]
     Login {
         /// `universal-auth login` or `token renewal`.
         what: &'static str,

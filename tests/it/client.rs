@@ -278,7 +278,8 @@ async fn login_validation_failure_is_auth() {
     .await;
     let err = Client::connect(opts(&base, ua())).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth);
-    assert!(err.to_string().contains("clientSecret: Required"), "{err}");
+    let text = format!("{:#}", anyhow::Error::new(err));
+    assert!(text.contains("clientSecret: Required"), "{text}");
     assert_eq!(srv.requests("POST", LOGIN).len(), 1);
 }
 
