@@ -6,7 +6,7 @@
 //! that could apply to it, and a listing that fails partway is returned to the caller, who marks
 //! the run incomplete. Memory holds the identities in flight, not the org.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use futures::{StreamExt, stream};
@@ -83,7 +83,9 @@ pub async fn run(
                 }
             }
         })
-        .buffer_unordered(opts.concurrency.max(1));
+        // One request slot is left to the listing, so that a listing page never queues behind
+        // a full round of config GETs (it would then fall behind them and starve them).
+        .buffer_unordered(fetch_slots(opts.concurrency));
     let mut fetched = std::pin::pin!(fetched);
 
     while let Some(done) = fetched.next().await {
@@ -113,13 +115,7 @@ pub async fn run(
                     Err(err) => {
                         outcome.config_errors += 1;
                         tracing::warn!(identity = %identity.id, method = %method, "config could not be read: {err}");
-                        evaluate::error_findings(
-                            policy,
-                            &org_id,
-                            &identity,
-                            &method,
-                            &err.to_string(),
-                        )
+                        evaluate::error_findings(policy, &org_id, &identity, &method, &chain(&err))
                     }
                 };
                 for finding in &found {
@@ -135,6 +131,23 @@ pub async fn run(
         Err(join) => Some(ListingError::Task(join.to_string())),
     };
     Ok(outcome)
+}
+
+/// Config GETs in flight: all of the client's slots but one, which the listing keeps.
+fn fetch_slots(concurrency: usize) -> usize {
+    concurrency.saturating_sub(1).max(1)
+}
+
+/// An error with its causes, `outer: inner: ...`.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
 }
 
 /// Why the listing stopped before the end.
@@ -165,16 +178,29 @@ async fn list_into(
     total: tokio::sync::watch::Sender<u64>,
 ) -> Result<(), ApiError> {
     let mut pager = client.identities();
-    let mut seen = HashSet::new();
     while let Some(page) = pager.next_page().await? {
         if let Some(t) = pager.total() {
             let _ = total.send(t);
         }
         for identity in page {
-            if seen.insert(identity.id.clone()) && tx.send(Arc::new(identity)).await.is_err() {
+            // The pager already yields each identity once.
+            if tx.send(Arc::new(identity)).await.is_err() {
                 return Ok(());
             }
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listing_keeps_one_slot() {
+        assert_eq!(fetch_slots(64), 63);
+        assert_eq!(fetch_slots(2), 1);
+        assert_eq!(fetch_slots(1), 1);
+        assert_eq!(fetch_slots(0), 1);
+    }
 }

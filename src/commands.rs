@@ -28,21 +28,31 @@ pub fn run(cli: Cli, stderr: &mut dyn Write) -> Result<Exit, Failure> {
         Command::Rollback(args) => block_on(rollback::run(args, quiet, stderr)),
         Command::Diff(args) => diff::run(&args, stderr),
         Command::Demo(args) => block_on(demo::run(args, quiet, stderr)),
-        Command::Sim(args) => block_on(sim::run(args, stderr)),
+        Command::Sim(args) => block_on_server(sim::run(args, stderr)),
     }
 }
 
+/// Runs a client command on a single-threaded runtime: the work waits on the network, and one
+/// thread keeps every wake-up local (measured in BENCHMARKS.md: about a quarter less CPU per
+/// audited config than a multi-threaded runtime on two cores).
 fn block_on<F: std::future::Future<Output = Result<Exit, Failure>>>(
     fut: F,
 ) -> Result<Exit, Failure> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| {
-            Failure::new(
-                Exit::Unavailable,
-                anyhow::Error::new(e).context("cannot start the async runtime"),
-            )
-        })?;
-    runtime.block_on(fut)
+    runtime(tokio::runtime::Builder::new_current_thread())?.block_on(fut)
+}
+
+/// Runs the simulator on a multi-threaded runtime (it serves many connections at once).
+fn block_on_server<F: std::future::Future<Output = Result<Exit, Failure>>>(
+    fut: F,
+) -> Result<Exit, Failure> {
+    runtime(tokio::runtime::Builder::new_multi_thread())?.block_on(fut)
+}
+
+fn runtime(mut builder: tokio::runtime::Builder) -> Result<tokio::runtime::Runtime, Failure> {
+    builder.enable_all().build().map_err(|e| {
+        Failure::new(
+            Exit::Unavailable,
+            anyhow::Error::new(e).context("cannot start the async runtime"),
+        )
+    })
 }

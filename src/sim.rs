@@ -10,6 +10,7 @@
 //! how fast and in what order. This module holds the public API; the HTTP routes, PATCH
 //! schemas, generator and limiter live in `sim/`.
 
+mod admin;
 mod generator;
 mod http;
 mod limits;

@@ -32,6 +32,7 @@ use crate::model::AuthMethod;
 /// The router: everything goes through [`dispatch`].
 pub(crate) fn router(sim: Sim) -> Router {
     Router::new()
+        .merge(super::admin::router())
         .fallback(dispatch)
         .with_state(sim)
 }
