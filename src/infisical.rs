@@ -133,7 +133,7 @@ impl Client {
     ) -> Result<AuthConfig, ApiError> {
         let req = self.config_request(Method::GET, identity_id, method, Class::Read)?;
         let body = self.inner.execute(&req).await.map_err(not_configured)?;
-        decode_config(&req, method, &body)
+        decode_config(&req, method, body)
     }
 
     /// `PATCH /api/v1/auth/<method>/identities/{id}` with `body` as is; returns the config the
@@ -149,7 +149,7 @@ impl Client {
         let mut req = self.config_request(Method::PATCH, identity_id, method, Class::Write)?;
         req.body = Some(Value::Object(body.clone()));
         let answer = self.inner.execute(&req).await.map_err(not_configured)?;
-        decode_config(&req, method, &answer)
+        decode_config(&req, method, answer)
     }
 
     /// Request counters so far.
@@ -189,8 +189,8 @@ impl Client {
     }
 }
 
-fn decode_config(req: &Request, method: &AuthMethod, body: &Value) -> Result<AuthConfig, ApiError> {
-    AuthConfig::from_response(method, body).map_err(|e| ApiError::Decode {
+fn decode_config(req: &Request, method: &AuthMethod, body: Value) -> Result<AuthConfig, ApiError> {
+    AuthConfig::from_response_owned(method, body).map_err(|e| ApiError::Decode {
         request: req.describe(),
         detail: e.to_string(),
     })

@@ -1,10 +1,15 @@
 //! Client-side throttling per request class (reads, writes): an evenly paced rate limiter
-//! (governor, burst 1) and a shared "resume at" gate that a 429 closes for the whole class,
-//! plus the parsing of how long a 429 asks us to wait.
+//! (governor, burst 1), a shared "resume at" gate that a 429 closes for the whole class, the
+//! adaptation of the pace to what the server actually allows, and the parsing of how long a
+//! 429 asks us to wait.
+//!
+//! Adaptation: when a 429 arrives, the class is paced at 95% of the rate the server let
+//! through over the last minute (its real budget, whatever idguard was told), and the pace
+//! creeps back up by 10% every 10 s without a 429, never above the configured rate.
 //!
 //! It does not send anything; the transport asks it when it may.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -30,21 +35,88 @@ pub(crate) enum Class {
 
 /// The throttle of one class.
 pub(crate) struct Throttle {
-    limiter: Option<DefaultDirectRateLimiter>,
+    /// The configured rate (requests per second), if any.
+    configured: Option<f64>,
+    pace: Mutex<Pace>,
     resume_at: Mutex<Option<Instant>>,
+    successes: Mutex<Buckets>,
+}
+
+/// The pace in force: its rate and the limiter that enforces it.
+struct Pace {
+    rate: Option<f64>,
+    limiter: Option<Arc<DefaultDirectRateLimiter>>,
+    last_429: Option<Instant>,
+    last_change: Instant,
+}
+
+/// Successful requests per second over the last [`WINDOW_SECS`] seconds.
+struct Buckets {
+    start: Instant,
+    counts: [(u64, u32); WINDOW_SECS as usize],
+}
+
+/// The window over which the server's real budget is measured (Infisical counts per minute).
+const WINDOW_SECS: u64 = 60;
+/// After a 429, pace at this share of what the server let through.
+const BACKOFF_SHARE: f64 = 0.95;
+/// Without a 429 for this long, the pace grows by [`GROWTH`].
+const GROWTH_EVERY: Duration = Duration::from_secs(10);
+const GROWTH: f64 = 1.10;
+/// The slowest pace adaptation sets (requests per second).
+const MIN_RATE: f64 = 0.2;
+
+impl Buckets {
+    fn add(&mut self, now: Instant) {
+        let sec = now.saturating_duration_since(self.start).as_secs();
+        let slot = &mut self.counts[(sec % WINDOW_SECS) as usize];
+        if slot.0 != sec {
+            *slot = (sec, 0);
+        }
+        slot.1 += 1;
+    }
+
+    /// Successes per second over the last window (or since the start, if shorter).
+    fn rate(&self, now: Instant) -> Option<f64> {
+        let elapsed = now.saturating_duration_since(self.start);
+        let sec = elapsed.as_secs();
+        let total: u64 = self
+            .counts
+            .iter()
+            .filter(|(s, _)| s.saturating_add(WINDOW_SECS) > sec && *s <= sec)
+            .map(|(_, n)| u64::from(*n))
+            .sum();
+        let span = elapsed.as_secs_f64().clamp(1.0, WINDOW_SECS as f64);
+        (total > 0).then(|| total as f64 / span)
+    }
+}
+
+/// A limiter pacing evenly at `rate` per second, 2% slower than asked: a request can reach the
+/// server up to ~20 ms later or earlier than it left, and the limit must hold in every window
+/// the server counts.
+fn limiter(rate: f64) -> Option<Arc<DefaultDirectRateLimiter>> {
+    let interval = Duration::from_secs_f64(1.02 / rate.max(MIN_RATE));
+    Quota::with_period(interval).map(|q| Arc::new(RateLimiter::direct(q)))
 }
 
 impl Throttle {
-    /// A throttle pacing at `rate` (none: only the 429 gate).
+    /// A throttle pacing at `rate` (none: only the 429 gate, until a 429 teaches a pace).
     pub fn new(rate: Option<Rate>) -> Throttle {
-        // Pace 2% slower than asked: a request can reach the server up to ~20 ms later or
-        // earlier than it left, and the limit must hold in every window the server counts.
-        let limiter = rate
-            .and_then(|r| Quota::with_period(r.interval().mul_f64(1.02)))
-            .map(RateLimiter::direct);
+        let configured = rate.map(|r| 1.0 / r.interval().as_secs_f64());
+        let now = Instant::now();
         Throttle {
-            limiter,
+            configured,
+            pace: Mutex::new(Pace {
+                rate: configured,
+                limiter: configured.and_then(limiter),
+                last_429: None,
+                last_change: now,
+            }),
             resume_at: Mutex::new(None),
+            successes: Mutex::new(Buckets {
+                start: now,
+                counts: [(u64::MAX, 0); WINDOW_SECS as usize],
+            }),
         }
     }
 
@@ -68,11 +140,79 @@ impl Throttle {
         }
     }
 
-    /// Waits for the rate limiter's next slot (returns at once without a limiter).
+    /// Waits for the pace's next slot (returns at once without one).
     pub async fn pace(&self) {
-        if let Some(l) = &self.limiter {
+        let limiter = self
+            .pace
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .limiter
+            .clone();
+        if let Some(l) = limiter {
             l.until_ready().await;
         }
+    }
+
+    /// A request of this class succeeded: counted, and the pace may grow back.
+    pub fn note_success(&self) {
+        let now = Instant::now();
+        self.successes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .add(now);
+        let mut pace = self.pace.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(last_429) = pace.last_429 else {
+            return;
+        };
+        if now.saturating_duration_since(last_429) < GROWTH_EVERY
+            || now.saturating_duration_since(pace.last_change) < GROWTH_EVERY
+        {
+            return;
+        }
+        let Some(rate) = pace.rate else { return };
+        let grown = rate * GROWTH;
+        let next = match self.configured {
+            Some(cap) => grown.min(cap),
+            None => grown,
+        };
+        if next > rate {
+            tracing::debug!(rate = next, "no 429 for a while; pacing faster");
+            pace.rate = Some(next);
+            pace.limiter = limiter(next);
+            pace.last_change = now;
+        }
+    }
+
+    /// The server answered 429: pace the class at what it really lets through.
+    pub fn note_rate_limited(&self) {
+        let now = Instant::now();
+        let allowed = self
+            .successes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .rate(now);
+        let mut pace = self.pace.lock().unwrap_or_else(PoisonError::into_inner);
+        pace.last_429 = Some(now);
+        let Some(allowed) = allowed else { return };
+        let target = (allowed * BACKOFF_SHARE).max(MIN_RATE);
+        if pace.rate.is_none_or(|r| target < r) {
+            tracing::info!(
+                rate = target,
+                "the server rate-limits below the configured pace; pacing at what it allows"
+            );
+            pace.rate = Some(target);
+            pace.limiter = limiter(target);
+            pace.last_change = now;
+        }
+    }
+
+    /// The pace in force, requests per second (`None`: unpaced).
+    #[cfg(test)]
+    fn rate(&self) -> Option<f64> {
+        self.pace
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .rate
     }
 }
 
@@ -123,6 +263,41 @@ pub(crate) fn wait_from_text(message: &str) -> Option<Duration> {
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_paces_at_what_the_server_let_through_then_grows_back() {
+        let t = Throttle::new(Some(Rate::per_second(100).expect("rate")));
+        assert_eq!(t.rate(), Some(100.0));
+        // 50 successes a second for 4 seconds, then a 429.
+        for _ in 0..4 {
+            for _ in 0..50 {
+                t.note_success();
+            }
+            tokio::time::advance(Duration::from_secs(1)).await;
+        }
+        t.note_rate_limited();
+        let slowed = t.rate().expect("paced");
+        assert!((45.0..=50.0).contains(&slowed), "{slowed}");
+        // Quiet for a while: it grows back, never above the configured rate.
+        for _ in 0..40 {
+            tokio::time::advance(Duration::from_secs(11)).await;
+            t.note_success();
+        }
+        assert_eq!(t.rate(), Some(100.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unpaced_class_learns_a_pace_from_a_429() {
+        let t = Throttle::new(None);
+        assert_eq!(t.rate(), None);
+        for _ in 0..30 {
+            t.note_success();
+        }
+        tokio::time::advance(Duration::from_secs(2)).await;
+        t.note_rate_limited();
+        let learned = t.rate().expect("a pace");
+        assert!(learned > 10.0 && learned < 15.0, "{learned}");
+    }
 
     #[test]
     fn retry_after_text_is_parsed() {

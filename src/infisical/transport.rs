@@ -230,6 +230,7 @@ impl Transport {
                     if status.is_success() {
                         match serde_json::from_slice::<Value>(&body) {
                             Ok(v) => {
+                                throttle.note_success();
                                 if let (Some(s), Some((generation, _))) = (session, &token) {
                                     s.note_success(*generation);
                                 }
@@ -261,6 +262,7 @@ impl Transport {
                             wait_secs = wait.as_secs_f64(),
                             "rate limited by the server; pausing this request class"
                         );
+                        throttle.note_rate_limited();
                         throttle.close_until(until);
                         continue;
                     } else {

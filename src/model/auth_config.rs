@@ -54,16 +54,29 @@ impl AuthConfig {
         method: &AuthMethod,
         body: &Value,
     ) -> Result<AuthConfig, ConfigDecodeError> {
+        AuthConfig::from_response_owned(method, body.clone())
+    }
+
+    /// [`AuthConfig::from_response`] taking the body by value (no copy of the config).
+    pub fn from_response_owned(
+        method: &AuthMethod,
+        body: Value,
+    ) -> Result<AuthConfig, ConfigDecodeError> {
         let wrapper = method.wrapper_key();
-        let inner = match (wrapper, body.as_object()) {
-            (Some(key), Some(obj)) => obj.get(key),
-            (None, Some(obj)) if obj.len() == 1 => obj.values().next(),
-            _ => None,
+        let missing =
+            || ConfigDecodeError::MissingWrapper(wrapper.unwrap_or("<method>").to_owned());
+        let Value::Object(mut obj) = body else {
+            return Err(missing());
         };
-        let inner = inner.and_then(Value::as_object).ok_or_else(|| {
-            ConfigDecodeError::MissingWrapper(wrapper.unwrap_or("<method>").to_owned())
-        })?;
-        AuthConfig::from_fields(method.clone(), inner.clone())
+        let inner = match wrapper {
+            Some(key) => obj.remove(key),
+            None if obj.len() == 1 => obj.into_iter().next().map(|(_, v)| v),
+            None => None,
+        };
+        match inner {
+            Some(Value::Object(fields)) => AuthConfig::from_fields(method.clone(), fields),
+            _ => Err(missing()),
+        }
     }
 
     /// Decodes the config object itself (the value under the wrapper key).
