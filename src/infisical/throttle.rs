@@ -4,8 +4,8 @@
 //! 429 asks us to wait.
 //!
 //! Adaptation: when a 429 arrives, the class is paced at 95% of the rate the server let
-//! through over the last minute (its real budget, whatever idguard was told), and the pace
-//! creeps back up by 10% every 10 s without a 429, never above the configured rate.
+//! through over the last minute (its real budget, whatever idguard was told); after a minute
+//! without a 429 the pace creeps back up by 10% every 10 s, never above the configured rate.
 //!
 //! It does not send anything; the transport asks it when it may.
 
@@ -60,7 +60,9 @@ struct Buckets {
 const WINDOW_SECS: u64 = 60;
 /// After a 429, pace at this share of what the server let through.
 const BACKOFF_SHARE: f64 = 0.95;
-/// Without a 429 for this long, the pace grows by [`GROWTH`].
+/// After a 429 the pace holds for a whole window (the server's budget is per minute), then
+/// grows by [`GROWTH`] every [`GROWTH_EVERY`] without a 429.
+const QUIET_BEFORE_GROWTH: Duration = Duration::from_secs(WINDOW_SECS);
 const GROWTH_EVERY: Duration = Duration::from_secs(10);
 const GROWTH: f64 = 1.10;
 /// The slowest pace adaptation sets (requests per second).
@@ -164,7 +166,7 @@ impl Throttle {
         let Some(last_429) = pace.last_429 else {
             return;
         };
-        if now.saturating_duration_since(last_429) < GROWTH_EVERY
+        if now.saturating_duration_since(last_429) < QUIET_BEFORE_GROWTH
             || now.saturating_duration_since(pace.last_change) < GROWTH_EVERY
         {
             return;
@@ -279,6 +281,9 @@ mod tests {
         let slowed = t.rate().expect("paced");
         assert!((45.0..=50.0).contains(&slowed), "{slowed}");
         // Quiet for a while: it grows back, never above the configured rate.
+        tokio::time::advance(Duration::from_secs(30)).await;
+        t.note_success();
+        assert_eq!(t.rate(), Some(slowed), "holds for a whole window after a 429");
         for _ in 0..40 {
             tokio::time::advance(Duration::from_secs(11)).await;
             t.note_success();
