@@ -122,7 +122,7 @@ pub fn evaluate(
     config: &AuthConfig,
     today: Date,
 ) -> Vec<Finding> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(policy.rules.len());
     for rule in &policy.rules {
         if !rule_matches(rule, identity, &config.method) {
             continue;

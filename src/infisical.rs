@@ -11,6 +11,7 @@ mod error;
 mod listing;
 mod options;
 mod org;
+mod pruned;
 mod session;
 mod throttle;
 mod transport;
@@ -51,6 +52,19 @@ struct Inner {
 impl Inner {
     async fn execute(&self, req: &Request) -> Result<Value, ApiError> {
         self.transport.execute(req, Some(&self.session)).await
+    }
+
+    /// [`Inner::execute`] keeping only what `shape` names of the answer.
+    async fn execute_pruned(
+        &self,
+        req: &Request,
+        shape: &'static pruned::Shape,
+    ) -> Result<Value, ApiError> {
+        self.transport
+            .execute_with(req, Some(&self.session), |body| {
+                pruned::from_slice(body, shape)
+            })
+            .await
     }
 }
 

@@ -14,6 +14,7 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::error::{ApiError, ErrorKind};
+use super::pruned::Shape;
 use super::throttle::Class;
 use super::transport::{PAGE_BODY_LIMIT, Request};
 use super::{Client, endpoint};
@@ -144,7 +145,7 @@ impl IdentityPager {
                 "orderBy": "name",
                 "orderDirection": "asc",
             }));
-            match inner.execute(&req).await {
+            match inner.execute_pruned(&req, &PAGE).await {
                 Ok(body) => return page_of(&req, body, "identities"),
                 Err(e) if self.first && e.status() == Some(404) => {
                     tracing::info!(
@@ -173,10 +174,34 @@ impl IdentityPager {
         let mut req = Request::new(Method::GET, url, Class::Read);
         req.body_limit = PAGE_BODY_LIMIT;
         req.forbidden = ErrorKind::Auth;
-        let body = inner.execute(&req).await?;
+        let body = inner.execute_pruned(&req, &PAGE).await?;
         page_of(&req, body, "identityMemberships")
     }
 }
+
+/// What [`page_of`] and [`parse_item`] read of a listing page; the rest of each item (roles,
+/// timestamps, ...) is skipped while parsing.
+const PAGE: Shape = Shape::Object(&[
+    ("identities", Shape::Each(&ITEM)),
+    ("identityMemberships", Shape::Each(&ITEM)),
+    ("totalCount", Shape::All),
+]);
+const ITEM: Shape = Shape::Object(&[
+    (
+        "identity",
+        Shape::Object(&[
+            ("id", Shape::All),
+            ("name", Shape::All),
+            ("authMethods", Shape::All),
+            ("authMethod", Shape::All),
+            ("projectId", Shape::All),
+        ]),
+    ),
+    ("identityId", Shape::All),
+    ("projectId", Shape::All),
+    ("project", Shape::Object(&[("id", Shape::All)])),
+    ("scope", Shape::All),
+]);
 
 /// The items array under `key` and the `totalCount`.
 fn page_of(
@@ -300,6 +325,56 @@ mod tests {
         assert_eq!(id.scope, IdentityScope::Organization);
         let none = json!({"identity": {"id": "i3", "name": "n", "authMethod": null}});
         assert!(parse_item(&none).unwrap().auth_methods.is_empty());
+    }
+
+    /// Items of a search page and a memberships page, well-formed and malformed: the pruned
+    /// decode of the listing gives the same identities and the same errors as a full decode.
+    #[test]
+    fn pruned_pages_parse_like_full_ones() {
+        let page = json!({"identities": [
+            {"id": "m1", "identityId": "i1", "scope": "organization", "orgId": "o",
+             "projectId": null, "project": null, "createdAt": "2025-10-06T05:29:28.778Z",
+             "roles": [{"id": "r", "role": "member", "isTemporary": false}],
+             "identity": {"name": "edge", "id": "i1", "hasDeleteProtection": false,
+                          "orgId": "o", "authMethods": ["gcp-auth", "oidc-auth"]}},
+            {"id": "m2", "scope": "project", "project": {"id": "p2", "name": "x"},
+             "identity": {"name": "ci", "id": "i2", "authMethod": "aws-auth", "projectId": "p9"}},
+            {"identityId": "i3", "identity": {"name": "n3", "authMethods": null}},
+            {"scope": "project", "identity": {"id": "i4", "name": "n4"}},
+            {"identity": {"id": "i5", "name": "n5", "authMethods": "universal-auth"}},
+            {"identity": ["not", "an", "object"]},
+            7
+        ], "totalCount": 7, "other": {"big": [1, 2, 3]}});
+        let bytes = serde_json::to_vec(&page).unwrap();
+        let req = Request::new(
+            Method::POST,
+            reqwest::Url::parse("http://h/api/v2/identities/search").unwrap(),
+            Class::Read,
+        );
+        let full = page_of(&req, serde_json::from_slice(&bytes).unwrap(), "identities").unwrap();
+        let pruned = page_of(
+            &req,
+            super::super::pruned::from_slice(&bytes, &PAGE).unwrap(),
+            "identities",
+        )
+        .unwrap();
+        assert_eq!(full.1, Some(7));
+        assert_eq!(pruned.1, full.1);
+        assert_eq!(pruned.0.len(), full.0.len());
+        for (p, f) in pruned.0.iter().zip(&full.0) {
+            assert_eq!(parse_item(p), parse_item(f));
+        }
+        assert_eq!(
+            parse_item(&pruned.0[1]).unwrap().scope,
+            IdentityScope::Project {
+                project_id: "p2".into()
+            }
+        );
+        let members = json!({"identityMemberships": [{"identity": {"id": "a", "name": "b"}}]});
+        let bytes = serde_json::to_vec(&members).unwrap();
+        let pruned = super::super::pruned::from_slice(&bytes, &PAGE).unwrap();
+        let items = page_of(&req, pruned, "identityMemberships").unwrap().0;
+        assert_eq!(parse_item(&items[0]).unwrap().id, "a");
     }
 
     #[test]

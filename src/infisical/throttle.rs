@@ -283,7 +283,11 @@ mod tests {
         // Quiet for a while: it grows back, never above the configured rate.
         tokio::time::advance(Duration::from_secs(30)).await;
         t.note_success();
-        assert_eq!(t.rate(), Some(slowed), "holds for a whole window after a 429");
+        assert_eq!(
+            t.rate(),
+            Some(slowed),
+            "holds for a whole window after a 429"
+        );
         for _ in 0..40 {
             tokio::time::advance(Duration::from_secs(11)).await;
             t.note_success();

@@ -155,6 +155,18 @@ impl Transport {
         req: &Request,
         session: Option<&Session>,
     ) -> Result<Value, ApiError> {
+        self.execute_with(req, session, |body| serde_json::from_slice::<Value>(body))
+            .await
+    }
+
+    /// [`Transport::execute`] with the 2xx body decoded by `decode`; a decode error is a bad
+    /// (truncated or invalid) body and is retried like one.
+    pub async fn execute_with<T>(
+        &self,
+        req: &Request,
+        session: Option<&Session>,
+        decode: impl Fn(&[u8]) -> serde_json::Result<T>,
+    ) -> Result<T, ApiError> {
         let started = Instant::now();
         let deadline_at = self.deadline.map(|d| started + d);
         let mut backoff = ExponentialBuilder::new()
@@ -228,7 +240,7 @@ impl Transport {
                 Ok(Ok((status, headers, body))) => {
                     tracing::debug!(method = %req.method, path = req.url.path(), status = status.as_u16(), "infisical response");
                     if status.is_success() {
-                        match serde_json::from_slice::<Value>(&body) {
+                        match decode(&body) {
                             Ok(v) => {
                                 throttle.note_success();
                                 if let (Some(s), Some((generation, _))) = (session, &token) {
@@ -340,7 +352,12 @@ impl Transport {
         }
         let mut resp = builder.send().await.map_err(AttemptError::Send)?;
         let status = resp.status();
-        let headers = resp.headers().clone();
+        // Only a 429's headers are read (its retry hint); others are not copied.
+        let headers = if status == StatusCode::TOO_MANY_REQUESTS {
+            resp.headers().clone()
+        } else {
+            HeaderMap::new()
+        };
         if resp
             .content_length()
             .is_some_and(|n| n > req.body_limit as u64)

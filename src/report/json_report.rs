@@ -11,6 +11,9 @@ use serde::Serialize;
 use super::{FinishContext, FormatWriter, ReportError, SCHEMA_VERSION, files};
 use crate::finding::Finding;
 
+/// Write buffer of the results and of the final file: one write call per MiB, not per 8 KiB.
+const WRITE_BUFFER: usize = 1 << 20;
+
 /// The streaming writer of `report.json`.
 pub(super) struct JsonReport {
     final_path: PathBuf,
@@ -36,7 +39,7 @@ impl JsonReport {
         let (file, results_path) = files::create_temp(&dir.join("report.json.results"))?;
         Ok(JsonReport {
             final_path,
-            results: BufWriter::new(file),
+            results: BufWriter::with_capacity(WRITE_BUFFER, file),
             results_path,
             count: 0,
         })
@@ -77,7 +80,7 @@ impl FormatWriter for JsonReport {
             path: tmp.clone(),
             source,
         };
-        let mut out = BufWriter::new(file);
+        let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
         write!(
             out,
             "{{\n  \"schema_version\": {SCHEMA_VERSION},\n  \"tool\": "
