@@ -11,6 +11,7 @@
 //! schemas, generator and limiter live in `sim/`.
 
 mod admin;
+mod delay;
 mod generator;
 mod http;
 mod limits;

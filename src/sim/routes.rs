@@ -119,6 +119,7 @@ async fn dispatch(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let arrived = Instant::now();
     let shared = &sim.shared;
     let path = uri.path().to_owned();
     let route = parse_route(&method, &path, shared.settings.legacy);
@@ -161,8 +162,8 @@ async fn dispatch(
             None,
         ),
         _ => {
-            if !shared.settings.latency.is_zero() {
-                tokio::time::sleep(shared.settings.latency).await;
+            if let Some(delay) = &shared.settings.delay {
+                delay.sleep_until(arrived + shared.settings.latency).await;
             }
             handle(&req, route).await
         }

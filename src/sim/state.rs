@@ -132,6 +132,8 @@ impl State {
 /// What never changes after start.
 pub(crate) struct Settings {
     pub(crate) latency: Duration,
+    /// Wakes delayed responses on time (only with a latency).
+    pub(crate) delay: Option<super::delay::DelayTimer>,
     pub(crate) token_ttl: Duration,
     pub(crate) client_id: String,
     pub(crate) client_secret: String,
@@ -302,6 +304,7 @@ impl Sim {
             shared: Arc::new(Shared {
                 settings: Settings {
                     latency: config.latency,
+                    delay: (!config.latency.is_zero()).then(super::delay::DelayTimer::start),
                     token_ttl: config.token_ttl,
                     client_id: config.client_id.clone(),
                     client_secret: config.client_secret.clone(),
