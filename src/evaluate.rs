@@ -244,7 +244,7 @@ fn apply_patch(config: &AuthConfig, patch: &Map<String, Value>) -> AuthConfig {
             }
             _ => {}
         }
-        next.fields.insert(key.clone(), value.clone());
+        next.set_field(key.clone(), value.clone());
     }
     next
 }
@@ -324,7 +324,7 @@ pub fn plan_config(
                     .map(TrustedIp::to_request_json)
                     .collect(),
             ),
-            _ => state.fields.get(key).cloned().unwrap_or(Value::Null),
+            _ => state.field(key).cloned().unwrap_or(Value::Null),
         };
         patch.insert(key.clone(), value);
     }

@@ -30,7 +30,7 @@ pub use options::{
 };
 pub use transport::ApiStats;
 
-use crate::model::{AuthConfig, AuthMethod};
+use crate::model::{AuthConfig, AuthMethod, ConfigBody};
 use session::Session;
 use throttle::Class;
 use transport::{Request, Transport};
@@ -50,11 +50,15 @@ struct Inner {
 }
 
 impl Inner {
-    async fn execute(&self, req: &Request) -> Result<Value, ApiError> {
-        self.transport.execute(req, Some(&self.session)).await
+    /// A config GET/PATCH: the answer split at its top level, the
+    /// config itself left as text until it is decoded.
+    async fn execute_config(&self, req: &Request) -> Result<ConfigBody, ApiError> {
+        self.transport
+            .execute_with(req, Some(&self.session), ConfigBody::parse)
+            .await
     }
 
-    /// [`Inner::execute`] keeping only what `shape` names of the answer.
+    /// A request whose answer keeps only what `shape` names of the answer.
     async fn execute_pruned(
         &self,
         req: &Request,
@@ -146,7 +150,11 @@ impl Client {
         method: &AuthMethod,
     ) -> Result<AuthConfig, ApiError> {
         let req = self.config_request(Method::GET, identity_id, method, Class::Read)?;
-        let body = self.inner.execute(&req).await.map_err(not_configured)?;
+        let body = self
+            .inner
+            .execute_config(&req)
+            .await
+            .map_err(not_configured)?;
         decode_config(&req, method, body)
     }
 
@@ -162,7 +170,11 @@ impl Client {
         // sending it twice leaves the same state (it is idempotent).
         let mut req = self.config_request(Method::PATCH, identity_id, method, Class::Write)?;
         req.body = Some(Value::Object(body.clone()));
-        let answer = self.inner.execute(&req).await.map_err(not_configured)?;
+        let answer = self
+            .inner
+            .execute_config(&req)
+            .await
+            .map_err(not_configured)?;
         decode_config(&req, method, answer)
     }
 
@@ -203,8 +215,12 @@ impl Client {
     }
 }
 
-fn decode_config(req: &Request, method: &AuthMethod, body: Value) -> Result<AuthConfig, ApiError> {
-    AuthConfig::from_response_owned(method, body).map_err(|e| ApiError::Decode {
+fn decode_config(
+    req: &Request,
+    method: &AuthMethod,
+    body: ConfigBody,
+) -> Result<AuthConfig, ApiError> {
+    AuthConfig::from_body(method, body).map_err(|e| ApiError::Decode {
         request: req.describe(),
         detail: e.to_string(),
     })

@@ -9,7 +9,7 @@ mod auth_method;
 mod identity;
 mod trusted_ip;
 
-pub use auth_config::{AuthConfig, ConfigDecodeError};
+pub use auth_config::{AuthConfig, ConfigBody, ConfigDecodeError};
 pub use auth_method::AuthMethod;
 pub use identity::{Identity, IdentityScope};
 pub use trusted_ip::{TrustedIp, TrustedIpError};

@@ -1,16 +1,24 @@
 //! The configuration of one auth method on one identity, as read from
 //! `GET /api/v1/auth/<method>/identities/{id}`.
 //!
-//! The fields every method has are decoded into typed values; everything else (allowlists,
-//! method-specific settings) is kept verbatim in `fields` so that unknown fields are tolerated
-//! and a PATCH can resend what the server stored.
+//! The fields every method has are decoded into typed values, and the method's allowlist
+//! fields are kept as returned; everything else (method-specific settings, unknown fields) is
+//! kept as the server's JSON text and decoded into a map only when something asks for it
+//! (remediation resends and compares whole configs; an audit never does). Decoding a map of
+//! `Value`s for every field of every config was the largest decoding cost of an audit.
 
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::OnceLock;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::{AuthMethod, TrustedIp, TrustedIpError};
 
 /// One decoded auth-method configuration.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct AuthConfig {
     /// Which method this is.
     pub method: AuthMethod,
@@ -26,8 +34,62 @@ pub struct AuthConfig {
     pub access_token_trusted_ips: Option<Vec<TrustedIp>>,
     /// `clientSecretTrustedIps` when present (universal-auth).
     pub client_secret_trusted_ips: Option<Vec<TrustedIp>>,
+    /// The method's allowlist fields that the config has, as returned (null included).
+    allowlists: Vec<(&'static str, Value)>,
     /// The whole object as the server returned it, unknown fields included.
-    pub fields: Map<String, Value>,
+    fields: Fields,
+}
+
+/// The whole config object: the server's JSON text, decoded into a map on first use.
+#[derive(Clone)]
+struct Fields {
+    /// The object's JSON text (`None` once the map was built from elsewhere or changed).
+    raw: Option<Box<RawValue>>,
+    map: OnceLock<Map<String, Value>>,
+}
+
+impl fmt::Debug for Fields {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Values can be secrets (LDAP bindPass, ...): keys only.
+        f.debug_list().entries(self.get().keys()).finish()
+    }
+}
+
+impl Fields {
+    fn get(&self) -> &Map<String, Value> {
+        self.map.get_or_init(|| self.parsed())
+    }
+
+    fn insert(&mut self, name: String, value: Value) {
+        let mut map = match self.map.take() {
+            Some(map) => map,
+            None => self.parsed(),
+        };
+        map.insert(name, value);
+        self.map = OnceLock::from(map);
+        self.raw = None;
+    }
+
+    fn parsed(&self) -> Map<String, Value> {
+        // The text was checked to be a JSON object when the config was decoded.
+        self.raw
+            .as_ref()
+            .and_then(|raw| serde_json::from_str(raw.get()).ok())
+            .unwrap_or_default()
+    }
+}
+
+impl PartialEq for AuthConfig {
+    fn eq(&self, other: &Self) -> bool {
+        self.method == other.method
+            && self.access_token_ttl == other.access_token_ttl
+            && self.access_token_max_ttl == other.access_token_max_ttl
+            && self.access_token_num_uses_limit == other.access_token_num_uses_limit
+            && self.access_token_period == other.access_token_period
+            && self.access_token_trusted_ips == other.access_token_trusted_ips
+            && self.client_secret_trusted_ips == other.client_secret_trusted_ips
+            && self.fields.get() == other.fields.get()
+    }
 }
 
 /// Why a GET response body could not be turned into an [`AuthConfig`].
@@ -45,6 +107,145 @@ pub enum ConfigDecodeError {
         index: usize,
         source: TrustedIpError,
     },
+}
+
+/// A config response body split at its top level: each key with its value's JSON text, or
+/// `None` when the body is JSON but not an object. Parsing it checks the whole body's syntax
+/// (a truncated body fails here and is retried); [`AuthConfig::from_body`] judges the content.
+#[derive(Debug)]
+pub struct ConfigBody(Option<BTreeMap<String, Box<RawValue>>>);
+
+impl ConfigBody {
+    /// Parses a response body.
+    pub fn parse(bytes: &[u8]) -> serde_json::Result<ConfigBody> {
+        serde_json::from_slice(bytes)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ConfigBody {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(BodyVisitor)
+    }
+}
+
+struct BodyVisitor;
+
+impl<'de> Visitor<'de> for BodyVisitor {
+    type Value = ConfigBody;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ConfigBody, A::Error> {
+        let mut out = BTreeMap::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value: Box<RawValue> = map.next_value()?;
+            out.insert(key, value);
+        }
+        Ok(ConfigBody(Some(out)))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<ConfigBody, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(ConfigBody(None))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<ConfigBody, E> {
+        Ok(ConfigBody(None))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<ConfigBody, E> {
+        Ok(ConfigBody(None))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<ConfigBody, E> {
+        Ok(ConfigBody(None))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<ConfigBody, E> {
+        Ok(ConfigBody(None))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<ConfigBody, E> {
+        Ok(ConfigBody(None))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<ConfigBody, E> {
+        Ok(ConfigBody(None))
+    }
+}
+
+/// The fields decoded eagerly, read straight from the config's JSON text.
+#[derive(Default)]
+struct Typed {
+    ttl: Option<Value>,
+    max_ttl: Option<Value>,
+    uses: Option<Value>,
+    period: Option<Value>,
+    access_ips: Option<Value>,
+    secret_ips: Option<Value>,
+    allowlists: Vec<(&'static str, Value)>,
+}
+
+/// Reads the config object, keeping only the typed and allowlist fields (`None`: not an object).
+struct TypedSeed(&'static [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for TypedSeed {
+    type Value = Option<Typed>;
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<Typed>, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TypedSeed {
+    type Value = Option<Typed>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an auth config object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Typed>, A::Error> {
+        let mut t = Typed::default();
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let slot = match key.as_ref() {
+                "accessTokenTTL" => &mut t.ttl,
+                "accessTokenMaxTTL" => &mut t.max_ttl,
+                "accessTokenNumUsesLimit" => &mut t.uses,
+                "accessTokenPeriod" => &mut t.period,
+                "accessTokenTrustedIps" => &mut t.access_ips,
+                "clientSecretTrustedIps" => &mut t.secret_ips,
+                other => {
+                    match self.0.iter().find(|f| **f == other) {
+                        Some(field) => {
+                            let value: Value = map.next_value()?;
+                            t.allowlists.retain(|(f, _)| f != field);
+                            t.allowlists.push((field, value));
+                        }
+                        None => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                    continue;
+                }
+            };
+            *slot = Some(map.next_value()?);
+        }
+        Ok(Some(t))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Option<Typed>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Option<Typed>, E> {
+        Ok(None)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Option<Typed>, E> {
+        Ok(None)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Option<Typed>, E> {
+        Ok(None)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Option<Typed>, E> {
+        Ok(None)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Option<Typed>, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Option<Typed>, E> {
+        Ok(None)
+    }
 }
 
 impl AuthConfig {
@@ -79,28 +280,90 @@ impl AuthConfig {
         }
     }
 
+    /// Decodes a parsed response body (see [`ConfigBody`]) without building a map of the
+    /// config: the same result and errors as [`AuthConfig::from_response`].
+    pub fn from_body(
+        method: &AuthMethod,
+        body: ConfigBody,
+    ) -> Result<AuthConfig, ConfigDecodeError> {
+        let wrapper = method.wrapper_key();
+        let missing =
+            || ConfigDecodeError::MissingWrapper(wrapper.unwrap_or("<method>").to_owned());
+        let Some(mut obj) = body.0 else {
+            return Err(missing());
+        };
+        let inner = match wrapper {
+            Some(key) => obj.remove(key),
+            None if obj.len() == 1 => obj.into_values().next(),
+            None => None,
+        };
+        let raw = inner.ok_or_else(missing)?;
+        let mut de = serde_json::Deserializer::from_str(raw.get());
+        let typed = TypedSeed(method.allowlist_fields())
+            .deserialize(&mut de)
+            .ok()
+            .flatten()
+            .ok_or_else(missing)?;
+        AuthConfig::from_typed(
+            method.clone(),
+            typed,
+            Fields {
+                raw: Some(raw),
+                map: OnceLock::new(),
+            },
+        )
+    }
+
     /// Decodes the config object itself (the value under the wrapper key).
     pub fn from_fields(
         method: AuthMethod,
         fields: Map<String, Value>,
     ) -> Result<AuthConfig, ConfigDecodeError> {
-        let number = |field: &'static str| -> Result<u64, ConfigDecodeError> {
-            fields
-                .get(field)
-                .and_then(as_count)
-                .ok_or(ConfigDecodeError::BadNumber { field })
+        let get = |key: &str| fields.get(key).cloned();
+        let typed = Typed {
+            ttl: get("accessTokenTTL"),
+            max_ttl: get("accessTokenMaxTTL"),
+            uses: get("accessTokenNumUsesLimit"),
+            period: get("accessTokenPeriod"),
+            access_ips: get("accessTokenTrustedIps"),
+            secret_ips: get("clientSecretTrustedIps"),
+            allowlists: allowlists_of(&method, &fields),
         };
-        let access_token_ttl = number("accessTokenTTL")?;
-        let access_token_max_ttl = number("accessTokenMaxTTL")?;
-        let access_token_num_uses_limit = number("accessTokenNumUsesLimit")?;
-        let access_token_period = match fields.get("accessTokenPeriod") {
+        AuthConfig::from_typed(
+            method,
+            typed,
+            Fields {
+                raw: None,
+                map: OnceLock::from(fields),
+            },
+        )
+    }
+
+    fn from_typed(
+        method: AuthMethod,
+        typed: Typed,
+        fields: Fields,
+    ) -> Result<AuthConfig, ConfigDecodeError> {
+        let number =
+            |value: &Option<Value>, field: &'static str| -> Result<u64, ConfigDecodeError> {
+                value
+                    .as_ref()
+                    .and_then(as_count)
+                    .ok_or(ConfigDecodeError::BadNumber { field })
+            };
+        let access_token_ttl = number(&typed.ttl, "accessTokenTTL")?;
+        let access_token_max_ttl = number(&typed.max_ttl, "accessTokenMaxTTL")?;
+        let access_token_num_uses_limit = number(&typed.uses, "accessTokenNumUsesLimit")?;
+        let access_token_period = match &typed.period {
             None | Some(Value::Null) => None,
             Some(v) => Some(as_count(v).ok_or(ConfigDecodeError::BadNumber {
                 field: "accessTokenPeriod",
             })?),
         };
-        let access_token_trusted_ips = trusted_ips(&fields, "accessTokenTrustedIps")?;
-        let client_secret_trusted_ips = trusted_ips(&fields, "clientSecretTrustedIps")?;
+        let access_token_trusted_ips =
+            trusted_ips(typed.access_ips.as_ref(), "accessTokenTrustedIps")?;
+        let client_secret_trusted_ips =
+            trusted_ips(typed.secret_ips.as_ref(), "clientSecretTrustedIps")?;
         Ok(AuthConfig {
             method,
             access_token_ttl,
@@ -109,13 +372,36 @@ impl AuthConfig {
             access_token_period,
             access_token_trusted_ips,
             client_secret_trusted_ips,
+            allowlists: typed.allowlists,
             fields,
         })
     }
 
     /// The raw value of a field (allowlists and other method-specific fields).
     pub fn field(&self, name: &str) -> Option<&Value> {
-        self.fields.get(name)
+        if self.method.allowlist_fields().contains(&name) {
+            return self
+                .allowlists
+                .iter()
+                .find(|(f, _)| *f == name)
+                .map(|(_, v)| v);
+        }
+        self.fields.get().get(name)
+    }
+
+    /// The whole config object as the server returned it (decoded on first use).
+    pub fn fields(&self) -> &Map<String, Value> {
+        self.fields.get()
+    }
+
+    /// Sets one field of the object, as a PATCH of it would (the typed fields are not
+    /// touched: callers set those themselves).
+    pub fn set_field(&mut self, name: String, value: Value) {
+        if let Some(field) = self.method.allowlist_fields().iter().find(|f| **f == name) {
+            self.allowlists.retain(|(f, _)| f != field);
+            self.allowlists.push((field, value.clone()));
+        }
+        self.fields.insert(name, value);
     }
 
     /// The trusted-IP list of `field` (`accessTokenTrustedIps` or `clientSecretTrustedIps`).
@@ -126,6 +412,14 @@ impl AuthConfig {
             _ => None,
         }
     }
+}
+
+fn allowlists_of(method: &AuthMethod, fields: &Map<String, Value>) -> Vec<(&'static str, Value)> {
+    method
+        .allowlist_fields()
+        .iter()
+        .filter_map(|f| fields.get(*f).map(|v| (*f, v.clone())))
+        .collect()
 }
 
 /// A non-negative integer, also from a float with no fraction or a numeric string (the server's
@@ -143,10 +437,10 @@ fn as_count(v: &Value) -> Option<u64> {
 }
 
 fn trusted_ips(
-    fields: &Map<String, Value>,
+    value: Option<&Value>,
     field: &'static str,
 ) -> Result<Option<Vec<TrustedIp>>, ConfigDecodeError> {
-    match fields.get(field) {
+    match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => items
             .iter()
@@ -209,6 +503,83 @@ mod tests {
                 .expect("ok")
                 .access_token_max_ttl,
             2
+        );
+    }
+
+    /// The lazy decode of a raw body gives what the full decode gives: same typed values,
+    /// same allowlist fields (null and missing kept apart), same whole-object map, same errors.
+    #[test]
+    fn raw_body_decode_matches_the_full_decode() {
+        let bodies = [
+            (
+                AuthMethod::Oci,
+                json!({"identityOciAuth": {"accessTokenTTL": "60", "accessTokenMaxTTL": 120.0,
+                "accessTokenNumUsesLimit": 0, "accessTokenPeriod": null, "allowedUsernames": "a, b",
+                "tenancyOcid": "ocid1.tenancy", "accessTokenTrustedIps": [{"ipAddress": "10.0.0.0", "prefix": 8, "type": "ipv4"}]}}),
+            ),
+            (
+                AuthMethod::Aws,
+                json!({"identityAwsAuth": {"accessTokenTTL": 1, "accessTokenMaxTTL": 2,
+                "accessTokenNumUsesLimit": 3, "allowedPrincipalArns": null, "stsEndpoint": "https://sts"}}),
+            ),
+            (
+                AuthMethod::Gcp,
+                json!({"identityGcpAuth": {"accessTokenTTL": 1, "accessTokenMaxTTL": 2,
+                "accessTokenNumUsesLimit": 3, "allowedZones": "", "allowedZones": "z1"}}),
+            ),
+            (
+                AuthMethod::Unknown("quantum-auth".into()),
+                json!({"identityQuantumAuth": {"accessTokenTTL": 1,
+                "accessTokenMaxTTL": 2, "accessTokenNumUsesLimit": 0, "x": {"nested": [1, 2]}}}),
+            ),
+            (
+                AuthMethod::Oci,
+                json!({"identityOciAuth": {"accessTokenTTL": -1}}),
+            ),
+            (AuthMethod::Oci, json!({"identityOciAuth": [1, 2]})),
+            (AuthMethod::Oci, json!({"identityAwsAuth": {}})),
+            (AuthMethod::Oci, json!([{"identityOciAuth": {}}])),
+            (
+                AuthMethod::Universal,
+                json!({"identityUniversalAuth": {"accessTokenTTL": 1, "accessTokenMaxTTL": 2,
+                "accessTokenNumUsesLimit": 0, "clientSecretTrustedIps": [{"ipAddress": "nope"}]}}),
+            ),
+            (
+                AuthMethod::Universal,
+                json!({"identityUniversalAuth": {"accessTokenTTL": 1, "accessTokenMaxTTL": 2,
+                "accessTokenNumUsesLimit": 0, "accessTokenTrustedIps": "10.0.0.0/8"}}),
+            ),
+        ];
+        for (method, body) in bodies {
+            let full = AuthConfig::from_response(&method, &body);
+            let text = serde_json::to_vec(&body).unwrap();
+            let lazy = AuthConfig::from_body(&method, ConfigBody::parse(&text).unwrap());
+            assert_eq!(lazy, full, "{body}");
+            if let (Ok(lazy), Ok(full)) = (&lazy, &full) {
+                assert_eq!(lazy.fields(), full.fields());
+                for f in method.allowlist_fields() {
+                    assert_eq!(lazy.field(f), full.field(f), "{f} of {body}");
+                }
+            }
+        }
+        assert!(ConfigBody::parse(br#"{"identityOciAuth": {"accessTokenTTL": 1"#).is_err());
+    }
+
+    #[test]
+    fn set_field_updates_allowlists_and_the_map() {
+        let body = json!({"identityOciAuth": {"accessTokenTTL": 1, "accessTokenMaxTTL": 2,
+            "accessTokenNumUsesLimit": 0, "allowedUsernames": "a, b", "tenancyOcid": "t"}});
+        let text = serde_json::to_vec(&body).unwrap();
+        let mut cfg =
+            AuthConfig::from_body(&AuthMethod::Oci, ConfigBody::parse(&text).unwrap()).unwrap();
+        cfg.set_field("allowedUsernames".into(), json!("a"));
+        assert_eq!(cfg.field("allowedUsernames"), Some(&json!("a")));
+        assert_eq!(cfg.fields().get("allowedUsernames"), Some(&json!("a")));
+        assert_eq!(cfg.field("tenancyOcid"), Some(&json!("t")));
+        let debug = format!("{cfg:?}");
+        assert!(
+            debug.contains("tenancyOcid") && !debug.contains("\"t\""),
+            "{debug}"
         );
     }
 }

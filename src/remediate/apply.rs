@@ -197,13 +197,16 @@ pub fn verify(
             ));
         }
     }
-    let keys: std::collections::BTreeSet<&String> =
-        before.fields.keys().chain(after.fields.keys()).collect();
+    let keys: std::collections::BTreeSet<&String> = before
+        .fields()
+        .keys()
+        .chain(after.fields().keys())
+        .collect();
     for key in keys {
         if intended.contains_key(key.as_str()) || VOLATILE.contains(&key.as_str()) {
             continue;
         }
-        if before.fields.get(key.as_str()) != after.fields.get(key.as_str()) {
+        if before.fields().get(key.as_str()) != after.fields().get(key.as_str()) {
             // Name the field only: its value may be a secret.
             problems.push(format!(
                 "`{key}` changed although the plan did not touch it"

@@ -158,7 +158,7 @@ impl Plan {
 
 /// SHA-256 over the config's canonical JSON (keys sorted at every level).
 pub fn config_sha256(config: &AuthConfig) -> String {
-    let canonical = canonical(&Value::Object(config.fields.clone()));
+    let canonical = canonical(&Value::Object(config.fields().clone()));
     hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
