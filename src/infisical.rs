@@ -8,6 +8,7 @@
 //! `listing` ([`IdentityPager`]), `throttle` (rates and 429 gates), `transport` (sending).
 
 mod error;
+mod http;
 mod listing;
 mod options;
 mod org;
@@ -19,8 +20,9 @@ mod transport;
 use std::fmt;
 use std::sync::Arc;
 
-use reqwest::{Method, Url};
+use ::http::Method;
 use serde_json::{Map, Value};
+use url::Url;
 
 pub use error::{ApiError, ErrorKind};
 pub use listing::IdentityPager;
@@ -31,6 +33,7 @@ pub use options::{
 pub use transport::ApiStats;
 
 use crate::model::{AuthConfig, AuthMethod, ConfigBody};
+use http::{HttpClient, HttpOptions, ProxyConfig};
 use session::Session;
 use throttle::Class;
 use transport::{Request, Transport};
@@ -87,15 +90,19 @@ impl Client {
     pub async fn connect(opts: ConnectOptions) -> Result<Client, ApiError> {
         let api_url = normalise_api_url(&opts.api_url);
         let base = options::checked_base_url(&api_url, opts.allow_insecure_http)?;
-        let mut builder = reqwest::Client::builder()
-            .user_agent(concat!("idguard/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(opts.request_timeout)
-            .https_only(base.scheme() == "https");
-        if let Some(path) = &opts.ca_cert {
+        let extra_roots = match &opts.ca_cert {
             // Added to the system roots; verification itself is never turned off.
-            builder = builder.tls_certs_merge(options::load_ca_certs(path)?);
-        }
-        let http = builder.build().map_err(|e| ApiError::InvalidUrl {
+            Some(path) => options::load_ca_certs(path)?,
+            None => Vec::new(),
+        };
+        let http = HttpClient::new(HttpOptions {
+            base: base.clone(),
+            user_agent: concat!("idguard/", env!("CARGO_PKG_VERSION")).to_owned(),
+            connect_timeout: opts.request_timeout,
+            extra_roots,
+            proxy: ProxyConfig::from_env(),
+        })
+        .map_err(|e| ApiError::InvalidUrl {
             url: api_url.clone(),
             reason: format!("cannot set up the HTTP client: {e}"),
         })?;

@@ -10,7 +10,7 @@
 
 use std::collections::HashSet;
 
-use reqwest::Method;
+use http::Method;
 use serde_json::{Map, Value, json};
 
 use super::error::{ApiError, ErrorKind};
@@ -348,7 +348,7 @@ mod tests {
         let bytes = serde_json::to_vec(&page).unwrap();
         let req = Request::new(
             Method::POST,
-            reqwest::Url::parse("http://h/api/v2/identities/search").unwrap(),
+            url::Url::parse("http://h/api/v2/identities/search").unwrap(),
             Class::Read,
         );
         let full = page_of(&req, serde_json::from_slice(&bytes).unwrap(), "identities").unwrap();

@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use reqwest::Url;
 use secrecy::SecretString;
+use tokio_rustls::rustls::pki_types::CertificateDer;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use url::Url;
 
 use super::error::ApiError;
 
@@ -221,12 +223,13 @@ impl FromStr for Rate {
 /// Reads the trusted root certificates of a PEM file (one or more `CERTIFICATE` blocks). A file
 /// that cannot be read, is not PEM, or holds no certificate is an
 /// [`ApiError::InvalidArgument`] naming the file.
-pub fn load_ca_certs(path: &Path) -> Result<Vec<reqwest::Certificate>, ApiError> {
+pub fn load_ca_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ApiError> {
     let bad = |why: String| ApiError::InvalidArgument {
         detail: format!("CA certificate file {}: {why}", path.display()),
     };
     let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
-    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| bad(format!("not a PEM certificate bundle: {e}")))?;
     if certs.is_empty() {
         return Err(bad(

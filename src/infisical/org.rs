@@ -4,8 +4,9 @@
 //! into `/identities/:id` and answers 500, or 404): there the token's `identityId` claim and
 //! `GET /api/v1/identities/{identityId}` give the membership's `orgId`.
 
-use reqwest::{Method, Url};
+use http::Method;
 use serde_json::Value;
+use url::Url;
 
 use super::endpoint;
 use super::error::{ApiError, ErrorKind};

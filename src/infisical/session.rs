@@ -11,10 +11,11 @@ use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
-use reqwest::{Method, Url};
+use http::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
+use url::Url;
 
 use super::endpoint;
 use super::error::{ApiError, ErrorKind};

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use http::header::{HeaderMap, RETRY_AFTER};
 use tokio::time::Instant;
 
 use super::options::Rate;
@@ -264,7 +264,7 @@ pub(crate) fn wait_from_text(message: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
+    use http::header::HeaderValue;
 
     #[tokio::test(start_paused = true)]
     async fn a_429_paces_at_what_the_server_let_through_then_grows_back() {

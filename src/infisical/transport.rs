@@ -10,14 +10,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
-use reqwest::{Method, StatusCode, Url};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
+use url::Url;
 
 use super::error::{ApiError, ErrorKind, ServerError, truncate};
+use super::http::{HttpClient, HttpError, HttpResponse};
 use super::session::Session;
 use super::throttle::{Class, Throttle, rate_limit_wait};
 
@@ -87,7 +89,7 @@ impl Request {
 
 /// The shared sending machinery of a client.
 pub(crate) struct Transport {
-    http: reqwest::Client,
+    http: HttpClient,
     semaphore: Semaphore,
     reads: Throttle,
     writes: Throttle,
@@ -105,15 +107,9 @@ enum Retryable {
     Server(ApiError),
 }
 
-enum AttemptError {
-    Send(reqwest::Error),
-    Body(reqwest::Error),
-    TooLarge,
-}
-
 impl Transport {
     pub fn new(
-        http: reqwest::Client,
+        http: HttpClient,
         concurrency: usize,
         read_rate: Option<super::Rate>,
         write_rate: Option<super::Rate>,
@@ -227,17 +223,26 @@ impl Transport {
 
             let failure = match outcome {
                 Err(_) => Retryable::Timeout(per_attempt),
-                Ok(Err(AttemptError::Send(e))) => Retryable::Unreachable(error_chain(&e)),
-                Ok(Err(AttemptError::Body(e))) => {
-                    Retryable::BadBody(format!("truncated body: {}", error_chain(&e)))
+                Ok(Err(HttpError::Connect(detail) | HttpError::Send(detail))) => {
+                    Retryable::Unreachable(detail)
                 }
-                Ok(Err(AttemptError::TooLarge)) => {
+                Ok(Err(HttpError::Body(detail))) => {
+                    Retryable::BadBody(format!("truncated body: {detail}"))
+                }
+                Ok(Err(HttpError::TooLarge)) => {
                     return Err(ApiError::Decode {
                         request: req.describe(),
                         detail: format!("response body larger than {} bytes", req.body_limit),
                     });
                 }
-                Ok(Ok((status, headers, body))) => {
+                Ok(Err(HttpError::InvalidPath(detail))) => {
+                    return Err(ApiError::InvalidArgument { detail });
+                }
+                Ok(Ok(HttpResponse {
+                    status,
+                    headers,
+                    body,
+                })) => {
                     tracing::debug!(method = %req.method, path = req.url.path(), status = status.as_u16(), "infisical response");
                     if status.is_success() {
                         match decode(&body) {
@@ -278,7 +283,7 @@ impl Transport {
                         throttle.close_until(until);
                         continue;
                     } else {
-                        let err = status_error(req, status, &body);
+                        let err = status_error(req, status, &headers, &body);
                         if err.is_token_error() {
                             // A token can expire again while a request waits (429 pauses), so a
                             // request may refresh more than once, but not endlessly.
@@ -291,7 +296,11 @@ impl Transport {
                             }
                             return Err(err.with_kind(ErrorKind::Auth));
                         }
-                        if status.is_server_error() && req.retry_server_errors {
+                        // 408: the server (or a proxy) timed out an idle connection and said so
+                        // as the answer to this request; it was not processed.
+                        if (status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT)
+                            && req.retry_server_errors
+                        {
                             Retryable::Server(err)
                         } else {
                             return Err(err);
@@ -336,42 +345,29 @@ impl Transport {
         &self,
         req: &Request,
         token: Option<&SecretString>,
-    ) -> Result<(StatusCode, HeaderMap, Vec<u8>), AttemptError> {
-        let mut builder = self.http.request(req.method.clone(), req.url.clone());
-        if let Some(token) = token {
-            // Exactly `Bearer ` + token: the server slices the first 7 characters off.
-            if let Ok(mut value) =
-                HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-            {
-                value.set_sensitive(true);
-                builder = builder.header(AUTHORIZATION, value);
-            }
-        }
-        if let Some(body) = &req.body {
-            builder = builder.json(body);
-        }
-        let mut resp = builder.send().await.map_err(AttemptError::Send)?;
-        let status = resp.status();
-        // Only a 429's headers are read (its retry hint); others are not copied.
-        let headers = if status == StatusCode::TOO_MANY_REQUESTS {
-            resp.headers().clone()
-        } else {
-            HeaderMap::new()
+    ) -> Result<HttpResponse, HttpError> {
+        // Exactly `Bearer ` + token: the server slices the first 7 characters off.
+        let bearer = token.and_then(|token| {
+            let mut value =
+                HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).ok()?;
+            value.set_sensitive(true);
+            Some(value)
+        });
+        let json = match &req.body {
+            Some(body) => Some(Bytes::from(
+                serde_json::to_vec(body).map_err(|e| HttpError::InvalidPath(e.to_string()))?,
+            )),
+            None => None,
         };
-        if resp
-            .content_length()
-            .is_some_and(|n| n > req.body_limit as u64)
-        {
-            return Err(AttemptError::TooLarge);
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(AttemptError::Body)? {
-            if body.len() + chunk.len() > req.body_limit {
-                return Err(AttemptError::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok((status, headers, body))
+        self.http
+            .send(
+                req.method.clone(),
+                &req.url[url::Position::BeforePath..],
+                bearer.as_ref(),
+                json,
+                req.body_limit,
+            )
+            .await
     }
 }
 
@@ -384,8 +380,19 @@ async fn bounded<F: std::future::Future>(deadline: Option<Instant>, fut: F) -> O
 }
 
 /// The generic classification of an error status; callers refine it.
-fn status_error(req: &Request, status: StatusCode, body: &[u8]) -> ApiError {
-    let server = ServerError::parse(body);
+fn status_error(req: &Request, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> ApiError {
+    let mut server = ServerError::parse(body);
+    if status.is_redirection() {
+        // Redirects are not followed (the bearer token must not go to another address).
+        let to = headers
+            .get(http::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map_or_else(|| "elsewhere".to_owned(), |l| format!("to {}", truncate(l)));
+        server.message = format!(
+            "the server redirects {to}; idguard does not follow redirects: set INFISICAL_DOMAIN \
+             to the address the API is served at"
+        );
+    }
     let code = status.as_u16();
     let kind = match code {
         401 if server.error_name.as_deref() == Some("ValidationFailure") => ErrorKind::Validation,
@@ -404,19 +411,4 @@ fn status_error(req: &Request, status: StatusCode, body: &[u8]) -> ApiError {
         message: server.message,
         kind,
     }
-}
-
-/// A reqwest error with its sources, on one line, truncated.
-fn error_chain(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let msg = s.to_string();
-        if !text.contains(&msg) {
-            text.push_str(": ");
-            text.push_str(&msg);
-        }
-        source = s.source();
-    }
-    truncate(&text)
 }

@@ -107,7 +107,11 @@ impl DelayTimer {
         }
         let (wake, woken) = oneshot::channel();
         let queued = {
-            let mut q = self.inner.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut q = self
+                .inner
+                .queue
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             if q.closed {
                 false
             } else {

@@ -1106,3 +1106,50 @@ async fn always_rejected_tokens_stop_refreshing() {
     let logins = srv.requests("POST", LOGIN).len();
     assert!(logins <= 4, "{logins} logins");
 }
+
+/// A redirect is not followed (the bearer token never goes to another address): one request,
+/// and the error names the target and says what to do.
+#[tokio::test]
+async fn redirects_are_reported_not_followed() {
+    let (base, srv) = serve(|s, n| match s.path.as_str() {
+        UA_PATH => Reply {
+            headers: vec![("location", "https://elsewhere.example/api/x".into())],
+            ..reply(301, json!({}))
+        },
+        _ => standard(s, n),
+    })
+    .await;
+    let client = Client::connect(with_org(opts(&base, ua()))).await.unwrap();
+    let err = client
+        .get_config("id-1", &AuthMethod::Universal)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("HTTP 301"), "{text}");
+    assert!(
+        text.contains("to https://elsewhere.example/api/x"),
+        "{text}"
+    );
+    assert!(text.contains("does not follow redirects"), "{text}");
+    assert_eq!(srv.requests("GET", UA_PATH).len(), 1);
+}
+
+/// A 408 (the server or a proxy timed out the connection before reading this request) is
+/// retried like a 5xx.
+#[tokio::test]
+async fn request_timeout_408_is_retried() {
+    let (base, srv) = serve(|s, n| match s.path.as_str() {
+        UA_PATH if n == 0 => reply(408, json!({"message": "Request Timeout"})),
+        UA_PATH => reply(200, ua_config(600)),
+        _ => standard(s, n),
+    })
+    .await;
+    let client = Client::connect(with_org(opts(&base, ua()))).await.unwrap();
+    let cfg = client
+        .get_config("id-1", &AuthMethod::Universal)
+        .await
+        .unwrap();
+    assert_eq!(cfg.access_token_ttl, 600);
+    assert_eq!(srv.requests("GET", UA_PATH).len(), 2);
+    assert_eq!(client.stats().retries, 1);
+}
