@@ -228,7 +228,14 @@ pub fn finding_id(org_id: &str, identity_id: &str, method: &AuthMethod, rule: &s
         h.update(part.as_bytes());
         h.update([0u8]);
     }
-    hex::encode(&h.finalize()[..16])
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = h.finalize();
+    let mut id = String::with_capacity(32);
+    for b in &digest[..16] {
+        id.push(HEX[usize::from(b >> 4)] as char);
+        id.push(HEX[usize::from(b & 0x0f)] as char);
+    }
+    id
 }
 
 #[cfg(test)]
@@ -265,6 +272,11 @@ mod tests {
             finding_id("a", "bc", &AuthMethod::Oci, "r")
         );
         assert_eq!(a.len(), 32);
+        // The same id as earlier versions wrote (hex of the first 16 digest bytes), so `diff`
+        // keeps matching results across versions.
+        let mut h = Sha256::new();
+        h.update(b"o\0i\0oci-auth\0r\0");
+        assert_eq!(a, hex::encode(&h.finalize()[..16]));
     }
 
     #[test]

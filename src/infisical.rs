@@ -55,9 +55,15 @@ struct Inner {
 impl Inner {
     /// A config GET/PATCH: the answer split at its top level, the
     /// config itself left as text until it is decoded.
-    async fn execute_config(&self, req: &Request) -> Result<ConfigBody, ApiError> {
+    async fn execute_config(
+        &self,
+        req: &Request,
+        method: &AuthMethod,
+    ) -> Result<ConfigBody, ApiError> {
         self.transport
-            .execute_with(req, Some(&self.session), ConfigBody::parse)
+            .execute_with(req, Some(&self.session), |body| {
+                ConfigBody::parse(body, method)
+            })
             .await
     }
 
@@ -159,7 +165,7 @@ impl Client {
         let req = self.config_request(Method::GET, identity_id, method, Class::Read)?;
         let body = self
             .inner
-            .execute_config(&req)
+            .execute_config(&req, method)
             .await
             .map_err(not_configured)?;
         decode_config(&req, method, body)
@@ -179,7 +185,7 @@ impl Client {
         req.body = Some(Value::Object(body.clone()));
         let answer = self
             .inner
-            .execute_config(&req)
+            .execute_config(&req, method)
             .await
             .map_err(not_configured)?;
         decode_config(&req, method, answer)

@@ -65,7 +65,7 @@ pub(crate) fn check(rule: &AllowlistCheck, cfg: &AuthConfig) -> Option<Part> {
             ),
         });
     }
-    let mut kept = list.clone().unwrap_or_default();
+    let mut kept = list.unwrap_or_default();
     if let Some(patterns) = &rule.allowed {
         let bad: Vec<&String> = kept
             .iter()

@@ -78,7 +78,13 @@ pub(crate) fn check(rule: &TrustedIpsCheck, cfg: &AuthConfig) -> Option<Part> {
     let mut violations = Vec::new();
     let mut patch = Map::new();
     let mut manual = Vec::new();
-    let expected = format!("inside [{}]", list(&rule.allowed_cidrs));
+    // Only a failing field shows it: built on first use.
+    let mut expected_text: Option<String> = None;
+    let mut expected = || -> String {
+        expected_text
+            .get_or_insert_with(|| format!("inside [{}]", list(&rule.allowed_cidrs)))
+            .clone()
+    };
     for field in &rule.fields {
         if !method_has(&cfg.method, *field, Some(cfg)) {
             continue;
@@ -91,19 +97,22 @@ pub(crate) fn check(rule: &TrustedIpsCheck, cfg: &AuthConfig) -> Option<Part> {
                     check: CheckCode::TrustedIps,
                     field: name.to_owned(),
                     observed: "(missing)".to_owned(),
-                    expected: expected.clone(),
+                    expected: expected(),
                     message: format!("{name} is missing or null, so it restricts nothing"),
                 });
                 Vec::new()
             }
             Some(entries) => {
+                if entries
+                    .iter()
+                    .all(|e| inside(&rule.allowed_cidrs, &e.network()))
+                {
+                    continue;
+                }
                 let outside: Vec<&TrustedIp> = entries
                     .iter()
                     .filter(|e| !inside(&rule.allowed_cidrs, &e.network()))
                     .collect();
-                if outside.is_empty() {
-                    continue;
-                }
                 violations.push(Violation {
                     check: CheckCode::TrustedIps,
                     field: name.to_owned(),
@@ -112,7 +121,7 @@ pub(crate) fn check(rule: &TrustedIpsCheck, cfg: &AuthConfig) -> Option<Part> {
                         .map(|e| show(e))
                         .collect::<Vec<_>>()
                         .join(", "),
-                    expected: expected.clone(),
+                    expected: expected(),
                     message: format!(
                         "{} of {} entries of {name} lie outside the allowed CIDRs",
                         outside.len(),

@@ -7,14 +7,12 @@
 //! (remediation resends and compares whole configs; an audit never does). Decoding a map of
 //! `Value`s for every field of every config was the largest decoding cost of an audit.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::OnceLock;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use super::config_body::{ConfigBody, Parsed};
 use super::{AuthMethod, TrustedIp, TrustedIpError};
 
 /// One decoded auth-method configuration.
@@ -40,11 +38,13 @@ pub struct AuthConfig {
     fields: Fields,
 }
 
-/// The whole config object: the server's JSON text, decoded into a map on first use.
+/// The whole config object: kept as the server's answer, decoded into a map on first use.
 #[derive(Clone)]
 struct Fields {
-    /// The object's JSON text (`None` once the map was built from elsewhere or changed).
-    raw: Option<Box<RawValue>>,
+    /// The whole answer (`None` once the map was built from elsewhere or changed).
+    body: Option<Box<[u8]>>,
+    /// The key the config sits under in `body` (`None`: the only key).
+    wrapper: Option<&'static str>,
     map: OnceLock<Map<String, Value>>,
 }
 
@@ -67,15 +67,25 @@ impl Fields {
         };
         map.insert(name, value);
         self.map = OnceLock::from(map);
-        self.raw = None;
+        self.body = None;
     }
 
     fn parsed(&self) -> Map<String, Value> {
-        // The text was checked to be a JSON object when the config was decoded.
-        self.raw
-            .as_ref()
-            .and_then(|raw| serde_json::from_str(raw.get()).ok())
-            .unwrap_or_default()
+        // The body was checked to hold a config object when the config was decoded.
+        let Some(body) = &self.body else {
+            return Map::new();
+        };
+        let Ok(mut outer) = serde_json::from_slice::<Map<String, Value>>(body) else {
+            return Map::new();
+        };
+        let inner = match self.wrapper {
+            Some(key) => outer.remove(key),
+            None => outer.into_iter().next().map(|(_, v)| v),
+        };
+        match inner {
+            Some(Value::Object(map)) => map,
+            _ => Map::new(),
+        }
     }
 }
 
@@ -109,66 +119,7 @@ pub enum ConfigDecodeError {
     },
 }
 
-/// A config response body split at its top level: each key with its value's JSON text, or
-/// `None` when the body is JSON but not an object. Parsing it checks the whole body's syntax
-/// (a truncated body fails here and is retried); [`AuthConfig::from_body`] judges the content.
-#[derive(Debug)]
-pub struct ConfigBody(Option<BTreeMap<String, Box<RawValue>>>);
-
-impl ConfigBody {
-    /// Parses a response body.
-    pub fn parse(bytes: &[u8]) -> serde_json::Result<ConfigBody> {
-        serde_json::from_slice(bytes)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for ConfigBody {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(BodyVisitor)
-    }
-}
-
-struct BodyVisitor;
-
-impl<'de> Visitor<'de> for BodyVisitor {
-    type Value = ConfigBody;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ConfigBody, A::Error> {
-        let mut out = BTreeMap::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let value: Box<RawValue> = map.next_value()?;
-            out.insert(key, value);
-        }
-        Ok(ConfigBody(Some(out)))
-    }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<ConfigBody, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(ConfigBody(None))
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<ConfigBody, E> {
-        Ok(ConfigBody(None))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<ConfigBody, E> {
-        Ok(ConfigBody(None))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<ConfigBody, E> {
-        Ok(ConfigBody(None))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<ConfigBody, E> {
-        Ok(ConfigBody(None))
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<ConfigBody, E> {
-        Ok(ConfigBody(None))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<ConfigBody, E> {
-        Ok(ConfigBody(None))
-    }
-}
-
-/// The fields decoded eagerly, read straight from the config's JSON text.
+/// The typed and allowlist fields as JSON values (the full decoder's path).
 #[derive(Default)]
 struct Typed {
     ttl: Option<Value>,
@@ -178,74 +129,6 @@ struct Typed {
     access_ips: Option<Value>,
     secret_ips: Option<Value>,
     allowlists: Vec<(&'static str, Value)>,
-}
-
-/// Reads the config object, keeping only the typed and allowlist fields (`None`: not an object).
-struct TypedSeed(&'static [&'static str]);
-
-impl<'de> DeserializeSeed<'de> for TypedSeed {
-    type Value = Option<Typed>;
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<Typed>, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for TypedSeed {
-    type Value = Option<Typed>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an auth config object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<Typed>, A::Error> {
-        let mut t = Typed::default();
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            let slot = match key.as_ref() {
-                "accessTokenTTL" => &mut t.ttl,
-                "accessTokenMaxTTL" => &mut t.max_ttl,
-                "accessTokenNumUsesLimit" => &mut t.uses,
-                "accessTokenPeriod" => &mut t.period,
-                "accessTokenTrustedIps" => &mut t.access_ips,
-                "clientSecretTrustedIps" => &mut t.secret_ips,
-                other => {
-                    match self.0.iter().find(|f| **f == other) {
-                        Some(field) => {
-                            let value: Value = map.next_value()?;
-                            t.allowlists.retain(|(f, _)| f != field);
-                            t.allowlists.push((field, value));
-                        }
-                        None => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
-                    continue;
-                }
-            };
-            *slot = Some(map.next_value()?);
-        }
-        Ok(Some(t))
-    }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Option<Typed>, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(None)
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Option<Typed>, E> {
-        Ok(None)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Option<Typed>, E> {
-        Ok(None)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Option<Typed>, E> {
-        Ok(None)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Option<Typed>, E> {
-        Ok(None)
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Option<Typed>, E> {
-        Ok(None)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Option<Typed>, E> {
-        Ok(None)
-    }
 }
 
 impl AuthConfig {
@@ -280,38 +163,37 @@ impl AuthConfig {
         }
     }
 
-    /// Decodes a parsed response body (see [`ConfigBody`]) without building a map of the
-    /// config: the same result and errors as [`AuthConfig::from_response`].
+    /// Decodes a parsed response body (see [`ConfigBody`]): the same result and errors as
+    /// [`AuthConfig::from_response`], without building a map of the config in the common case.
     pub fn from_body(
         method: &AuthMethod,
         body: ConfigBody,
     ) -> Result<AuthConfig, ConfigDecodeError> {
-        let wrapper = method.wrapper_key();
-        let missing =
-            || ConfigDecodeError::MissingWrapper(wrapper.unwrap_or("<method>").to_owned());
-        let Some(mut obj) = body.0 else {
-            return Err(missing());
+        let (typed, body) = match body.0 {
+            Parsed::Slow(value) => return AuthConfig::from_response_owned(method, value),
+            Parsed::Fast { typed, body } => (typed, body),
         };
-        let inner = match wrapper {
-            Some(key) => obj.remove(key),
-            None if obj.len() == 1 => obj.into_values().next(),
-            None => None,
+        let (Some(ttl), Some(max_ttl), Some(uses)) = (typed.ttl, typed.max_ttl, typed.uses) else {
+            // `parse` only takes the fast path with all three.
+            return Err(ConfigDecodeError::BadNumber {
+                field: "accessTokenTTL",
+            });
         };
-        let raw = inner.ok_or_else(missing)?;
-        let mut de = serde_json::Deserializer::from_str(raw.get());
-        let typed = TypedSeed(method.allowlist_fields())
-            .deserialize(&mut de)
-            .ok()
-            .flatten()
-            .ok_or_else(missing)?;
-        AuthConfig::from_typed(
-            method.clone(),
-            typed,
-            Fields {
-                raw: Some(raw),
+        Ok(AuthConfig {
+            method: method.clone(),
+            access_token_ttl: ttl,
+            access_token_max_ttl: max_ttl,
+            access_token_num_uses_limit: uses,
+            access_token_period: typed.period,
+            access_token_trusted_ips: typed.access_ips,
+            client_secret_trusted_ips: typed.secret_ips,
+            allowlists: typed.allowlists,
+            fields: Fields {
+                body: Some(body),
+                wrapper: method.wrapper_key(),
                 map: OnceLock::new(),
             },
-        )
+        })
     }
 
     /// Decodes the config object itself (the value under the wrapper key).
@@ -333,7 +215,8 @@ impl AuthConfig {
             method,
             typed,
             Fields {
-                raw: None,
+                body: None,
+                wrapper: None,
                 map: OnceLock::from(fields),
             },
         )
@@ -553,7 +436,7 @@ mod tests {
         for (method, body) in bodies {
             let full = AuthConfig::from_response(&method, &body);
             let text = serde_json::to_vec(&body).unwrap();
-            let lazy = AuthConfig::from_body(&method, ConfigBody::parse(&text).unwrap());
+            let lazy = AuthConfig::from_body(&method, ConfigBody::parse(&text, &method).unwrap());
             assert_eq!(lazy, full, "{body}");
             if let (Ok(lazy), Ok(full)) = (&lazy, &full) {
                 assert_eq!(lazy.fields(), full.fields());
@@ -562,7 +445,14 @@ mod tests {
                 }
             }
         }
-        assert!(ConfigBody::parse(br#"{"identityOciAuth": {"accessTokenTTL": 1"#).is_err());
+        let oci = AuthMethod::Oci;
+        assert!(ConfigBody::parse(br#"{"identityOciAuth": {"accessTokenTTL": 1"#, &oci).is_err());
+        assert!(ConfigBody::parse(br#"{"identityOciAuth": {}} x"#, &oci).is_err());
+        // Escaped keys and values take the full decoder, with the same outcome.
+        let escaped = br#"{"identity\u004fciAuth": {"accessTokenTTL": 1, "accessTokenMaxTTL": 2,
+            "accessTokenNumUsesLimit": 0, "allowedUsernames": "a\u0020b"}}"#;
+        let cfg = AuthConfig::from_body(&oci, ConfigBody::parse(escaped, &oci).unwrap()).unwrap();
+        assert_eq!(cfg.field("allowedUsernames"), Some(&json!("a b")));
     }
 
     #[test]
@@ -570,8 +460,11 @@ mod tests {
         let body = json!({"identityOciAuth": {"accessTokenTTL": 1, "accessTokenMaxTTL": 2,
             "accessTokenNumUsesLimit": 0, "allowedUsernames": "a, b", "tenancyOcid": "t"}});
         let text = serde_json::to_vec(&body).unwrap();
-        let mut cfg =
-            AuthConfig::from_body(&AuthMethod::Oci, ConfigBody::parse(&text).unwrap()).unwrap();
+        let mut cfg = AuthConfig::from_body(
+            &AuthMethod::Oci,
+            ConfigBody::parse(&text, &AuthMethod::Oci).unwrap(),
+        )
+        .unwrap();
         cfg.set_field("allowedUsernames".into(), json!("a"));
         assert_eq!(cfg.field("allowedUsernames"), Some(&json!("a")));
         assert_eq!(cfg.fields().get("allowedUsernames"), Some(&json!("a")));

@@ -147,7 +147,7 @@ impl fmt::Display for TrustedIp {
     }
 }
 
-fn max_prefix(addr: IpAddr) -> u8 {
+pub(super) fn max_prefix(addr: IpAddr) -> u8 {
     if addr.is_ipv4() { 32 } else { 128 }
 }
 
