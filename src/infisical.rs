@@ -12,6 +12,7 @@ mod http;
 mod listing;
 mod options;
 mod org;
+mod page;
 mod pruned;
 mod session;
 mod throttle;
@@ -67,16 +68,15 @@ impl Inner {
             .await
     }
 
-    /// A request whose answer keeps only what `shape` names of the answer.
-    async fn execute_pruned(
+    /// A request whose 2xx answer is decoded by `decode` (a decode error is retried like a
+    /// truncated body).
+    async fn execute_decoded<T>(
         &self,
         req: &Request,
-        shape: &'static pruned::Shape,
-    ) -> Result<Value, ApiError> {
+        decode: impl Fn(&[u8]) -> serde_json::Result<T>,
+    ) -> Result<T, ApiError> {
         self.transport
-            .execute_with(req, Some(&self.session), |body| {
-                pruned::from_slice(body, shape)
-            })
+            .execute_with(req, Some(&self.session), decode)
             .await
     }
 }

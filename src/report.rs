@@ -10,6 +10,7 @@ mod csv_report;
 mod files;
 mod html;
 mod json_report;
+mod json_row;
 mod junit;
 pub(crate) mod markdown;
 mod sarif;

@@ -14,7 +14,8 @@ use http::Method;
 use serde_json::{Map, Value, json};
 
 use super::error::{ApiError, ErrorKind};
-use super::pruned::Shape;
+use super::page;
+use super::pruned::{self, Shape};
 use super::throttle::Class;
 use super::transport::{PAGE_BODY_LIMIT, Request};
 use super::{Client, endpoint};
@@ -96,12 +97,21 @@ impl IdentityPager {
                     self.done = true;
                 }
             }
-            let mut page = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
-                let identity = parse_item(item).map_err(|problem| ApiError::Decode {
-                    request: self.describe(),
-                    detail: format!("identity listing item {}: {problem}", base + i as u64),
-                })?;
+            let identities = match items {
+                Items::Identities(identities) => identities,
+                Items::Values(items) => {
+                    let mut identities = Vec::with_capacity(items.len());
+                    for (i, item) in items.iter().enumerate() {
+                        identities.push(parse_item(item).map_err(|problem| ApiError::Decode {
+                            request: self.describe(),
+                            detail: format!("identity listing item {}: {problem}", base + i as u64),
+                        })?);
+                    }
+                    identities
+                }
+            };
+            let mut page = Vec::with_capacity(identities.len());
+            for identity in identities {
                 if self.seen.insert(identity.id.clone()) {
                     page.push(identity);
                 }
@@ -128,7 +138,7 @@ impl IdentityPager {
         }
     }
 
-    async fn fetch(&mut self) -> Result<(Vec<Value>, Option<u64>), ApiError> {
+    async fn fetch(&mut self) -> Result<(Items, Option<u64>), ApiError> {
         let inner = &self.client.inner;
         if self.source == Source::Search {
             let mut req = Request::new(
@@ -145,8 +155,8 @@ impl IdentityPager {
                 "orderBy": "name",
                 "orderDirection": "asc",
             }));
-            match inner.execute_pruned(&req, &PAGE).await {
-                Ok(body) => return page_of(&req, body, "identities"),
+            match fetch_page(inner, &req, "identities").await {
+                Ok(page) => return Ok(page),
                 Err(e) if self.first && e.status() == Some(404) => {
                     tracing::info!(
                         "this server has no POST /api/v2/identities/search; falling back to the \
@@ -174,8 +184,44 @@ impl IdentityPager {
         let mut req = Request::new(Method::GET, url, Class::Read);
         req.body_limit = PAGE_BODY_LIMIT;
         req.forbidden = ErrorKind::Auth;
-        let body = inner.execute_pruned(&req, &PAGE).await?;
-        page_of(&req, body, "identityMemberships")
+        fetch_page(inner, &req, "identityMemberships").await
+    }
+}
+
+/// A page's items: read in one pass, or kept as values for [`parse_item`].
+enum Items {
+    Identities(Vec<Identity>),
+    Values(Vec<Value>),
+}
+
+impl Items {
+    fn len(&self) -> usize {
+        match self {
+            Items::Identities(v) => v.len(),
+            Items::Values(v) => v.len(),
+        }
+    }
+}
+
+/// Sends a listing request; the answer is read in one pass when it has the usual shape,
+/// else decoded pruned and its items checked one by one.
+async fn fetch_page(
+    inner: &super::Inner,
+    req: &Request,
+    key: &'static str,
+) -> Result<(Items, Option<u64>), ApiError> {
+    let body = inner
+        .execute_decoded(req, |bytes| match page::parse(bytes, key)? {
+            Some(fast) => Ok(Ok(fast)),
+            None => pruned::from_slice(bytes, &PAGE).map(Err),
+        })
+        .await?;
+    match body {
+        Ok(fast) => Ok((Items::Identities(fast.identities), fast.total)),
+        Err(value) => {
+            let (items, total) = page_of(req, value, key)?;
+            Ok((Items::Values(items), total))
+        }
     }
 }
 
@@ -387,6 +433,74 @@ mod tests {
         );
         assert!(
             parse_item(&json!({"identity": {"id": "x", "name": "n", "authMethods": [1]}})).is_err()
+        );
+    }
+
+    /// The one-pass page reader gives exactly what the general decode gives for usual items,
+    /// and declines (so the general decode runs) for every item the general decode rejects or
+    /// reads differently.
+    #[test]
+    fn one_pass_pages_match_the_general_decode() {
+        let usual = [
+            json!({"id": "m1", "identityId": "i1", "scope": "organization", "orgId": "o",
+             "projectId": null, "project": null, "createdAt": "2025-10-06T05:29:28.778Z",
+             "roles": [{"id": "r", "role": "member", "isTemporary": false}],
+             "identity": {"name": "edge", "id": "i1", "hasDeleteProtection": false,
+                          "orgId": "o", "authMethods": ["gcp-auth", "oidc-auth", "gcp-auth", "x-auth"]}}),
+            json!({"id": "m2", "scope": "project", "project": {"id": "p2", "name": "x"},
+             "identity": {"name": "ci", "id": "i2", "authMethod": "aws-auth", "projectId": "p9"}}),
+            json!({"identityId": "i3", "identity": {"name": "n3", "authMethods": null, "authMethod": ""}}),
+            json!({"identityId": "i6", "projectId": "", "identity": {"id": "", "name": "n6", "projectId": "p6"}}),
+            json!({"identity": {"id": "i7", "name": "n7é", "authMethods": []}, "scope": "organization"}),
+        ];
+        let unusual = [
+            json!({"scope": "project", "identity": {"id": "i4", "name": "n4"}}),
+            json!({"identity": {"id": "i5", "name": "n5", "authMethods": "universal-auth"}}),
+            json!({"identity": ["not", "an", "object"]}),
+            json!(7),
+            json!({"identity": {"id": "i8", "name": ""}}),
+            json!({"identity": {"id": 8, "name": "n8"}, "identityId": "i8"}),
+            json!({"identity": {"id": "i9", "name": "n9", "authMethods": [null]}}),
+            json!({"identity": {"id": "i10", "name": "quote\"d"}}),
+            json!({"identity": {"id": "i11", "name": "n11"}, "project": "p11"}),
+        ];
+        let items: Vec<Value> = usual.to_vec();
+        for key in ["identities", "identityMemberships"] {
+            let page = json!({key: items, "totalCount": 5, "other": {"big": [1, 2, 3]}});
+            let bytes = serde_json::to_vec(&page).unwrap();
+            let fast = super::super::page::parse(&bytes, key)
+                .unwrap()
+                .expect("usual page");
+            assert_eq!(fast.total, Some(5));
+            let general: Vec<Identity> = items.iter().map(|i| parse_item(i).unwrap()).collect();
+            assert_eq!(fast.identities, general);
+        }
+        for odd in unusual {
+            let page = json!({"identities": [usual[0].clone(), odd.clone()], "totalCount": 2});
+            let bytes = serde_json::to_vec(&page).unwrap();
+            assert!(
+                super::super::page::parse(&bytes, "identities")
+                    .unwrap()
+                    .is_none(),
+                "took the fast path for {odd}"
+            );
+        }
+        // No items array, or a total of another type: the general decode decides.
+        for page in [
+            json!({"totalCount": 1}),
+            json!({"identities": [], "totalCount": "1"}),
+        ] {
+            let bytes = serde_json::to_vec(&page).unwrap();
+            assert!(
+                super::super::page::parse(&bytes, "identities")
+                    .unwrap()
+                    .is_none()
+            );
+        }
+        // A cut body is an error (retried), not a fallback.
+        assert!(
+            super::super::page::parse(br#"{"identities": [{"identity": {"id": "a""#, "identities")
+                .is_err()
         );
     }
 }
