@@ -49,6 +49,8 @@ struct Inner {
     transport: Transport,
     session: Session,
     base: Url,
+    /// The base URL's path without a trailing `/` (usually empty).
+    base_path: String,
     api_url: String,
     org_id: String,
 }
@@ -131,6 +133,7 @@ impl Client {
             inner: Arc::new(Inner {
                 transport,
                 session,
+                base_path: base.path().trim_end_matches('/').to_owned(),
                 base,
                 api_url,
                 org_id,
@@ -213,18 +216,8 @@ impl Client {
                 });
             }
         }
-        let url = endpoint(
-            &self.inner.base,
-            &[
-                "api",
-                "v1",
-                "auth",
-                method.as_str(),
-                "identities",
-                identity_id,
-            ],
-        );
-        Ok(Request::new(http_method, url, class))
+        let path = config_path(&self.inner.base_path, method, identity_id);
+        Ok(Request::at_path(http_method, path, class))
     }
 }
 
@@ -266,6 +259,16 @@ fn is_safe_segment(s: &str) -> bool {
 }
 
 /// `base` + `/seg/seg/...` (each segment percent-encoded).
+/// `<base path>/api/v1/auth/<method>/identities/<id>`, for segments [`is_safe_segment`]
+/// accepted (plain ASCII: nothing to encode). The same as [`endpoint`] gives, built without a
+/// URL round trip (it is on the hot path).
+fn config_path(base_path: &str, method: &AuthMethod, identity_id: &str) -> String {
+    format!(
+        "{base_path}/api/v1/auth/{}/identities/{identity_id}",
+        method.as_str()
+    )
+}
+
 pub(crate) fn endpoint(base: &Url, segments: &[&str]) -> Url {
     let mut url = base.clone();
     if let Ok(mut path) = url.path_segments_mut() {
@@ -287,6 +290,31 @@ mod tests {
         );
         let base = Url::parse("https://h.example").unwrap();
         assert_eq!(endpoint(&base, &["api"]).as_str(), "https://h.example/api");
+    }
+
+    #[test]
+    fn config_paths_match_endpoints() {
+        for base in [
+            "https://h.example",
+            "https://h.example/",
+            "https://h.example/sub/",
+        ] {
+            let base = Url::parse(base).unwrap();
+            let base_path = base.path().trim_end_matches('/').to_owned();
+            for (method, id) in [
+                (AuthMethod::Oci, "6addb6ae-1234"),
+                (AuthMethod::Unknown("x_y.z-auth".into()), "A.b_c"),
+            ] {
+                let url = endpoint(
+                    &base,
+                    &["api", "v1", "auth", method.as_str(), "identities", id],
+                );
+                assert_eq!(
+                    config_path(&base_path, &method, id),
+                    url[url::Position::BeforePath..]
+                );
+            }
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! place atomically. Reports are finished even when the run stopped partway (marked incomplete).
 
 mod csv_report;
+mod csv_row;
 mod files;
 mod html;
 mod json_report;

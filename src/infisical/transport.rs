@@ -53,7 +53,8 @@ struct Counters {
 /// One request to send.
 pub(crate) struct Request {
     pub method: Method,
-    pub url: Url,
+    /// Path and query (the origin is the client's).
+    pub path: String,
     pub body: Option<Value>,
     pub class: Class,
     /// Send the session's bearer token (and refresh it on `TokenError`).
@@ -69,9 +70,14 @@ impl Request {
     /// A request with the usual settings: authenticated, small body, 5xx retried, 403 =
     /// permission denied.
     pub fn new(method: Method, url: Url, class: Class) -> Request {
+        Request::at_path(method, url[url::Position::BeforePath..].to_owned(), class)
+    }
+
+    /// [`Request::new`] with the path and query given directly (they must be encoded).
+    pub fn at_path(method: Method, path: String, class: Class) -> Request {
         Request {
             method,
-            url,
+            path,
             body: None,
             class,
             authenticated: true,
@@ -83,7 +89,12 @@ impl Request {
 
     /// `METHOD /path` for messages (no query string, no host).
     pub fn describe(&self) -> String {
-        format!("{} {}", self.method, self.url.path())
+        format!("{} {}", self.method, self.path_only())
+    }
+
+    /// The path without the query string.
+    pub fn path_only(&self) -> &str {
+        self.path.split_once('?').map_or(&self.path, |(p, _)| p)
     }
 }
 
@@ -243,7 +254,7 @@ impl Transport {
                     headers,
                     body,
                 })) => {
-                    tracing::debug!(method = %req.method, path = req.url.path(), status = status.as_u16(), "infisical response");
+                    tracing::debug!(method = %req.method, path = req.path_only(), status = status.as_u16(), "infisical response");
                     if status.is_success() {
                         match decode(&body) {
                             Ok(v) => {
@@ -275,7 +286,7 @@ impl Transport {
                             });
                         }
                         tracing::info!(
-                            path = req.url.path(),
+                            path = req.path_only(),
                             wait_secs = wait.as_secs_f64(),
                             "rate limited by the server; pausing this request class"
                         );
@@ -332,7 +343,7 @@ impl Transport {
             }
             self.counters.retries.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(
-                path = req.url.path(),
+                path = req.path_only(),
                 delay_ms = delay.as_millis() as u64,
                 "retrying"
             );
@@ -362,7 +373,7 @@ impl Transport {
         self.http
             .send(
                 req.method.clone(),
-                &req.url[url::Position::BeforePath..],
+                &req.path,
                 bearer.as_ref(),
                 json,
                 req.body_limit,
