@@ -78,7 +78,9 @@ pub async fn run(
             match job {
                 Job::Listed(n) => Done::Listed(n),
                 Job::Fetch(identity, method) => {
-                    let result = client.get_config(&identity.id, &method).await;
+                    // Boxed: the request's future is a few KiB, and the job futures are moved
+                    // into the buffer; a box keeps those moves to a pointer's size.
+                    let result = Box::pin(client.get_config(&identity.id, &method)).await;
                     Done::Fetched(identity, method, Box::new(result))
                 }
             }

@@ -278,7 +278,9 @@ impl HttpClient {
         let req = self.request(method, path_and_query, bearer, json)?;
         let (sender, pooled) = match self.checkout().await {
             Some(s) => (s, true),
-            None => (self.connect().await?, false),
+            // Boxed: connecting (TCP, proxy, TLS handshake) is rare but its future is large,
+            // and every request's future would otherwise carry it (and be copied with it).
+            None => (Box::pin(self.connect()).await?, false),
         };
         let (sender, response) = self.exchange(sender, pooled, req).await?;
         let (parts, body) = response.into_parts();
@@ -327,7 +329,7 @@ impl HttpClient {
             Err(mut e) => match e.take_message() {
                 Some(req) if pooled => {
                     tracing::debug!(origin = %self.origin.display, "pooled connection closed; using a new one");
-                    let mut fresh = self.connect().await?;
+                    let mut fresh = Box::pin(self.connect()).await?;
                     let r = fresh
                         .send_request(req)
                         .await

@@ -497,7 +497,12 @@ mod tests {
                     .is_none()
             );
         }
-        // A cut body is an error (retried), not a fallback.
+        // Not UTF-8: the general decode decides (it skips what it does not read, as before).
+        assert!(matches!(
+            super::super::page::parse(b"{\"identities\": [], \"x\": \"\xff\"}", "identities"),
+            Ok(None)
+        ));
+        // Cut: an error (retried), not a fallback.
         assert!(
             super::super::page::parse(br#"{"identities": [{"identity": {"id": "a""#, "identities")
                 .is_err()

@@ -45,7 +45,11 @@ impl ConfigBody {
     /// cut, invalid): that is worth a retry; what the content means is judged by
     /// `AuthConfig::from_body`.
     pub fn parse(bytes: &[u8], method: &AuthMethod) -> serde_json::Result<ConfigBody> {
-        let mut de = serde_json::Deserializer::from_slice(bytes);
+        // UTF-8 checked once for the whole body (fast), instead of string by string.
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return serde_json::from_slice(bytes).map(|v| ConfigBody(Parsed::Slow(v)));
+        };
+        let mut de = serde_json::Deserializer::from_str(text);
         let seed = Outer {
             wrapper: method.wrapper_key(),
             allowlists: method.allowlist_fields(),
@@ -232,5 +236,23 @@ impl<'de> Visitor<'de> for IpEntry {
             entry.prefix = Some(p);
         }
         Ok(entry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A body that is not UTF-8 is not JSON: an error (retried by the transport), as before.
+    #[test]
+    fn invalid_utf8_is_an_error() {
+        let body = b"{\"identityOciAuth\": {\"accessTokenTTL\": 1, \"x\": \"\xff\"}}";
+        assert!(ConfigBody::parse(body, &AuthMethod::Oci).is_err());
+        let ok = "{\"identityOciAuth\": {\"accessTokenTTL\": 1, \"accessTokenMaxTTL\": 2, \
+                  \"accessTokenNumUsesLimit\": 0, \"x\": \"é\"}}";
+        assert!(matches!(
+            ConfigBody::parse(ok.as_bytes(), &AuthMethod::Oci),
+            Ok(ConfigBody(Parsed::Fast { .. }))
+        ));
     }
 }
