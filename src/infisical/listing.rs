@@ -38,7 +38,8 @@ pub struct IdentityPager {
     source: Source,
     offset: u64,
     total: Option<u64>,
-    seen: HashSet<String>,
+    /// Ids listed so far (foldhash: one insert per identity, up to millions of them).
+    seen: HashSet<String, foldhash::fast::RandomState>,
     first: bool,
     done: bool,
     /// `totalCount` of the first page of the current pass.
@@ -59,7 +60,7 @@ impl IdentityPager {
             source: Source::Search,
             offset: 0,
             total: None,
-            seen: HashSet::new(),
+            seen: HashSet::default(),
             first: true,
             done: false,
             pass_total: None,

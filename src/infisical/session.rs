@@ -11,7 +11,7 @@ use std::sync::{PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
-use http::Method;
+use http::{HeaderValue, Method};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
@@ -32,6 +32,9 @@ const RENEW_MARGIN: Duration = Duration::from_secs(60);
 
 struct TokenState {
     token: SecretString,
+    /// `Authorization: Bearer <token>`, built once per token (marked sensitive); `None` when
+    /// the token cannot be a header value.
+    bearer: Option<HeaderValue>,
     generation: u64,
     /// When to refresh proactively; `None` when unknown or after a failed proactive refresh.
     renew_at: Option<Instant>,
@@ -74,6 +77,7 @@ impl Session {
             credentials,
             base,
             state: RwLock::new(TokenState {
+                bearer: bearer_header(&issued.token),
                 token: issued.token,
                 generation: 0,
                 renew_at,
@@ -89,6 +93,19 @@ impl Session {
         (st.generation, st.token.clone())
     }
 
+    /// The current token's generation and its `Authorization` header value.
+    pub fn current_bearer(&self) -> (u64, Option<HeaderValue>) {
+        let st = self.state.read().unwrap_or_else(PoisonError::into_inner);
+        (st.generation, st.bearer.clone())
+    }
+
+    fn generation(&self) -> u64 {
+        self.state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .generation
+    }
+
     /// The current token's JWT payload, when it is a JWT.
     pub fn claims(&self) -> Option<Map<String, Value>> {
         jwt_claims(self.current().1.expose_secret())
@@ -96,7 +113,7 @@ impl Session {
 
     /// Records that a request succeeded with the token of `generation`.
     pub fn note_success(&self, generation: u64) {
-        if generation == self.current().0 {
+        if generation == self.generation() {
             self.fruitless.store(0, Ordering::Relaxed);
         }
     }
@@ -104,6 +121,7 @@ impl Session {
     fn install(&self, issued: Issued) {
         let renew_at = renew_at(&issued);
         let mut st = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        st.bearer = bearer_header(&issued.token);
         st.token = issued.token;
         st.generation += 1;
         st.renew_at = renew_at;
@@ -152,7 +170,7 @@ impl Session {
         generation: u64,
     ) -> Result<(), ApiError> {
         let mut failed = self.refresh.lock().await;
-        if self.current().0 != generation {
+        if self.generation() != generation {
             return Ok(());
         }
         if let Some((g, e)) = failed.as_ref()
@@ -299,6 +317,14 @@ fn redact(err: ApiError, secret: &str) -> ApiError {
 }
 
 /// When to refresh an issued token: from `expiresIn`, else from the JWT's `exp` claim.
+/// `Bearer ` + token, exactly (the server slices the first 7 characters off), marked
+/// sensitive so that it is never logged.
+fn bearer_header(token: &SecretString) -> Option<HeaderValue> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
 fn renew_at(issued: &Issued) -> Option<Instant> {
     let lifetime = match issued.expires_in {
         Some(0) => return None,

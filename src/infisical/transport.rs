@@ -12,7 +12,7 @@ use std::time::Duration;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use secrecy::{ExposeSecret, SecretString};
+
 use serde_json::Value;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -217,7 +217,7 @@ impl Transport {
             bounded(deadline_at, throttle.pace())
                 .await
                 .ok_or_else(timed_out)?;
-            let token = session.map(Session::current);
+            let token = session.map(Session::current_bearer);
             let remaining = deadline_at.map(|d| d.saturating_duration_since(Instant::now()));
             let per_attempt =
                 remaining.map_or(self.request_timeout, |r| r.min(self.request_timeout));
@@ -227,7 +227,7 @@ impl Transport {
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
             let outcome = tokio::time::timeout(
                 per_attempt,
-                self.attempt(req, token.as_ref().map(|(_, t)| t)),
+                self.attempt(req, token.as_ref().and_then(|(_, b)| b.as_ref())),
             )
             .await;
             drop(permit);
@@ -355,15 +355,8 @@ impl Transport {
     async fn attempt(
         &self,
         req: &Request,
-        token: Option<&SecretString>,
+        bearer: Option<&HeaderValue>,
     ) -> Result<HttpResponse, HttpError> {
-        // Exactly `Bearer ` + token: the server slices the first 7 characters off.
-        let bearer = token.and_then(|token| {
-            let mut value =
-                HeaderValue::from_str(&format!("Bearer {}", token.expose_secret())).ok()?;
-            value.set_sensitive(true);
-            Some(value)
-        });
         let json = match &req.body {
             Some(body) => Some(Bytes::from(
                 serde_json::to_vec(body).map_err(|e| HttpError::InvalidPath(e.to_string()))?,
@@ -371,13 +364,7 @@ impl Transport {
             None => None,
         };
         self.http
-            .send(
-                req.method.clone(),
-                &req.path,
-                bearer.as_ref(),
-                json,
-                req.body_limit,
-            )
+            .send(req.method.clone(), &req.path, bearer, json, req.body_limit)
             .await
     }
 }

@@ -82,10 +82,14 @@ impl Counts {
     /// Counts one finding.
     pub fn add(&mut self, f: &Finding) {
         self.totals.add(f.status);
-        self.by_rule
-            .entry(f.rule.clone())
-            .or_default()
-            .add(f.status);
+        match self.by_rule.get_mut(f.rule.as_str()) {
+            Some(counts) => counts.add(f.status),
+            None => self
+                .by_rule
+                .entry(f.rule.clone())
+                .or_default()
+                .add(f.status),
+        }
         self.by_severity
             .entry(f.severity)
             .or_default()
