@@ -254,8 +254,8 @@ fn is_safe_segment(s: &str) -> bool {
         && s != "."
         && s != ".."
         && s.len() <= 200
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// `base` + `/seg/seg/...` (each segment percent-encoded).

@@ -38,8 +38,8 @@ pub struct IdentityPager {
     source: Source,
     offset: u64,
     total: Option<u64>,
-    /// Ids listed so far (foldhash: one insert per identity, up to millions of them).
-    seen: HashSet<String, foldhash::fast::RandomState>,
+    /// Ids listed so far.
+    seen: SeenIds,
     first: bool,
     done: bool,
     /// `totalCount` of the first page of the current pass.
@@ -60,7 +60,7 @@ impl IdentityPager {
             source: Source::Search,
             offset: 0,
             total: None,
-            seen: HashSet::default(),
+            seen: SeenIds::default(),
             first: true,
             done: false,
             pass_total: None,
@@ -113,7 +113,7 @@ impl IdentityPager {
             };
             let mut page = Vec::with_capacity(identities.len());
             for identity in identities {
-                if self.seen.insert(identity.id.clone()) {
+                if self.seen.insert(&identity.id) {
                     page.push(identity);
                 }
             }
@@ -187,6 +187,51 @@ impl IdentityPager {
         req.forbidden = ErrorKind::Auth;
         fetch_page(inner, &req, "identityMemberships").await
     }
+}
+
+/// The set of identity ids listed so far (one insert per identity, up to millions of them).
+/// Infisical's ids are UUIDs: those in canonical form (lower-case, hyphenated) are kept as
+/// 128-bit numbers, which hash and compare without touching the heap; any other id is kept as
+/// text. Two ids are the same entry exactly when their texts are equal.
+#[derive(Default)]
+struct SeenIds {
+    uuids: HashSet<u128, foldhash::fast::RandomState>,
+    others: HashSet<String, foldhash::fast::RandomState>,
+}
+
+impl SeenIds {
+    /// Adds `id`; `false` when it was there already.
+    fn insert(&mut self, id: &str) -> bool {
+        match canonical_uuid(id) {
+            Some(n) => self.uuids.insert(n),
+            None => self.others.insert(id.to_owned()),
+        }
+    }
+}
+
+/// The value of a canonical UUID text (`xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, lower-case hex);
+/// `None` for any other text, so that distinct texts never share a value.
+fn canonical_uuid(id: &str) -> Option<u128> {
+    let b = id.as_bytes();
+    if b.len() != 36 {
+        return None;
+    }
+    let mut n: u128 = 0;
+    for (i, &c) in b.iter().enumerate() {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            if c != b'-' {
+                return None;
+            }
+            continue;
+        }
+        let digit = match c {
+            b'0'..=b'9' => c - b'0',
+            b'a'..=b'f' => c - b'a' + 10,
+            _ => return None,
+        };
+        n = (n << 4) | u128::from(digit);
+    }
+    Some(n)
 }
 
 /// A page's items: read in one pass, or kept as values for [`parse_item`].
@@ -435,6 +480,32 @@ mod tests {
         assert!(
             parse_item(&json!({"identity": {"id": "x", "name": "n", "authMethods": [1]}})).is_err()
         );
+    }
+
+    #[test]
+    fn seen_ids_keep_distinct_texts_apart() {
+        let mut seen = SeenIds::default();
+        let a = "67e55044-10b1-426f-9247-bb680e5fe0c8";
+        assert!(seen.insert(a));
+        assert!(!seen.insert(a));
+        // Same UUID value, other spellings: other ids (the server compares text).
+        for other in [
+            "67E55044-10B1-426F-9247-BB680E5FE0C8",
+            "67e5504410b1426f9247bb680e5fe0c8",
+            "{67e55044-10b1-426f-9247-bb680e5fe0c8}",
+        ] {
+            assert!(seen.insert(other), "{other}");
+            assert!(!seen.insert(other), "{other}");
+        }
+        assert!(seen.insert("67e55044-10b1-426f-9247-bb680e5fe0c9"));
+        assert!(seen.insert("not-a-uuid"));
+        assert!(!seen.insert("not-a-uuid"));
+        assert_eq!(
+            canonical_uuid("00000000-0000-0000-0000-00000000000f"),
+            Some(15)
+        );
+        assert_eq!(canonical_uuid("00000000-0000-0000-0000-00000000000g"), None);
+        assert_eq!(canonical_uuid("00000000x0000-0000-0000-00000000000f"), None);
     }
 
     /// The one-pass page reader gives exactly what the general decode gives for usual items,
