@@ -14,7 +14,7 @@ mod token;
 use jiff::civil::Date;
 use serde_json::{Map, Value};
 
-use crate::finding::{AppliedExemption, Finding, Remediation, Status, finding_id};
+use crate::finding::{AppliedExemption, Finding, FindingIds, Remediation, Status, finding_id};
 use crate::model::{AuthConfig, AuthMethod, Identity, TrustedIp};
 use crate::pattern::Pattern;
 use crate::policy::{Exemption, Policy, Rule};
@@ -123,6 +123,7 @@ pub fn evaluate(
     today: Date,
 ) -> Vec<Finding> {
     let mut out = Vec::with_capacity(policy.rules.len());
+    let ids = FindingIds::new(org_id, &identity.id, &config.method);
     for rule in &policy.rules {
         if !rule_matches(rule, identity, &config.method) {
             continue;
@@ -153,7 +154,7 @@ pub fn evaluate(
             }
         };
         out.push(Finding {
-            finding_id: finding_id(org_id, &identity.id, &config.method, &rule.id),
+            finding_id: ids.for_rule(&rule.id),
             identity_id: identity.id.clone(),
             identity_name: identity.name.clone(),
             auth_method: config.method.clone(),

@@ -223,19 +223,39 @@ pub struct Finding {
 /// The stable id of a finding: the first 16 bytes of SHA-256 over the org id, identity id,
 /// auth method and rule id, hex-encoded. Stable across runs, so `diff` can key on it.
 pub fn finding_id(org_id: &str, identity_id: &str, method: &AuthMethod, rule: &str) -> String {
-    let mut h = Sha256::new();
-    for part in [org_id, identity_id, method.as_str(), rule] {
-        h.update(part.as_bytes());
+    FindingIds::new(org_id, identity_id, method).for_rule(rule)
+}
+
+/// [`finding_id`] for several rules of one config: the hash of the common prefix (org,
+/// identity, method) is computed once.
+#[derive(Clone)]
+pub struct FindingIds(Sha256);
+
+impl FindingIds {
+    /// The ids of the findings of one config.
+    pub fn new(org_id: &str, identity_id: &str, method: &AuthMethod) -> FindingIds {
+        let mut h = Sha256::new();
+        for part in [org_id, identity_id, method.as_str()] {
+            h.update(part.as_bytes());
+            h.update([0u8]);
+        }
+        FindingIds(h)
+    }
+
+    /// The id of the finding of `rule`.
+    pub fn for_rule(&self, rule: &str) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut h = self.0.clone();
+        h.update(rule.as_bytes());
         h.update([0u8]);
+        let digest = h.finalize();
+        let mut id = String::with_capacity(32);
+        for b in &digest[..16] {
+            id.push(HEX[usize::from(b >> 4)] as char);
+            id.push(HEX[usize::from(b & 0x0f)] as char);
+        }
+        id
     }
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = h.finalize();
-    let mut id = String::with_capacity(32);
-    for b in &digest[..16] {
-        id.push(HEX[usize::from(b >> 4)] as char);
-        id.push(HEX[usize::from(b & 0x0f)] as char);
-    }
-    id
 }
 
 #[cfg(test)]
