@@ -25,7 +25,7 @@ use http::header::{
     USER_AGENT,
 };
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
@@ -287,21 +287,14 @@ impl HttpClient {
         if content_length(&parts.headers).is_some_and(|n| n > body_limit as u64) {
             return Err(HttpError::TooLarge);
         }
-        let body = Limited::new(body, body_limit)
-            .collect()
-            .await
-            .map_err(|e| {
-                if e.is::<LengthLimitError>() {
-                    HttpError::TooLarge
-                } else {
-                    HttpError::Body(format!(
-                        "reading the response from {} failed: {}",
-                        self.origin.display,
-                        error_chain(&*e)
-                    ))
-                }
-            })?
-            .to_bytes();
+        let body = read_body(body, body_limit).await.map_err(|e| match e {
+            BodyError::TooLarge => HttpError::TooLarge,
+            BodyError::Read(e) => HttpError::Body(format!(
+                "reading the response from {} failed: {}",
+                self.origin.display,
+                error_chain(&e)
+            )),
+        })?;
         let close = parts
             .headers
             .get(CONNECTION)
@@ -528,6 +521,44 @@ impl HttpClient {
 }
 
 /// A TCP connection with TCP_NODELAY on; `what` prefixes the address in messages ("proxy ").
+/// Why a body could not be read.
+enum BodyError {
+    TooLarge,
+    Read(hyper::Error),
+}
+
+/// Reads a whole body of at most `limit` bytes. A body that arrives as one frame (the usual
+/// case for a small JSON answer) is returned as that frame, without a copy or a buffer list.
+async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, BodyError> {
+    let mut first: Option<Bytes> = None;
+    let mut more: Option<Vec<u8>> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame.map_err(BodyError::Read)?.into_data() else {
+            continue; // trailers
+        };
+        let so_far = more
+            .as_ref()
+            .map_or_else(|| first.as_ref().map_or(0, Bytes::len), Vec::len);
+        if so_far + data.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        match (&mut first, &mut more) {
+            (None, None) => first = Some(data),
+            (_, Some(buf)) => buf.extend_from_slice(&data),
+            (Some(f), None) => {
+                let mut buf = Vec::with_capacity((f.len() + data.len()).max(8 << 10));
+                buf.extend_from_slice(f);
+                buf.extend_from_slice(&data);
+                more = Some(buf);
+            }
+        }
+    }
+    Ok(match more {
+        Some(buf) => Bytes::from(buf),
+        None => first.unwrap_or_default(),
+    })
+}
+
 async fn tcp_connect(to: &Endpoint, what: &str) -> Result<Stream, HttpError> {
     let connected = match &to.host {
         Host::Ip(ip) => TcpStream::connect((*ip, to.port)).await,
