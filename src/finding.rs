@@ -259,6 +259,9 @@ impl FindingIds {
 }
 
 #[cfg(test)]
+pub(crate) mod strategy;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashSet;

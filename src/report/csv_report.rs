@@ -245,90 +245,14 @@ mod tests {
         ]
     }
 
-    fn violation() -> impl Strategy<Value = Violation> {
-        (
-            proptest::sample::select(CheckCode::ALL.to_vec()),
-            text(),
-            text(),
-            text(),
-            text(),
-        )
-            .prop_map(|(check, field, observed, expected, message)| Violation {
-                check,
-                field,
-                observed,
-                expected,
-                message,
-            })
-    }
-
-    fn remediation() -> impl Strategy<Value = Remediation> {
+    fn finding() -> impl Strategy<Value = Finding> {
         let value = prop_oneof![
             text().prop_map(Value::String),
             any::<i64>().prop_map(Value::from),
             any::<bool>().prop_map(Value::Bool),
             Just(Value::Null),
         ];
-        prop_oneof![
-            text().prop_map(Remediation::manual),
-            proptest::collection::vec((text(), value), 0..3)
-                .prop_map(|kv| Remediation::auto(kv.into_iter().collect())),
-        ]
-    }
-
-    fn finding() -> impl Strategy<Value = Finding> {
-        let method = prop_oneof![
-            3 => proptest::sample::select(AuthMethod::KNOWN.to_vec()),
-            1 => text().prop_map(AuthMethod::Unknown),
-        ];
-        let exemption = proptest::option::of((text(), proptest::option::of(text()), text()))
-            .prop_map(|e| {
-                e.map(|(reason, owner, expires)| AppliedExemption {
-                    reason,
-                    owner,
-                    expires,
-                })
-            });
-        (
-            text(),
-            text(),
-            text(),
-            method,
-            text(),
-            proptest::sample::select(Severity::ALL.to_vec()),
-            proptest::sample::select(Status::ALL.to_vec()),
-            proptest::collection::vec(violation(), 0..=3),
-            exemption,
-            proptest::option::of(text()),
-            proptest::option::of(remediation()),
-        )
-            .prop_map(
-                |(
-                    finding_id,
-                    identity_id,
-                    identity_name,
-                    auth_method,
-                    rule,
-                    severity,
-                    status,
-                    violations,
-                    exemption,
-                    error,
-                    remediation,
-                )| Finding {
-                    finding_id,
-                    identity_id,
-                    identity_name,
-                    auth_method,
-                    rule,
-                    severity,
-                    status,
-                    violations,
-                    exemption,
-                    error,
-                    remediation,
-                },
-            )
+        crate::finding::strategy::finding(text().boxed(), value.boxed())
     }
 
     proptest! {

@@ -259,78 +259,8 @@ mod tests {
         })
     }
 
-    fn auth_method() -> impl Strategy<Value = AuthMethod> {
-        prop_oneof![
-            prop::sample::select(AuthMethod::KNOWN.to_vec()),
-            text().prop_map(AuthMethod::Unknown),
-        ]
-    }
-
-    fn violation() -> impl Strategy<Value = Violation> {
-        (
-            prop::sample::select(CheckCode::ALL.to_vec()),
-            text(),
-            text(),
-            text(),
-            text(),
-        )
-            .prop_map(|(check, field, observed, expected, message)| Violation {
-                check,
-                field,
-                observed,
-                expected,
-                message,
-            })
-    }
-
-    fn remediation() -> impl Strategy<Value = Remediation> {
-        prop_oneof![
-            prop::collection::btree_map(text(), json_value(), 0..4)
-                .prop_map(|m| Remediation::auto(m.into_iter().collect())),
-            text().prop_map(Remediation::manual),
-        ]
-    }
-
-    fn exemption() -> impl Strategy<Value = AppliedExemption> {
-        (text(), prop::option::of(text()), text()).prop_map(|(reason, owner, expires)| {
-            AppliedExemption {
-                reason,
-                owner,
-                expires,
-            }
-        })
-    }
-
     fn finding() -> impl Strategy<Value = Finding> {
-        (
-            (text(), text(), text(), auth_method(), text()),
-            (
-                prop::sample::select(Severity::ALL.to_vec()),
-                prop::sample::select(Status::ALL.to_vec()),
-                prop::collection::vec(violation(), 0..=3),
-                prop::option::of(exemption()),
-                prop::option::of(text()),
-                prop::option::of(remediation()),
-            ),
-        )
-            .prop_map(
-                |(
-                    (finding_id, identity_id, identity_name, auth_method, rule),
-                    (severity, status, violations, exemption, error, remediation),
-                )| Finding {
-                    finding_id,
-                    identity_id,
-                    identity_name,
-                    auth_method,
-                    rule,
-                    severity,
-                    status,
-                    violations,
-                    exemption,
-                    error,
-                    remediation,
-                },
-            )
+        crate::finding::strategy::finding(text().boxed(), json_value().boxed())
     }
 
     proptest! {
