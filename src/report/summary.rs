@@ -163,10 +163,60 @@ impl Counts {
                 let _ = writeln!(
                     out,
                     "  {:<28} {:<9} {:>6} fail {:>6} exempt {:>6} error",
-                    r.id, r.severity, c.fail, c.exempt, c.error
+                    r.id,
+                    r.severity.as_str(),
+                    c.fail,
+                    c.exempt,
+                    c.error
                 );
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::{Finding, finding_id};
+    use crate::model::AuthMethod;
+
+    /// The failing-rules table lines up whatever the severity's length.
+    #[test]
+    fn human_summary_columns_line_up() {
+        let rules = [
+            RuleInfo {
+                id: "a".into(),
+                severity: Severity::Critical,
+            },
+            RuleInfo {
+                id: "b".into(),
+                severity: Severity::Low,
+            },
+        ];
+        let mut counts = Counts::new(&rules);
+        for r in &rules {
+            counts.add(&Finding {
+                finding_id: finding_id("o", "i", &AuthMethod::Oci, &r.id),
+                identity_id: "i".into(),
+                identity_name: "n".into(),
+                auth_method: AuthMethod::Oci,
+                rule: r.id.clone(),
+                severity: r.severity,
+                status: Status::Fail,
+                violations: Vec::new(),
+                exemption: None,
+                error: None,
+                remediation: None,
+            });
+        }
+        let text = counts.human();
+        let columns: Vec<usize> = text
+            .lines()
+            .filter(|l| l.starts_with("  "))
+            .filter_map(|l| l.find(" fail "))
+            .collect();
+        assert_eq!(columns.len(), 2, "{text}");
+        assert_eq!(columns[0], columns[1], "{text}");
     }
 }
