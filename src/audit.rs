@@ -89,6 +89,7 @@ pub async fn run(
         // a full round of config GETs (it would then fall behind them and starve them).
         .buffer_unordered(fetch_slots(opts.concurrency));
     let mut fetched = std::pin::pin!(fetched);
+    let mut found: Vec<crate::finding::Finding> = Vec::new();
 
     while let Some(done) = fetched.next().await {
         match done {
@@ -105,21 +106,28 @@ pub async fn run(
                 if !method.is_known() {
                     outcome.unknown_methods.insert(method.to_string());
                 }
-                let found = match *result {
+                match *result {
                     Ok(config) => {
-                        let found =
-                            evaluate::evaluate(policy, &org_id, &identity, &config, opts.today);
+                        // One Vec for every config: its findings' strings are reused.
+                        evaluate::evaluate_into(
+                            policy, &org_id, &identity, &config, opts.today, &mut found,
+                        );
                         if let Some(planner) = planner.as_deref_mut() {
                             planner.observe(policy, &identity, &config, &found);
                         }
-                        found
                     }
                     Err(err) => {
                         outcome.config_errors += 1;
                         tracing::warn!(identity = %identity.id, method = %method, "config could not be read: {err}");
-                        evaluate::error_findings(policy, &org_id, &identity, &method, &chain(&err))
+                        found = evaluate::error_findings(
+                            policy,
+                            &org_id,
+                            &identity,
+                            &method,
+                            &chain(&err),
+                        );
                     }
-                };
+                }
                 for finding in &found {
                     sink.write(finding)?;
                 }

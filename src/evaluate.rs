@@ -123,7 +123,23 @@ pub fn evaluate(
     today: Date,
 ) -> Vec<Finding> {
     let mut out = Vec::with_capacity(policy.rules.len());
+    evaluate_into(policy, org_id, identity, config, today, &mut out);
+    out
+}
+
+/// [`evaluate`] into `out`, replacing what it held: the findings already there are overwritten
+/// in place, so an audit that passes the same `Vec` for every config reuses their strings
+/// instead of allocating new ones for every result.
+pub fn evaluate_into(
+    policy: &Policy,
+    org_id: &str,
+    identity: &Identity,
+    config: &AuthConfig,
+    today: Date,
+    out: &mut Vec<Finding>,
+) {
     let ids = FindingIds::new(org_id, &identity.id, &config.method);
+    let mut n = 0;
     for rule in &policy.rules {
         if !rule_matches(rule, identity, &config.method) {
             continue;
@@ -153,21 +169,36 @@ pub fn evaluate(
                 None => (Status::Fail, None, fix),
             }
         };
-        out.push(Finding {
-            finding_id: ids.for_rule(&rule.id),
-            identity_id: identity.id.clone(),
-            identity_name: identity.name.clone(),
-            auth_method: config.method.clone(),
-            rule: rule.id.clone(),
-            severity: rule.severity,
-            status,
-            violations,
-            exemption,
-            error: None,
-            remediation,
-        });
+        if let Some(f) = out.get_mut(n) {
+            ids.write_for_rule(&rule.id, &mut f.finding_id);
+            f.identity_id.clone_from(&identity.id);
+            f.identity_name.clone_from(&identity.name);
+            f.auth_method.clone_from(&config.method);
+            f.rule.clone_from(&rule.id);
+            f.severity = rule.severity;
+            f.status = status;
+            f.violations = violations;
+            f.exemption = exemption;
+            f.error = None;
+            f.remediation = remediation;
+        } else {
+            out.push(Finding {
+                finding_id: ids.for_rule(&rule.id),
+                identity_id: identity.id.clone(),
+                identity_name: identity.name.clone(),
+                auth_method: config.method.clone(),
+                rule: rule.id.clone(),
+                severity: rule.severity,
+                status,
+                violations,
+                exemption,
+                error: None,
+                remediation,
+            });
+        }
+        n += 1;
     }
-    out
+    out.truncate(n);
 }
 
 /// One `error` finding for every rule that could apply to `method` on this identity (its

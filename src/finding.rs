@@ -244,17 +244,23 @@ impl FindingIds {
 
     /// The id of the finding of `rule`.
     pub fn for_rule(&self, rule: &str) -> String {
+        let mut id = String::with_capacity(32);
+        self.write_for_rule(rule, &mut id);
+        id
+    }
+
+    /// [`FindingIds::for_rule`] into `id` (its buffer reused).
+    pub fn write_for_rule(&self, rule: &str, id: &mut String) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut h = self.0.clone();
         h.update(rule.as_bytes());
         h.update([0u8]);
         let digest = h.finalize();
-        let mut id = String::with_capacity(32);
+        id.clear();
         for b in &digest[..16] {
             id.push(HEX[usize::from(b >> 4)] as char);
             id.push(HEX[usize::from(b & 0x0f)] as char);
         }
-        id
     }
 }
 

@@ -701,3 +701,29 @@ fn example_policy_on_a_wide_open_universal_auth_config() {
             .all(|f| f.status == Status::Fail)
     );
 }
+
+/// `evaluate_into` over a Vec that held another config's findings (more of them, other
+/// statuses) gives exactly what `evaluate` gives.
+#[test]
+fn evaluate_into_reuses_findings_without_leftovers() {
+    let p = policy(
+        "version: 1\nrules:\n  - id: u\n    access_token: {max_uses: 100}\n  - id: p\n    access_token: {allow_periodic: false}\n  - id: oci-only\n    applies_to: {auth_methods: [oci-auth]}\n    access_token: {max_ttl: 1h}\n",
+    );
+    let first = cfg(
+        AuthMethod::Oci,
+        json!({"accessTokenNumUsesLimit": 0, "accessTokenPeriod": 60}),
+    );
+    let second = ua(json!({"accessTokenNumUsesLimit": 5}));
+    let mut reused = Vec::new();
+    evaluate_into(&p, "org", &who(), &first, today(), &mut reused);
+    assert_eq!(reused, evaluate(&p, "org", &who(), &first, today()));
+    assert!(reused.len() > 1);
+    let other = ident("id-2", "other-name");
+    evaluate_into(&p, "org", &other, &second, today(), &mut reused);
+    assert_eq!(reused, evaluate(&p, "org", &other, &second, today()));
+    assert!(
+        reused
+            .iter()
+            .all(|f| f.identity_id == "id-2" && f.rule != "oci-only")
+    );
+}
