@@ -169,33 +169,33 @@ pub fn evaluate_into(
                 None => (Status::Fail, None, fix),
             }
         };
-        if let Some(f) = out.get_mut(n) {
-            ids.write_for_rule(&rule.id, &mut f.finding_id);
-            f.identity_id.clone_from(&identity.id);
-            f.identity_name.clone_from(&identity.name);
-            f.auth_method.clone_from(&config.method);
-            f.rule.clone_from(&rule.id);
-            f.severity = rule.severity;
-            f.status = status;
-            f.violations = violations;
-            f.exemption = exemption;
-            f.error = None;
-            f.remediation = remediation;
-        } else {
+        if n == out.len() {
             out.push(Finding {
-                finding_id: ids.for_rule(&rule.id),
-                identity_id: identity.id.clone(),
-                identity_name: identity.name.clone(),
+                finding_id: String::new(),
+                identity_id: String::new(),
+                identity_name: String::new(),
                 auth_method: config.method.clone(),
-                rule: rule.id.clone(),
+                rule: String::new(),
                 severity: rule.severity,
                 status,
-                violations,
-                exemption,
+                violations: Vec::new(),
+                exemption: None,
                 error: None,
-                remediation,
+                remediation: None,
             });
         }
+        let f = &mut out[n];
+        ids.write_for_rule(&rule.id, &mut f.finding_id);
+        f.identity_id.clone_from(&identity.id);
+        f.identity_name.clone_from(&identity.name);
+        f.auth_method.clone_from(&config.method);
+        f.rule.clone_from(&rule.id);
+        f.severity = rule.severity;
+        f.status = status;
+        f.violations = violations;
+        f.exemption = exemption;
+        f.error = None;
+        f.remediation = remediation;
         n += 1;
     }
     out.truncate(n);

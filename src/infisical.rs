@@ -185,7 +185,7 @@ impl Client {
         // Retried on connection errors and 5xx like a read: a PATCH sets absolute values, so
         // sending it twice leaves the same state (it is idempotent).
         let mut req = self.config_request(Method::PATCH, identity_id, method, Class::Write)?;
-        req.body = Some(Value::Object(body.clone()));
+        req.set_json(&Value::Object(body.clone()));
         let answer = self
             .inner
             .execute_config(&req, method)

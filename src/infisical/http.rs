@@ -531,31 +531,32 @@ enum BodyError {
 /// case for a small JSON answer) is returned as that frame, without a copy or a buffer list.
 async fn read_body(mut body: Incoming, limit: usize) -> Result<Bytes, BodyError> {
     let mut first: Option<Bytes> = None;
-    let mut more: Option<Vec<u8>> = None;
+    let mut more: Vec<u8> = Vec::new();
+    let mut len = 0usize;
     while let Some(frame) = body.frame().await {
         let Ok(data) = frame.map_err(BodyError::Read)?.into_data() else {
             continue; // trailers
         };
-        let so_far = more
-            .as_ref()
-            .map_or_else(|| first.as_ref().map_or(0, Bytes::len), Vec::len);
-        if so_far + data.len() > limit {
+        len += data.len();
+        if len > limit {
             return Err(BodyError::TooLarge);
         }
-        match (&mut first, &mut more) {
-            (None, None) => first = Some(data),
-            (_, Some(buf)) => buf.extend_from_slice(&data),
-            (Some(f), None) => {
-                let mut buf = Vec::with_capacity((f.len() + data.len()).max(8 << 10));
-                buf.extend_from_slice(f);
-                buf.extend_from_slice(&data);
-                more = Some(buf);
+        match &first {
+            None => first = Some(data),
+            // A second frame: from here on the frames are gathered into one buffer.
+            Some(f) => {
+                if more.is_empty() {
+                    more.reserve(len.max(8 << 10));
+                    more.extend_from_slice(f);
+                }
+                more.extend_from_slice(&data);
             }
         }
     }
-    Ok(match more {
-        Some(buf) => Bytes::from(buf),
-        None => first.unwrap_or_default(),
+    Ok(if more.is_empty() {
+        first.unwrap_or_default()
+    } else {
+        Bytes::from(more)
     })
 }
 

@@ -149,7 +149,7 @@ impl IdentityPager {
             );
             req.body_limit = PAGE_BODY_LIMIT;
             req.forbidden = ErrorKind::Auth;
-            req.body = Some(json!({
+            req.set_json(&json!({
                 "scope": ["organization", "project"],
                 "limit": SEARCH_LIMIT,
                 "offset": self.offset,
@@ -326,7 +326,7 @@ fn parse_item(item: &Value) -> Result<Identity, String> {
         .or_else(|| str_field(obj, "identityId"))
         .ok_or("no `identity.id` or `identityId`")?;
     let name = str_field(identity, "name").ok_or("no `identity.name`")?;
-    let auth_methods = auth_methods(identity)?;
+    let names = auth_method_names(identity)?;
     let project_id = str_field(obj, "projectId")
         .or_else(|| {
             obj.get("project")
@@ -334,13 +334,32 @@ fn parse_item(item: &Value) -> Result<Identity, String> {
                 .and_then(|p| str_field(p, "id"))
         })
         .or_else(|| str_field(identity, "projectId"));
-    let scope = match (obj.get("scope").and_then(Value::as_str), project_id) {
+    let scope = obj.get("scope").and_then(Value::as_str);
+    identity_of(id, name, names, project_id, scope).map_err(String::from)
+}
+
+/// The identity a listing item describes, from the parts read out of it (by [`parse_item`] or
+/// the one-pass page reader): method names parsed with unknown ones kept and duplicates
+/// dropped; project scope when there is a project id.
+pub(super) fn identity_of(
+    id: &str,
+    name: &str,
+    method_names: Vec<&str>,
+    project_id: Option<&str>,
+    scope: Option<&str>,
+) -> Result<Identity, &'static str> {
+    let mut auth_methods: Vec<AuthMethod> = Vec::with_capacity(method_names.len());
+    for name in method_names {
+        let m = AuthMethod::parse(name);
+        if !auth_methods.contains(&m) {
+            auth_methods.push(m);
+        }
+    }
+    let scope = match (scope, project_id) {
         (_, Some(project_id)) => IdentityScope::Project {
             project_id: project_id.to_owned(),
         },
-        (Some("project"), None) => {
-            return Err("scope is `project` but there is no projectId".into());
-        }
+        (Some("project"), None) => return Err("scope is `project` but there is no projectId"),
         _ => IdentityScope::Organization,
     };
     Ok(Identity {
@@ -359,8 +378,8 @@ fn str_field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
 
 /// `authMethods` (array) or the older `authMethod` (string or null), unknown names kept,
 /// duplicates dropped.
-fn auth_methods(identity: &Map<String, Value>) -> Result<Vec<AuthMethod>, String> {
-    let names: Vec<&str> = match identity.get("authMethods") {
+fn auth_method_names(identity: &Map<String, Value>) -> Result<Vec<&str>, String> {
+    Ok(match identity.get("authMethods") {
         Some(Value::Array(items)) => items
             .iter()
             .map(|v| v.as_str().ok_or("`authMethods` holds a non-string"))
@@ -371,15 +390,7 @@ fn auth_methods(identity: &Map<String, Value>) -> Result<Vec<AuthMethod>, String
             Some(_) => return Err("`authMethod` is not a string".into()),
         },
         Some(_) => return Err("`authMethods` is not an array".into()),
-    };
-    let mut methods: Vec<AuthMethod> = Vec::with_capacity(names.len());
-    for name in names {
-        let m = AuthMethod::parse(name);
-        if !methods.contains(&m) {
-            methods.push(m);
-        }
-    }
-    Ok(methods)
+    })
 }
 
 #[cfg(test)]

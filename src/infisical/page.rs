@@ -11,7 +11,8 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::model::{AuthMethod, Identity, IdentityScope};
+use super::listing::identity_of;
+use crate::model::Identity;
 
 /// A listing page read in one pass: its identities and `totalCount`.
 #[derive(Debug)]
@@ -154,29 +155,10 @@ impl<'de> Visitor<'de> for Item {
             Some(names) => names,
             None => non_empty(identity.auth_method).into_iter().collect(),
         };
-        let mut auth_methods: Vec<AuthMethod> = Vec::with_capacity(names.len());
-        for name in names {
-            let m = AuthMethod::parse(name);
-            if !auth_methods.contains(&m) {
-                auth_methods.push(m);
-            }
-        }
         let project_id = non_empty(project_id)
             .or(project.and_then(|p| non_empty(p.id)))
             .or(non_empty(identity.project_id));
-        let scope = match (scope, project_id) {
-            (_, Some(project_id)) => IdentityScope::Project {
-                project_id: project_id.to_owned(),
-            },
-            (Some("project"), None) => return Err(unusual()),
-            _ => IdentityScope::Organization,
-        };
-        Ok(Identity {
-            id: id.to_owned(),
-            name: name.to_owned(),
-            auth_methods,
-            scope,
-        })
+        identity_of(id, name, names, project_id, scope).map_err(|_| unusual())
     }
 }
 

@@ -245,7 +245,7 @@ async fn login(
     );
     req.authenticated = false;
     req.forbidden = ErrorKind::Auth;
-    req.body = Some(json!({"clientId": client_id, "clientSecret": client_secret.expose_secret()}));
+    req.set_json(&json!({"clientId": client_id, "clientSecret": client_secret.expose_secret()}));
     let wrap = |e: ApiError| ApiError::Login {
         what: "universal-auth login",
         source: Box::new(redact(e, client_secret.expose_secret())),
@@ -267,7 +267,7 @@ async fn renew(
     );
     req.authenticated = false;
     req.forbidden = ErrorKind::Auth;
-    req.body = Some(json!({"accessToken": token.expose_secret()}));
+    req.set_json(&json!({"accessToken": token.expose_secret()}));
     let wrap = |e: ApiError| ApiError::Login {
         what: "token renewal",
         source: Box::new(redact(e, token.expose_secret())),

@@ -55,7 +55,8 @@ pub(crate) struct Request {
     pub method: Method,
     /// Path and query (the origin is the client's).
     pub path: String,
-    pub body: Option<Value>,
+    /// The JSON body, serialized once (not again on every attempt).
+    pub body: Option<Bytes>,
     pub class: Class,
     /// Send the session's bearer token (and refresh it on `TokenError`).
     pub authenticated: bool,
@@ -90,6 +91,11 @@ impl Request {
     /// `METHOD /path` for messages (no query string, no host).
     pub fn describe(&self) -> String {
         format!("{} {}", self.method, self.path_only())
+    }
+
+    /// Sets the JSON body.
+    pub fn set_json(&mut self, body: &Value) {
+        self.body = Some(Bytes::from(body.to_string()));
     }
 
     /// The path without the query string.
@@ -357,14 +363,14 @@ impl Transport {
         req: &Request,
         bearer: Option<&HeaderValue>,
     ) -> Result<HttpResponse, HttpError> {
-        let json = match &req.body {
-            Some(body) => Some(Bytes::from(
-                serde_json::to_vec(body).map_err(|e| HttpError::InvalidPath(e.to_string()))?,
-            )),
-            None => None,
-        };
         self.http
-            .send(req.method.clone(), &req.path, bearer, json, req.body_limit)
+            .send(
+                req.method.clone(),
+                &req.path,
+                bearer,
+                req.body.clone(),
+                req.body_limit,
+            )
             .await
     }
 }

@@ -173,17 +173,11 @@ impl AuthConfig {
             Parsed::Slow(value) => return AuthConfig::from_response_owned(method, value),
             Parsed::Fast { typed, body } => (typed, body),
         };
-        let (Some(ttl), Some(max_ttl), Some(uses)) = (typed.ttl, typed.max_ttl, typed.uses) else {
-            // `parse` only takes the fast path with all three.
-            return Err(ConfigDecodeError::BadNumber {
-                field: "accessTokenTTL",
-            });
-        };
         Ok(AuthConfig {
             method: method.clone(),
-            access_token_ttl: ttl,
-            access_token_max_ttl: max_ttl,
-            access_token_num_uses_limit: uses,
+            access_token_ttl: typed.ttl,
+            access_token_max_ttl: typed.max_ttl,
+            access_token_num_uses_limit: typed.uses,
             access_token_period: typed.period,
             access_token_trusted_ips: typed.access_ips,
             client_secret_trusted_ips: typed.secret_ips,

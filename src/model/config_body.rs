@@ -29,11 +29,11 @@ pub(super) enum Parsed {
 }
 
 /// What the one pass decodes.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct FastTyped {
-    pub ttl: Option<u64>,
-    pub max_ttl: Option<u64>,
-    pub uses: Option<u64>,
+    pub ttl: u64,
+    pub max_ttl: u64,
+    pub uses: u64,
     pub period: Option<u64>,
     pub access_ips: Option<Vec<TrustedIp>>,
     pub secret_ips: Option<Vec<TrustedIp>>,
@@ -134,20 +134,23 @@ impl<'de> Visitor<'de> for Inner {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FastTyped, A::Error> {
-        let mut t = FastTyped::default();
+        let (mut ttl, mut max_ttl, mut uses) = (None, None, None);
+        let mut period = None;
+        let (mut access_ips, mut secret_ips) = (None, None);
+        let mut allowlists: Vec<(&'static str, Value)> = Vec::new();
         while let Some(key) = map.next_key::<&'de str>()? {
             match key {
-                "accessTokenTTL" => t.ttl = Some(map.next_value()?),
-                "accessTokenMaxTTL" => t.max_ttl = Some(map.next_value()?),
-                "accessTokenNumUsesLimit" => t.uses = Some(map.next_value()?),
-                "accessTokenPeriod" => t.period = map.next_value()?,
-                "accessTokenTrustedIps" => t.access_ips = map.next_value_seed(IpList)?,
-                "clientSecretTrustedIps" => t.secret_ips = map.next_value_seed(IpList)?,
+                "accessTokenTTL" => ttl = Some(map.next_value()?),
+                "accessTokenMaxTTL" => max_ttl = Some(map.next_value()?),
+                "accessTokenNumUsesLimit" => uses = Some(map.next_value()?),
+                "accessTokenPeriod" => period = map.next_value()?,
+                "accessTokenTrustedIps" => access_ips = map.next_value_seed(IpList)?,
+                "clientSecretTrustedIps" => secret_ips = map.next_value_seed(IpList)?,
                 other => match self.0.iter().find(|f| **f == other) {
                     Some(field) => {
                         let value: Value = map.next_value()?;
-                        t.allowlists.retain(|(f, _)| f != field);
-                        t.allowlists.push((field, value));
+                        allowlists.retain(|(f, _)| f != field);
+                        allowlists.push((field, value));
                     }
                     None => {
                         map.next_value::<IgnoredAny>()?;
@@ -155,10 +158,19 @@ impl<'de> Visitor<'de> for Inner {
                 },
             }
         }
-        if t.ttl.is_none() || t.max_ttl.is_none() || t.uses.is_none() {
+        // All three are required; without one, the full decoder names the missing field.
+        let (Some(ttl), Some(max_ttl), Some(uses)) = (ttl, max_ttl, uses) else {
             return Err(unusual());
-        }
-        Ok(t)
+        };
+        Ok(FastTyped {
+            ttl,
+            max_ttl,
+            uses,
+            period,
+            access_ips,
+            secret_ips,
+            allowlists,
+        })
     }
 }
 
