@@ -98,7 +98,8 @@ pub struct RemediateArgs {
 pub struct ApplyArgs {
     /// The plan file (plan.json from `idguard remediate`).
     pub plan: PathBuf,
-    /// The policy the plan was made with: after each write, its fixed rules must pass.
+    /// The policy the plan was made with (default: the path the plan records). Its SHA-256
+    /// must be the plan's; every change is computed again from it before anything is written.
     #[arg(long, short)]
     pub policy: Option<PathBuf>,
     /// Output folder for the journal (default: reports/<UTC timestamp>/).
@@ -137,6 +138,11 @@ pub struct WriteArgs {
     /// Blast-radius guard: refuse the whole apply (exit 4) when more configs would change.
     #[arg(long, default_value_t = 25)]
     pub max_changes: usize,
+    /// Also change the identity idguard is logged in as (by default its changes are left as
+    /// manual items: narrowing its trusted IPs could lock idguard out). Applied last, after
+    /// every other change and its verification.
+    #[arg(long)]
+    pub include_self: bool,
 }
 
 /// Where and how reports are written.

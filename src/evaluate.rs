@@ -95,9 +95,17 @@ fn parts(rule: &Rule, config: &AuthConfig) -> Vec<Part> {
     out
 }
 
+/// Why a config of an auth method idguard does not know is never patched automatically.
+pub const UNKNOWN_METHOD_REASON: &str =
+    "idguard does not know which fields this method resets on PATCH; change it by hand";
+
 /// The remediation of a failing rule: every failing part's fragment merged, or manual when
-/// any failing part cannot be fixed automatically.
-fn remediation(parts: &[Part]) -> Remediation {
+/// any failing part cannot be fixed automatically (or the method is unknown: a PATCH of it
+/// could reset fields idguard does not know to resend).
+fn remediation(method: &AuthMethod, parts: &[Part]) -> Remediation {
+    if !method.is_known() {
+        return Remediation::manual(UNKNOWN_METHOD_REASON);
+    }
     let mut patch = Map::new();
     let mut manual = Vec::new();
     for p in parts.iter().filter(|p| !p.violations.is_empty()) {
@@ -155,7 +163,7 @@ pub fn evaluate_into(
         let (status, exemption, remediation) = if violations.is_empty() {
             (Status::Pass, None, None)
         } else {
-            let fix = Some(remediation(&parts));
+            let fix = Some(remediation(&config.method, &parts));
             match exemption_for(policy, identity, &rule.id, today) {
                 Some(e) => (
                     Status::Exempt,
@@ -310,7 +318,7 @@ pub fn plan_config(
             if parts.iter().all(|p| p.violations.is_empty()) {
                 continue;
             }
-            let Remediation::Auto { patch, .. } = remediation(&parts) else {
+            let Remediation::Auto { patch, .. } = remediation(&config.method, &parts) else {
                 continue;
             };
             let next = apply_patch(&state, &patch);
@@ -374,7 +382,7 @@ pub fn plan_config(
             if parts.iter().all(|p| p.violations.is_empty()) {
                 return None;
             }
-            match remediation(&parts) {
+            match remediation(&config.method, &parts) {
                 Remediation::Manual { reason, .. } => Some((rule.id.clone(), reason)),
                 Remediation::Auto { .. } => None,
             }

@@ -151,6 +151,24 @@ impl Client {
         &self.inner.api_url
     }
 
+    /// The identity idguard is logged in as: the access token's `identityId` claim (Infisical
+    /// access tokens are JWTs). `None` when the token does not say.
+    pub fn identity_id(&self) -> Option<String> {
+        self.inner
+            .session
+            .claims()?
+            .get("identityId")?
+            .as_str()
+            .filter(|id| !id.trim().is_empty())
+            .map(str::to_owned)
+    }
+
+    /// The organization of the identity idguard is logged in as, asked of the server
+    /// (whatever `--org-id` says).
+    pub async fn logged_in_org(&self) -> Result<String, ApiError> {
+        org::discover(&self.inner.transport, &self.inner.session, &self.inner.base).await
+    }
+
     /// A pager over every identity of the organization (project-scoped ones included where
     /// the server can list them).
     pub fn identities(&self) -> IdentityPager {

@@ -1,9 +1,12 @@
-//! Remediation: turning failing findings into safe PATCHes. So far: the PATCH body builder
-//! (`patch_body`) that resends what Infisical would otherwise reset. Planning, applying with a
-//! journal, verification and rollback build on it.
+//! Remediation: turning failing findings into safe PATCHes. `plan` computes the changes,
+//! `recheck` refuses a plan that is not what the policy computes, `self_guard` keeps idguard
+//! from changing the identity it runs as, `patch_body` resends what Infisical would otherwise
+//! reset, `apply` writes with a `journal` and verifies, and `rollback` undoes a journal.
 
 pub mod apply;
 pub mod journal;
 pub mod patch_body;
 pub mod plan;
+pub mod recheck;
 pub mod rollback;
+pub mod self_guard;

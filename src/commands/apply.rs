@@ -1,12 +1,17 @@
-//! `idguard apply PLAN`: apply a plan written earlier, to the server and organization it was
-//! made for. Configs that changed since are skipped as `drifted`.
+//! `idguard apply PLAN`: apply a plan written earlier. Before any request every change is
+//! computed again from the plan's policy and refused as a whole when one differs; the server is
+//! the configured one (never the plan's), the organization must be the plan's, changes to the
+//! identity idguard runs as are held unless `--include-self`, and configs that changed since
+//! the plan are skipped as `drifted`.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use crate::cli::ApplyArgs;
 use crate::exit::{Exit, Failure};
-use crate::infisical::normalise_api_url;
-use crate::remediate::{apply, plan::Plan};
+use crate::policy::Policy;
+use crate::remediate::plan::Plan;
+use crate::remediate::{apply, recheck, self_guard};
 use crate::report;
 
 use super::audit::io_failure;
@@ -15,62 +20,54 @@ use super::{connect, validate, writes};
 /// Runs `idguard apply`.
 pub async fn run(args: ApplyArgs, quiet: bool, stderr: &mut dyn Write) -> Result<Exit, Failure> {
     let plan = Plan::load(&args.plan).map_err(|e| Failure::new(Exit::DataErr, e))?;
-    let policy = match &args.policy {
-        Some(path) => {
-            let policy = validate::load_policy(path)?;
-            if policy.sha256 != plan.policy.sha256 {
-                return Err(Failure::new(
-                    Exit::Usage,
-                    anyhow::anyhow!(
-                        "{} is not the policy the plan was made with ({}, sha256 {})",
-                        path.display(),
-                        plan.policy.path,
-                        plan.policy.sha256
-                    ),
-                ));
-            }
-            Some(policy)
+    let policy = plan_policy(args.policy.as_deref(), &plan)?;
+    let now = jiff::Timestamp::now();
+    let today = now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+    let offences = recheck::recheck(&plan, &policy, today);
+    if !offences.is_empty() {
+        for o in &offences {
+            let _ = writeln!(stderr, "idguard: refused: {o}");
         }
-        None => None,
-    };
-    let mut conn = args.connection;
-    let url = connect::api_url(conn.api_url.as_deref());
-    if conn.api_url.is_none()
-        && std::env::var_os("INFISICAL_DOMAIN").is_none()
-        && std::env::var_os("INFISICAL_API_URL").is_none()
-    {
-        conn.api_url = Some(plan.api_url.clone());
-    } else if normalise_api_url(&url) != normalise_api_url(&plan.api_url) {
         return Err(Failure::new(
-            Exit::Usage,
-            anyhow::anyhow!("the plan was made for {}, not {url}", plan.api_url),
-        ));
-    }
-    if conn.org_id.is_none() {
-        conn.org_id = Some(plan.org_id.clone());
-    }
-    let opts = connect::options(&conn)?;
-    let concurrency = opts.concurrency;
-    let client = connect::connect(opts).await?;
-    if client.org_id() != plan.org_id {
-        return Err(Failure::new(
-            Exit::Usage,
+            Exit::DataErr,
             anyhow::anyhow!(
-                "the plan is for organization {}, not {}",
-                plan.org_id,
-                client.org_id()
+                "{}: {} of {} change(s) are not what the policy computes from the config they \
+                 were planned from; the whole plan is refused and nothing was written",
+                args.plan.display(),
+                offences.len(),
+                plan.changes.len()
             ),
-        ));
+        )
+        .hint("make a new plan with `idguard remediate`; a plan is never edited by hand"));
     }
+
+    let client = connect::connect_for_file(
+        &args.connection,
+        &plan.api_url,
+        &plan.org_id,
+        "plan",
+        stderr,
+    )
+    .await?;
     if plan.changes.is_empty() {
         let _ = writeln!(stderr, "idguard: the plan has no changes; nothing to do");
         return Ok(Exit::Ok);
     }
-    if plan.changes.len() > args.writes.max_changes {
+    let runs_as = writes::runs_as(&client, stderr);
+    let split = self_guard::split(plan.changes.clone(), &runs_as, args.writes.include_self);
+    writes::print_held(&split.held, stderr);
+    if split.writes() == 0 {
+        let _ = writeln!(
+            stderr,
+            "idguard: nothing left to write; nothing was written"
+        );
+        return Ok(Exit::Ok);
+    }
+    if split.writes() > args.writes.max_changes {
         let _ = writeln!(
             stderr,
             "idguard: refused: {} configs would change, more than --max-changes {}; nothing was written",
-            plan.changes.len(),
+            split.writes(),
             args.writes.max_changes
         );
         return Ok(Exit::Refused);
@@ -79,7 +76,7 @@ pub async fn run(args: ApplyArgs, quiet: bool, stderr: &mut dyn Write) -> Result
         args.writes.yes,
         &format!(
             "Apply {} change(s) to org {} at {}?",
-            plan.changes.len(),
+            split.writes(),
             plan.org_id,
             client.api_url()
         ),
@@ -88,26 +85,55 @@ pub async fn run(args: ApplyArgs, quiet: bool, stderr: &mut dyn Write) -> Result
         let _ = writeln!(stderr, "idguard: not confirmed; nothing was written");
         return Ok(Exit::Ok);
     }
-    let now = jiff::Timestamp::now();
     let dir = report::create_run_dir(args.out.as_deref(), now).map_err(io_failure)?;
     let (journal, journal_path) = writes::open_journal(&dir, &client, "apply")?;
-    let today = now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
-    let outcomes = apply::apply(
+    let run = apply::apply(
         &client,
-        policy.as_ref(),
-        &plan.changes,
+        &policy,
+        &split,
         &journal,
-        concurrency,
+        args.connection.concurrency as usize,
         today,
     )
-    .await
-    .map_err(io_failure)?;
-    let (lines, failed) = writes::summarise(&outcomes);
-    if !quiet {
+    .await;
+    let (lines, failed) = writes::summarise(&run.outcomes, run.not_attempted);
+    if !quiet || run.journal_error.is_some() {
         for l in lines {
             let _ = writeln!(stderr, "idguard: {l}");
         }
         let _ = writeln!(stderr, "idguard: journal: {}", journal_path.display());
     }
+    writes::journal_result(run.journal_error)?;
     Ok(if failed { Exit::WriteFailed } else { Exit::Ok })
+}
+
+/// The policy the plan was made with: `--policy`, else the path the plan records. Its SHA-256
+/// must be the one the plan records.
+fn plan_policy(flag: Option<&Path>, plan: &Plan) -> Result<Policy, Failure> {
+    let path = flag.map_or_else(|| PathBuf::from(&plan.policy.path), Path::to_path_buf);
+    if flag.is_none() && !path.is_file() {
+        return Err(Failure::new(
+            Exit::Usage,
+            anyhow::anyhow!(
+                "the plan's policy {} cannot be found",
+                path.display().to_string().escape_debug()
+            ),
+        )
+        .hint("pass --policy FILE: the policy the plan was made with"));
+    }
+    let policy = validate::load_policy(&path)?;
+    if policy.sha256 != plan.policy.sha256 {
+        return Err(Failure::new(
+            Exit::DataErr,
+            anyhow::anyhow!(
+                "{} is not the policy the plan was made with (sha256 {} recorded, {} found); \
+                 nothing was written",
+                path.display(),
+                plan.policy.sha256.escape_debug(),
+                policy.sha256
+            ),
+        )
+        .hint("make a new plan with this policy (`idguard remediate`)"));
+    }
+    Ok(policy)
 }

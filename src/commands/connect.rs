@@ -8,7 +8,9 @@ use secrecy::SecretString;
 
 use crate::cli::ConnectionArgs;
 use crate::exit::{Exit, Failure};
-use crate::infisical::{ApiError, Client, ConnectOptions, Credentials, ErrorKind, load_ca_certs};
+use crate::infisical::{
+    ApiError, Client, ConnectOptions, Credentials, ErrorKind, load_ca_certs, normalise_api_url,
+};
 
 /// The default base URL (Infisical Cloud, US).
 pub const DEFAULT_API_URL: &str = "https://app.infisical.com";
@@ -24,6 +26,99 @@ pub fn api_url(flag: Option<&str>) -> String {
         .or_else(|| env_nonempty("INFISICAL_DOMAIN"))
         .or_else(|| env_nonempty("INFISICAL_API_URL"))
         .unwrap_or_else(|| DEFAULT_API_URL.to_owned())
+}
+
+/// The base URL for a command that acts on a file (a plan or a journal) recording the server
+/// `recorded`. The URL comes from `--api-url` or the environment, never from the file: a
+/// configured URL that differs gets a warning (the organization check after login still
+/// refuses another organization); with nothing configured, a file naming a server other than
+/// the default stops here, before any request, so a file from someone else cannot collect the
+/// credentials.
+pub fn url_for_file(
+    flag: Option<&str>,
+    recorded: &str,
+    what: &str,
+    stderr: &mut dyn std::io::Write,
+) -> Result<String, Failure> {
+    let recorded_shown: String = recorded.chars().take(200).collect::<String>();
+    let recorded_shown = recorded_shown.escape_debug();
+    let configured = flag
+        .map(str::to_owned)
+        .or_else(|| env_nonempty("INFISICAL_DOMAIN"))
+        .or_else(|| env_nonempty("INFISICAL_API_URL"));
+    match configured {
+        Some(url) => {
+            if normalise_api_url(&url) != normalise_api_url(recorded) {
+                let _ = writeln!(
+                    stderr,
+                    "idguard: warning: the {what} was made for {recorded_shown}; using the \
+                     configured {url}"
+                );
+            }
+            Ok(url)
+        }
+        None if normalise_api_url(recorded) == DEFAULT_API_URL => Ok(DEFAULT_API_URL.to_owned()),
+        None => Err(Failure::new(
+            Exit::Usage,
+            anyhow::anyhow!(
+                "the {what} was made for {recorded_shown}, but no server is configured (idguard \
+                 would use {DEFAULT_API_URL}); nothing was sent"
+            ),
+        )
+        .hint(
+            "idguard never sends credentials to a URL read from a file: to use that server, \
+             pass --api-url URL or set INFISICAL_DOMAIN",
+        )),
+    }
+}
+
+/// Logs in for a command that writes what a file (plan or journal) describes: the URL by
+/// [`url_for_file`], and the organization of the identity idguard is logged in as (never the
+/// file's) must be the file's `recorded_org` (and `--org-id`, when given, must be it too).
+pub async fn connect_for_file(
+    conn: &ConnectionArgs,
+    recorded_url: &str,
+    recorded_org: &str,
+    what: &str,
+    stderr: &mut dyn std::io::Write,
+) -> Result<Client, Failure> {
+    let url = url_for_file(conn.api_url.as_deref(), recorded_url, what, stderr)?;
+    let mut opts = options(conn)?;
+    opts.api_url = url;
+    // Asked of the server: the organization of the identity the credentials log in as.
+    opts.org_id = None;
+    let client = connect(opts).await?;
+    let logged_in = client.org_id();
+    if let Some(flag) = conn
+        .org_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        && flag != logged_in
+    {
+        return Err(Failure::new(
+            Exit::Usage,
+            anyhow::anyhow!(
+                "--org-id {flag} is not the organization of the identity idguard is logged in as \
+                 ({logged_in}); nothing was written"
+            ),
+        ));
+    }
+    if logged_in != recorded_org {
+        return Err(Failure::new(
+            Exit::Usage,
+            anyhow::anyhow!(
+                "the {what} is for organization {}, but idguard is logged in to organization \
+                 {logged_in}; nothing was written",
+                recorded_org
+                    .chars()
+                    .take(100)
+                    .collect::<String>()
+                    .escape_debug()
+            ),
+        ));
+    }
+    Ok(client)
 }
 
 /// Connection options from the flags and the environment.

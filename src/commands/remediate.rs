@@ -9,9 +9,9 @@ use crate::cli::RemediateArgs;
 use crate::exit::{Exit, Failure};
 use crate::finding::finding_id;
 use crate::model::AuthMethod;
-use crate::remediate::apply;
 use crate::remediate::journal::Outcome;
 use crate::remediate::plan::{self, PlanPolicy};
+use crate::remediate::{apply, self_guard};
 use crate::report::{self, Annotations};
 
 use super::audit::{Adjustment, audit_phase, finish_phase, io_failure};
@@ -29,13 +29,23 @@ pub async fn run(
     let planner = audited.planner.take().unwrap_or_else(|| {
         crate::remediate::plan::PlanBuilder::new(audited.client.org_id(), audited.today)
     });
-    let plan = planner.finish(
+    let mut plan = planner.finish(
         audited.client.api_url(),
         PlanPolicy {
             path: args.policy.display().to_string(),
             sha256: policy.sha256.clone(),
         },
     );
+    // Changes that could lock idguard out become manual items (or, with --include-self, go
+    // last): the plan on disk says what an apply of it writes.
+    let runs_as = writes::runs_as(&audited.client, stderr);
+    let split = self_guard::split(
+        std::mem::take(&mut plan.changes),
+        &runs_as,
+        args.writes.include_self,
+    );
+    plan.changes = split.first.iter().chain(&split.last).cloned().collect();
+    plan.manual.extend(split.held.iter().cloned());
     let plan_path = audited.dir.join("plan.json");
     let bytes = serde_json::to_vec_pretty(&plan).map_err(io_failure)?;
     report::write_atomic(&plan_path, &bytes).map_err(io_failure)?;
@@ -51,17 +61,31 @@ pub async fn run(
         plan_path.display()
     ));
     let mut annotations = Annotations::new();
+    let mut journal_error = None;
+    let org = audited.client.org_id().to_owned();
+    for m in &split.held {
+        let id = finding_id(
+            &org,
+            &m.identity_id,
+            &AuthMethod::parse(&m.auth_method),
+            &m.rule,
+        );
+        let mut extra = serde_json::Map::new();
+        extra.insert("remediation_outcome".into(), Value::from("manual"));
+        extra.insert("remediation_reason".into(), Value::from(m.reason.as_str()));
+        annotations.insert(id, extra);
+    }
     let listing_ok = audited.outcome.listing_error.is_none();
     if args.apply && !plan.changes.is_empty() {
         if !listing_ok {
             adjust
                 .notes
                 .push("not applying: the listing failed, the plan is partial".into());
-        } else if plan.changes.len() > args.writes.max_changes {
+        } else if split.writes() > args.writes.max_changes {
             adjust.refused = true;
             adjust.notes.push(format!(
                 "refused: {} configs would change, more than --max-changes {}; nothing was written",
-                plan.changes.len(),
+                split.writes(),
                 args.writes.max_changes
             ));
         } else if writes::confirm(
@@ -76,23 +100,23 @@ pub async fn run(
         )? {
             let (journal, journal_path) =
                 writes::open_journal(&audited.dir, &audited.client, "apply")?;
-            let outcomes = apply::apply(
+            let run = apply::apply(
                 &audited.client,
-                Some(&policy),
-                &plan.changes,
+                &policy,
+                &split,
                 &journal,
                 audited.concurrency,
                 audited.today,
             )
-            .await
-            .map_err(io_failure)?;
-            let (lines, failed) = writes::summarise(&outcomes);
-            adjust.write_failed = failed;
+            .await;
+            let outcomes = run.outcomes;
+            let (lines, failed) = writes::summarise(&outcomes, run.not_attempted);
+            adjust.write_failed = failed || run.journal_error.is_some();
+            journal_error = run.journal_error;
             adjust.notes.extend(lines);
             adjust
                 .notes
                 .push(format!("journal: {}", journal_path.display()));
-            let org = audited.client.org_id().to_owned();
             for o in &outcomes {
                 let method = AuthMethod::parse(&o.auth_method);
                 for rule in &o.rules {
@@ -135,5 +159,6 @@ pub async fn run(
     if !quiet {
         let _ = write!(stderr, "{}", done.human);
     }
+    writes::journal_result(journal_error)?;
     done.into_exit()
 }

@@ -1,5 +1,6 @@
-//! `idguard rollback JOURNAL [--apply]`: restore what a journal records, to the server and
-//! organization the journal names. Without `--apply` it only prints what would be restored.
+//! `idguard rollback JOURNAL [--apply]`: restore what a journal records, on the configured
+//! server (never a URL read from the journal) and only in the organization the journal names.
+//! Without `--apply` it only prints what would be restored, and which restores loosen a config.
 
 use std::io::Write;
 
@@ -30,36 +31,35 @@ pub async fn run(args: RollbackArgs, quiet: bool, stderr: &mut dyn Write) -> Res
             anyhow::anyhow!("{}: no begin entry", args.journal.display()),
         ));
     };
-    let mut conn = args.connection;
-    if conn.api_url.is_none() {
-        conn.api_url = Some(api_url.clone());
-    }
-    if conn.org_id.is_none() {
-        conn.org_id = Some(org_id.clone());
-    }
-    let opts = connect::options(&conn)?;
-    let concurrency = opts.concurrency;
-    let client = connect::connect(opts).await?;
-    if client.org_id() != org_id {
-        return Err(Failure::new(
-            Exit::Usage,
-            anyhow::anyhow!(
-                "the journal is for organization {org_id}, not {}",
-                client.org_id()
-            ),
-        ));
-    }
+    let client =
+        connect::connect_for_file(&args.connection, api_url, org_id, "journal", stderr).await?;
+    let concurrency = args.connection.concurrency as usize;
     let items = rollback::items(&journal);
     if !args.apply {
         let steps = rollback::rollback(&client, &items, None, concurrency)
             .await
-            .map_err(io_failure)?;
+            .steps;
+        let mut loosening = 0;
         for (step, outcome) in &steps {
+            let loose = step.loosening();
+            loosening += usize::from(!loose.is_empty());
             for (field, value) in &step.restore {
+                let from = step
+                    .item
+                    .written
+                    .get(field)
+                    .unwrap_or(&serde_json::Value::Null);
+                let why = loose
+                    .iter()
+                    .find(|(f, _)| f == field)
+                    .map(|(_, why)| format!("  (loosens: {why})"))
+                    .unwrap_or_default();
                 let _ = writeln!(
                     stderr,
-                    "~ {} ({}) {}: {field} → {value}",
-                    step.item.identity_name, step.item.identity_id, step.item.auth_method
+                    "~ {} ({}) {}: {field}: {from} → {value}{why}",
+                    step.item.identity_name.escape_debug(),
+                    step.item.identity_id.escape_debug(),
+                    step.item.auth_method.escape_debug()
                 );
             }
             if !step.changed_since.is_empty() {
@@ -87,6 +87,13 @@ pub async fn run(args: RollbackArgs, quiet: bool, stderr: &mut dyn Write) -> Res
             stderr,
             "idguard: {n} config(s) would be restored; nothing was written (--apply to write)"
         );
+        if loosening > 0 {
+            let _ = writeln!(
+                stderr,
+                "idguard: {loosening} of them would be loosened again (marked `loosens` above): \
+                 a rollback restores the state before idguard's writes, looser values included"
+            );
+        }
         return Ok(Exit::Ok);
     }
     if !writes::confirm(
@@ -104,12 +111,10 @@ pub async fn run(args: RollbackArgs, quiet: bool, stderr: &mut dyn Write) -> Res
     let now = jiff::Timestamp::now();
     let dir = report::create_run_dir(args.out.as_deref(), now).map_err(io_failure)?;
     let (writer, journal_path) = writes::open_journal(&dir, &client, "rollback")?;
-    let steps = rollback::rollback(&client, &items, Some(&writer), concurrency)
-        .await
-        .map_err(io_failure)?;
-    let outcomes: Vec<_> = steps.into_iter().map(|(_, o)| o).collect();
-    let (lines, failed) = writes::summarise(&outcomes);
-    if !quiet {
+    let run = rollback::rollback(&client, &items, Some(&writer), concurrency).await;
+    let outcomes: Vec<_> = run.steps.into_iter().map(|(_, o)| o).collect();
+    let (lines, failed) = writes::summarise(&outcomes, run.not_attempted);
+    if !quiet || run.journal_error.is_some() {
         for l in lines {
             let _ = writeln!(stderr, "idguard: {l}");
         }
@@ -119,5 +124,6 @@ pub async fn run(args: RollbackArgs, quiet: bool, stderr: &mut dyn Write) -> Res
             journal_path.display()
         );
     }
+    writes::journal_result(run.journal_error)?;
     Ok(if failed { Exit::WriteFailed } else { Exit::Ok })
 }

@@ -1,6 +1,6 @@
-//! What every writing command shares: the blast-radius guard, the confirmation prompt (never
-//! on a non-terminal stdin: there `--yes` is required), opening the journal, and summarising
-//! the outcomes of the writes.
+//! What every writing command shares: the confirmation prompt (never on a non-terminal stdin:
+//! there `--yes` is required), which identity idguard runs as and the changes held back because
+//! of it, opening the journal, and summarising the outcomes of the writes.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -9,7 +9,9 @@ use std::sync::Mutex;
 use crate::exit::{Exit, Failure};
 use crate::infisical::Client;
 use crate::remediate::apply::ChangeOutcome;
-use crate::remediate::journal::{Entry, JournalWriter, Outcome};
+use crate::remediate::journal::{Entry, JournalError, JournalWriter, Outcome};
+use crate::remediate::plan::ManualItem;
+use crate::remediate::self_guard::RunsAs;
 
 use super::audit::io_failure;
 
@@ -61,8 +63,52 @@ pub fn open_journal(
     Ok((Mutex::new(writer), path))
 }
 
+/// Which identity idguard is logged in as; says so on stderr when the token does not tell.
+pub fn runs_as(client: &Client, stderr: &mut dyn Write) -> RunsAs {
+    match client.identity_id() {
+        Some(id) => RunsAs::Identity(id),
+        None => {
+            let _ = writeln!(
+                stderr,
+                "idguard: warning: the access token does not say which identity idguard runs as; \
+                 every trusted-IP change is held back (--include-self applies them, last)"
+            );
+            RunsAs::Unknown
+        }
+    }
+}
+
+/// Lists the changes held back because they could lock idguard out.
+pub fn print_held(held: &[ManualItem], stderr: &mut dyn Write) {
+    for m in held {
+        let _ = writeln!(
+            stderr,
+            "idguard: held: {} ({}) {} [{}]: {}",
+            m.identity_name.escape_debug(),
+            m.identity_id.escape_debug(),
+            m.auth_method.escape_debug(),
+            m.rule,
+            m.reason
+        );
+    }
+}
+
+/// The error that ends a write run whose journal could not be written (its outcomes were
+/// already reported).
+pub fn journal_result(error: Option<JournalError>) -> Result<(), Failure> {
+    match error {
+        None => Ok(()),
+        Some(e) => Err(io_failure(
+            anyhow::Error::new(e)
+                .context("the journal could not be written, so no further change was sent"),
+        )
+        .hint("`idguard rollback` on the journal restores what was written before it stopped")),
+    }
+}
+
 /// Counts per outcome, a few lines for a person, and whether any write failed or did not verify.
-pub fn summarise(outcomes: &[ChangeOutcome]) -> (Vec<String>, bool) {
+/// `not_attempted` changes were never started (the journal had failed).
+pub fn summarise(outcomes: &[ChangeOutcome], not_attempted: usize) -> (Vec<String>, bool) {
     let mut lines = Vec::new();
     let count = |o: Outcome| outcomes.iter().filter(|c| c.outcome == o).count();
     let all = [
@@ -78,6 +124,10 @@ pub fn summarise(outcomes: &[ChangeOutcome]) -> (Vec<String>, bool) {
         .filter(|o| count(**o) > 0)
         .map(|o| format!("{} {}", count(*o), o.as_str()))
         .collect();
+    let mut parts = parts;
+    if not_attempted > 0 {
+        parts.push(format!("{not_attempted} not attempted"));
+    }
     lines.push(format!(
         "writes: {}",
         if parts.is_empty() {

@@ -1,11 +1,15 @@
 //! Applying a plan: for each planned change, under the client's write rate limit and
-//! concurrency bound, re-read the config (a changed config is skipped as `drifted`), journal
-//! the before-state to disk, PATCH, read back, and verify that the intended fields now hold
-//! the intended values, that no other field changed, and that the fixed rules now pass.
+//! concurrency bound, re-read the config (a config that no longer holds what the change was
+//! planned from is skipped as `drifted`), journal the before-state read from the server to
+//! disk, PATCH, read back, and verify that the intended fields now hold the intended values,
+//! that no other field changed, and that the fixed rules now pass.
 //!
-//! Never writes after a failed read. Every outcome is journalled.
+//! Never writes after a failed read, and never after a failed journal write: the first journal
+//! error stops every change that has not yet sent its PATCH (outcomes already known are kept).
+//! Changes to idguard's own identity, when included, run last, after every other change.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::{StreamExt, stream};
 use jiff::civil::Date;
@@ -14,6 +18,7 @@ use serde_json::{Map, Value};
 use super::journal::{Entry, JournalError, JournalWriter, Outcome};
 use super::patch_body;
 use super::plan::{self, PlannedChange};
+use super::self_guard::Split;
 use crate::evaluate;
 use crate::finding::Status;
 use crate::infisical::Client;
@@ -33,34 +38,114 @@ pub struct ChangeOutcome {
     pub rules: Vec<String>,
 }
 
+/// What an apply (or a rollback) did.
+#[derive(Debug, Default)]
+pub struct WriteRun {
+    /// One per change that was attempted, in no particular order.
+    pub outcomes: Vec<ChangeOutcome>,
+    /// Changes never attempted because the journal could not be written.
+    pub not_attempted: usize,
+    /// The first journal write that failed; it stopped the run.
+    pub journal_error: Option<JournalError>,
+}
+
 /// Fields that change on every write and are not part of the comparison.
 const VOLATILE: [&str; 1] = ["updatedAt"];
 
-/// Applies `changes` with at most `concurrency` in flight, journalling to `journal`.
-/// A journal write failure stops the apply (nothing is written without its journal line).
+/// The journal shared by concurrent writes, and the stop switch its first failure throws.
+pub(super) struct SharedJournal<'a> {
+    writer: &'a Mutex<JournalWriter>,
+    stopped: AtomicBool,
+    error: Mutex<Option<JournalError>>,
+}
+
+impl<'a> SharedJournal<'a> {
+    pub(super) fn new(writer: &'a Mutex<JournalWriter>) -> SharedJournal<'a> {
+        SharedJournal {
+            writer,
+            stopped: AtomicBool::new(false),
+            error: Mutex::new(None),
+        }
+    }
+
+    /// Appends one entry; a failure is kept and stops every later write.
+    pub(super) fn record(&self, entry: &Entry) -> bool {
+        let result = self
+            .writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .append(entry);
+        match result {
+            Ok(()) => true,
+            Err(e) => {
+                self.stopped.store(true, Ordering::SeqCst);
+                let mut slot = self
+                    .error
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                slot.get_or_insert(e);
+                false
+            }
+        }
+    }
+
+    /// Whether a journal write has failed: nothing more may be written to the server.
+    pub(super) fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
+    /// The first failure, if any.
+    pub(super) fn into_error(self) -> Option<JournalError> {
+        self.error
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Applies the changes of `split`: `first` with at most `concurrency` in flight, then `last`
+/// one at a time, journalling to `journal`.
 pub async fn apply(
     client: &Client,
-    policy: Option<&Policy>,
-    changes: &[PlannedChange],
+    policy: &Policy,
+    split: &Split,
     journal: &Mutex<JournalWriter>,
     concurrency: usize,
     today: Date,
-) -> Result<Vec<ChangeOutcome>, JournalError> {
-    let results: Vec<Result<ChangeOutcome, JournalError>> = stream::iter(changes)
-        .map(|change| apply_one(client, policy, change, journal, today))
+) -> WriteRun {
+    let shared = SharedJournal::new(journal);
+    let mut run = WriteRun::default();
+    let first: Vec<Option<ChangeOutcome>> = stream::iter(&split.first)
+        .map(|change| apply_one(client, policy, change, &shared, today))
         .buffer_unordered(concurrency.max(1))
         .collect()
         .await;
-    results.into_iter().collect()
+    for o in first {
+        match o {
+            Some(o) => run.outcomes.push(o),
+            None => run.not_attempted += 1,
+        }
+    }
+    for change in &split.last {
+        match apply_one(client, policy, change, &shared, today).await {
+            Some(o) => run.outcomes.push(o),
+            None => run.not_attempted += 1,
+        }
+    }
+    run.journal_error = shared.into_error();
+    run
 }
 
+/// One change; `None` when it was not attempted (the journal had failed).
 async fn apply_one(
     client: &Client,
-    policy: Option<&Policy>,
+    policy: &Policy,
     change: &PlannedChange,
-    journal: &Mutex<JournalWriter>,
+    journal: &SharedJournal<'_>,
     today: Date,
-) -> Result<ChangeOutcome, JournalError> {
+) -> Option<ChangeOutcome> {
+    if journal.stopped() {
+        return None;
+    }
     let method = AuthMethod::parse(&change.auth_method);
     let done = |outcome: Outcome, error: Option<String>| ChangeOutcome {
         change_id: change.change_id.clone(),
@@ -71,85 +156,97 @@ async fn apply_one(
         error,
         rules: change.rules_fixed.clone(),
     };
-    let record = |outcome: Outcome, after: Option<Map<String, Value>>, error: Option<String>| {
-        write(
-            journal,
-            &Entry::Outcome {
-                change_id: change.change_id.clone(),
-                identity_id: change.identity_id.clone(),
-                auth_method: change.auth_method.clone(),
-                at: now(),
-                outcome,
-                after,
-                error,
-            },
-        )
+    let record = |outcome: Outcome, after: Option<Map<String, Value>>, error: Option<&str>| {
+        journal.record(&Entry::Outcome {
+            change_id: change.change_id.clone(),
+            identity_id: change.identity_id.clone(),
+            auth_method: change.auth_method.clone(),
+            at: now(),
+            outcome,
+            after,
+            error: error.map(str::to_owned),
+        });
+    };
+    let give_up = |outcome: Outcome, msg: String| {
+        record(outcome, None, Some(&msg));
+        Some(done(outcome, Some(msg)))
     };
 
     // 1. Fresh read; never write after a failed one.
     let live = match client.get_config(&change.identity_id, &method).await {
         Ok(live) => live,
         Err(e) => {
-            let msg = format!("read before write failed, nothing written: {e}");
-            record(Outcome::Failed, None, Some(msg.clone()))?;
-            return Ok(done(Outcome::Failed, Some(msg)));
+            return give_up(
+                Outcome::Failed,
+                format!("read before write failed, nothing written: {e}"),
+            );
         }
     };
-    if plan::config_sha256(&live) != change.config_sha256 {
-        let msg = "the config changed since the plan was made; nothing written".to_owned();
-        record(Outcome::Drifted, None, Some(msg.clone()))?;
-        return Ok(done(Outcome::Drifted, Some(msg)));
+    if plan::policy_fields(&live) != change.planned_from
+        || plan::config_sha256(&live) != change.config_sha256
+    {
+        return give_up(
+            Outcome::Drifted,
+            "the config changed since the plan was made; nothing written".into(),
+        );
     }
 
     // The body is rebuilt from the fresh read (the plan holds it with secrets redacted); with
     // the same config it must be the plan's body.
     let body = patch_body::build(&live, &change.after);
     if patch_body::redacted(&body) != change.patch {
-        let msg = "the PATCH body rebuilt from the live config differs from the plan's; nothing written (plan from another idguard version?)".to_owned();
-        record(Outcome::Failed, None, Some(msg.clone()))?;
-        return Ok(done(Outcome::Failed, Some(msg)));
+        return give_up(
+            Outcome::Failed,
+            "the PATCH body rebuilt from the live config differs from the plan's; nothing \
+             written (plan from another idguard version?)"
+                .into(),
+        );
     }
     let problems = patch_body::loosening_problems(&method, &body);
     if !problems.is_empty() {
-        let msg = format!(
-            "refusing a body that would loosen the config: {}",
-            problems.join("; ")
+        return give_up(
+            Outcome::Failed,
+            format!(
+                "refusing a body that would loosen the config: {}",
+                problems.join("; ")
+            ),
         );
-        record(Outcome::Failed, None, Some(msg.clone()))?;
-        return Ok(done(Outcome::Failed, Some(msg)));
     }
 
-    // 2. The before-state on disk before the write.
-    write(
-        journal,
-        &Entry::Before {
-            change_id: change.change_id.clone(),
-            identity_id: change.identity_id.clone(),
-            identity_name: change.identity_name.clone(),
-            auth_method: change.auth_method.clone(),
-            at: now(),
-            before: change.before.clone(),
-            written: change.after.clone(),
-        },
-    )?;
+    // 2. The before-state, as the server holds it, on disk before the write.
+    let written = journal.record(&Entry::Before {
+        change_id: change.change_id.clone(),
+        identity_id: change.identity_id.clone(),
+        identity_name: change.identity_name.clone(),
+        auth_method: change.auth_method.clone(),
+        at: now(),
+        before: change
+            .after
+            .keys()
+            .map(|k| (k.clone(), plan::request_value(&live, k)))
+            .collect(),
+        written: change.after.clone(),
+    });
+    if !written || journal.stopped() {
+        return None;
+    }
 
     // 3. Write.
     if let Err(e) = client
         .patch_config(&change.identity_id, &method, &body)
         .await
     {
-        let msg = e.to_string();
-        record(Outcome::Failed, None, Some(msg.clone()))?;
-        return Ok(done(Outcome::Failed, Some(msg)));
+        return give_up(Outcome::Failed, e.to_string());
     }
 
     // 4. Read back and verify.
     let after = match client.get_config(&change.identity_id, &method).await {
         Ok(after) => after,
         Err(e) => {
-            let msg = format!("written, but the read-back failed: {e}");
-            record(Outcome::Unverified, None, Some(msg.clone()))?;
-            return Ok(done(Outcome::Unverified, Some(msg)));
+            return give_up(
+                Outcome::Unverified,
+                format!("written, but the read-back failed: {e}"),
+            );
         }
     };
     let observed: Map<String, Value> = change
@@ -158,26 +255,24 @@ async fn apply_one(
         .map(|k| (k.clone(), plan::request_value(&after, k)))
         .collect();
     let mut problems = verify(&live, &after, &change.after);
-    if let Some(policy) = policy {
-        let identity = Identity {
-            id: change.identity_id.clone(),
-            name: change.identity_name.clone(),
-            auth_methods: vec![method.clone()],
-            scope: IdentityScope::Organization,
-        };
-        for f in evaluate::evaluate(policy, "", &identity, &after, today) {
-            if f.status == Status::Fail && change.rules_fixed.contains(&f.rule) {
-                problems.push(format!("rule `{}` still fails", f.rule));
-            }
+    let identity = Identity {
+        id: change.identity_id.clone(),
+        name: change.identity_name.clone(),
+        auth_methods: vec![method.clone()],
+        scope: IdentityScope::Organization,
+    };
+    for f in evaluate::evaluate(policy, "", &identity, &after, today) {
+        if f.status == Status::Fail && change.rules_fixed.contains(&f.rule) {
+            problems.push(format!("rule `{}` still fails", f.rule));
         }
     }
     if problems.is_empty() {
-        record(Outcome::Verified, Some(observed), None)?;
-        Ok(done(Outcome::Verified, None))
+        record(Outcome::Verified, Some(observed), None);
+        Some(done(Outcome::Verified, None))
     } else {
         let msg = problems.join("; ");
-        record(Outcome::Unverified, Some(observed), Some(msg.clone()))?;
-        Ok(done(Outcome::Unverified, Some(msg)))
+        record(Outcome::Unverified, Some(observed), Some(&msg));
+        Some(done(Outcome::Unverified, Some(msg)))
     }
 }
 
@@ -214,14 +309,6 @@ pub fn verify(
         }
     }
     problems
-}
-
-/// Appends one entry to a shared journal.
-pub(super) fn write(journal: &Mutex<JournalWriter>, entry: &Entry) -> Result<(), JournalError> {
-    let mut guard = journal
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    guard.append(entry)
 }
 
 /// The current time, RFC 3339.

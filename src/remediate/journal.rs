@@ -108,14 +108,35 @@ pub enum JournalError {
     Empty { path: PathBuf },
 }
 
+/// Where journal lines go: a file, in every real run. Tests put a failing disk here.
+pub trait JournalSink: Write + Send {
+    /// Flushes what was written to stable storage.
+    fn sync(&mut self) -> std::io::Result<()>;
+}
+
+impl JournalSink for File {
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.sync_data()
+    }
+}
+
 /// An open journal that appends and syncs every entry.
 pub struct JournalWriter {
     path: PathBuf,
-    file: File,
+    sink: Box<dyn JournalSink>,
 }
 
 impl JournalWriter {
-    /// Creates a new journal file (mode 0600); an existing file is never reused.
+    /// A journal writing to `sink`; `path` names it in errors.
+    pub fn with_sink(path: &Path, sink: Box<dyn JournalSink>) -> JournalWriter {
+        JournalWriter {
+            path: path.to_owned(),
+            sink,
+        }
+    }
+
+    /// Creates a new journal file (mode 0600) and syncs its folder, so the file itself
+    /// survives a crash; an existing file is never reused.
     pub fn create(path: &Path) -> Result<JournalWriter, JournalError> {
         let mut opts = OpenOptions::new();
         opts.append(true).create_new(true);
@@ -124,14 +145,17 @@ impl JournalWriter {
             use std::os::unix::fs::OpenOptionsExt;
             opts.mode(0o600);
         }
-        let file = opts.open(path).map_err(|source| JournalError::Write {
+        let err = |source| JournalError::Write {
             path: path.to_owned(),
             source,
-        })?;
-        Ok(JournalWriter {
-            path: path.to_owned(),
-            file,
-        })
+        };
+        let file = opts.open(path).map_err(err)?;
+        let folder = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        File::open(folder).and_then(|d| d.sync_all()).map_err(err)?;
+        Ok(JournalWriter::with_sink(path, Box::new(file)))
     }
 
     /// Appends one entry and flushes it to disk (fsync) before returning.
@@ -142,8 +166,8 @@ impl JournalWriter {
         };
         let mut line = serde_json::to_vec(entry).map_err(|e| err(e.into()))?;
         line.push(b'\n');
-        self.file.write_all(&line).map_err(err)?;
-        self.file.sync_data().map_err(err)
+        self.sink.write_all(&line).map_err(err)?;
+        self.sink.sync().map_err(err)
     }
 
     /// The journal's path.

@@ -1,7 +1,9 @@
 //! The remediation plan (`plan.json`): per config, the identity, method, the violations fixed,
-//! the before and after values of the fields to change, the exact PATCH body, and a hash of the
-//! live config it was computed from (to detect drift before applying). Configs that cannot be
-//! fixed automatically are listed as `manual` with the reason.
+//! the before and after values of the fields to change, the exact PATCH body, the
+//! policy-relevant fields of the live config it was computed from (so `apply` can compute the
+//! change again and refuse a plan edited by hand) and a hash of that whole config (to detect
+//! drift before applying). Configs that cannot be fixed automatically are listed as `manual`
+//! with the reason.
 //!
 //! Building a [`PlannedChange`] is pure; reading and writing the file is here too.
 
@@ -18,8 +20,8 @@ use crate::evaluate::ConfigChange;
 use crate::finding::{Finding, Status};
 use crate::model::{AuthConfig, Identity};
 
-/// The plan schema version.
-pub const PLAN_SCHEMA_VERSION: u32 = 1;
+/// The plan schema version (2: changes record `planned_from`).
+pub const PLAN_SCHEMA_VERSION: u32 = 2;
 
 /// A whole plan file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,6 +61,10 @@ pub struct PlannedChange {
     pub before: Map<String, Value>,
     /// New values of those fields.
     pub after: Map<String, Value>,
+    /// The fields of the live config the policy judges (token fields, trusted IPs, the
+    /// method's allowlists; request encoding), as they were when the change was computed.
+    /// `apply` re-plans from them and requires the live config to still hold them.
+    pub planned_from: Map<String, Value>,
     /// The exact PATCH body (the changes plus every field resent to avoid Infisical's resets),
     /// with clear-text secrets redacted: `apply` rebuilds it from the fresh GET and checks it
     /// matches.
@@ -126,7 +132,10 @@ impl Plan {
             return Err(invalid(
                 1,
                 1,
-                format!("expected kind \"idguard-plan\" with schema_version {PLAN_SCHEMA_VERSION}"),
+                format!(
+                    "expected kind \"idguard-plan\" with schema_version {PLAN_SCHEMA_VERSION} \
+                     (a plan from another idguard version: run `idguard remediate` again)"
+                ),
             ));
         }
         for (i, c) in plan.changes.iter().enumerate() {
@@ -180,6 +189,39 @@ fn canonical(v: &Value) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// The token fields every method has, in the request encoding's names.
+pub const TOKEN_FIELDS: [&str; 4] = [
+    "accessTokenTTL",
+    "accessTokenMaxTTL",
+    "accessTokenNumUsesLimit",
+    "accessTokenPeriod",
+];
+
+/// The trusted-IP fields.
+pub const TRUSTED_IP_FIELDS: [&str; 2] = ["accessTokenTrustedIps", "clientSecretTrustedIps"];
+
+/// The fields of `config` a policy can judge, those the config has, in the request encoding:
+/// the token fields, the trusted-IP lists and the method's allowlists. Never secrets.
+pub fn policy_fields(config: &AuthConfig) -> Map<String, Value> {
+    let mut out = Map::new();
+    for field in TOKEN_FIELDS {
+        if field != "accessTokenPeriod" || config.access_token_period.is_some() {
+            out.insert(field.to_owned(), request_value(config, field));
+        }
+    }
+    for field in TRUSTED_IP_FIELDS {
+        if config.trusted_ips(field).is_some() {
+            out.insert(field.to_owned(), request_value(config, field));
+        }
+    }
+    for field in config.method.allowlist_fields() {
+        if let Some(value) = config.field(field) {
+            out.insert((*field).to_owned(), value.clone());
+        }
+    }
+    out
 }
 
 /// The live value of `field` in the request encoding (trusted IPs as `[{"ipAddress": ...}]`,
@@ -286,6 +328,7 @@ pub fn planned_change(
         violations,
         before,
         after: change.patch.clone(),
+        planned_from: policy_fields(config),
         patch: patch_body::redacted(&patch_body::build(config, &change.patch)),
         config_sha256: config_sha256(config),
     })

@@ -2,19 +2,22 @@
 //! are restored to their journalled before-values, but only where the live value still equals
 //! what idguard wrote; a field changed by someone else since is left alone and reported
 //! `changed-since`. Rollback restores exactly (looser values and null allowlists included):
-//! the "only tightens" rule is remediation's, not rollback's. It journals and verifies like an
-//! apply, and reads journals cut short by a crash.
+//! the "only tightens" rule is remediation's, not rollback's, so every restore that loosens a
+//! config is named ([`loosening`]) before anything is written. It journals and verifies like
+//! an apply, stops at the first journal write that fails, and reads journals cut short by a
+//! crash.
 
 use std::sync::Mutex;
 
 use futures::{StreamExt, stream};
 use serde_json::{Map, Value};
 
-use super::apply::{ChangeOutcome, now, verify, write};
+use super::apply::{ChangeOutcome, SharedJournal, now, verify};
 use super::journal::{Entry, Journal, JournalError, JournalWriter, Outcome};
 use super::{patch_body, plan};
+use crate::evaluate::allowlist_entries;
 use crate::infisical::Client;
-use crate::model::AuthMethod;
+use crate::model::{AuthMethod, TrustedIp};
 
 /// One config to restore, from a journal's `before` entry.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +40,97 @@ pub struct RollbackStep {
     pub restore: Map<String, Value>,
     /// Fields someone changed since idguard wrote them.
     pub changed_since: Vec<String>,
+}
+
+impl RollbackStep {
+    /// The restores that loosen the config, each with why (field, description).
+    pub fn loosening(&self) -> Vec<(String, String)> {
+        self.restore
+            .iter()
+            .filter_map(|(field, to)| {
+                let from = self.item.written.get(field).unwrap_or(&Value::Null);
+                loosening(field, from, to).map(|why| (field.clone(), why))
+            })
+            .collect()
+    }
+}
+
+/// What a rollback (or its dry run) found and did.
+#[derive(Debug, Default)]
+pub struct RollbackRun {
+    /// One per journalled change that was looked at.
+    pub steps: Vec<(RollbackStep, ChangeOutcome)>,
+    /// Changes never attempted because the rollback's own journal could not be written.
+    pub not_attempted: usize,
+    /// The first journal write that failed; it stopped the rollback.
+    pub journal_error: Option<JournalError>,
+}
+
+/// Why restoring `field` from `from` (what idguard wrote) to `to` (the before-value) loosens
+/// the config, or `None` when it does not. Zeros mean "unlimited" for the token fields; an
+/// empty or null allowlist means "anyone".
+pub fn loosening(field: &str, from: &Value, to: &Value) -> Option<String> {
+    match field {
+        "accessTokenTTL" | "accessTokenMaxTTL" | "accessTokenNumUsesLimit" => {
+            let (from, to) = (from.as_u64()?, to.as_u64()?);
+            match (from, to) {
+                (f, 0) if f != 0 => Some("back to unlimited".into()),
+                (f, t) if f != 0 && t > f => Some(format!("raised from {f} to {t}")),
+                _ => None,
+            }
+        }
+        "accessTokenPeriod" => {
+            let (from, to) = (from.as_u64()?, to.as_u64()?);
+            (to > from).then(|| {
+                if from == 0 {
+                    "tokens become periodic again (renewable forever)".into()
+                } else {
+                    format!("period raised from {from} to {to}")
+                }
+            })
+        }
+        "accessTokenTrustedIps" | "clientSecretTrustedIps" => {
+            let nets = |v: &Value| -> Vec<ipnet::IpNet> {
+                v.as_array()
+                    .map(|items| {
+                        items
+                            .iter()
+                            .filter_map(|i| TrustedIp::from_json(i).ok())
+                            .map(|ip| ip.network())
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let (from, to) = (nets(from), nets(to));
+            let wider: Vec<String> = to
+                .iter()
+                .filter(|t| !from.iter().any(|f| f.contains(*t)))
+                .map(ToString::to_string)
+                .collect();
+            (!wider.is_empty()).then(|| format!("admits {} again", wider.join(", ")))
+        }
+        _ => {
+            let (from, to) = (allowlist_entries(Some(from)), allowlist_entries(Some(to)));
+            match (from.unwrap_or_default(), to.unwrap_or_default()) {
+                (f, t) if !f.is_empty() && t.is_empty() => {
+                    Some("empty again: anyone may log in".into())
+                }
+                (f, t) => {
+                    let extra: Vec<&String> = t.iter().filter(|e| !f.contains(e)).collect();
+                    (!extra.is_empty()).then(|| {
+                        format!(
+                            "admits {} again",
+                            extra
+                                .iter()
+                                .map(|e| e.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    })
+                }
+            }
+        }
+    }
 }
 
 /// Every change the journal shows idguard attempted (a `before` entry), last write first so
@@ -69,14 +163,14 @@ pub fn items(journal: &Journal) -> Vec<RollbackItem> {
     items
 }
 
-/// Reads each config and works out what to restore; with `apply`, journals, writes and
+/// Reads each config and works out what to restore; with a journal, journals, writes and
 /// verifies. Configs are handled one at a time per (identity, method) in journal order.
 pub async fn rollback(
     client: &Client,
     items: &[RollbackItem],
     journal: Option<&Mutex<JournalWriter>>,
     concurrency: usize,
-) -> Result<Vec<(RollbackStep, ChangeOutcome)>, JournalError> {
+) -> RollbackRun {
     // A config that appears twice must be handled in order: group by config.
     let mut groups: Vec<Vec<&RollbackItem>> = Vec::new();
     for item in items {
@@ -88,30 +182,39 @@ pub async fn rollback(
             None => groups.push(vec![item]),
         }
     }
-    let results: Vec<Result<Vec<(RollbackStep, ChangeOutcome)>, JournalError>> =
-        stream::iter(groups)
-            .map(|group| async move {
-                let mut out = Vec::new();
-                for item in group {
-                    out.push(rollback_one(client, item, journal).await?);
-                }
-                Ok(out)
-            })
-            .buffer_unordered(concurrency.max(1))
-            .collect()
-            .await;
-    let mut all = Vec::new();
-    for r in results {
-        all.extend(r?);
+    let owned = journal.map(SharedJournal::new);
+    let shared = owned.as_ref();
+    let results: Vec<Vec<Option<(RollbackStep, ChangeOutcome)>>> = stream::iter(groups)
+        .map(|group| async move {
+            let mut out = Vec::new();
+            for item in group {
+                out.push(rollback_one(client, item, shared).await);
+            }
+            out
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let mut run = RollbackRun::default();
+    for step in results.into_iter().flatten() {
+        match step {
+            Some(step) => run.steps.push(step),
+            None => run.not_attempted += 1,
+        }
     }
-    Ok(all)
+    run.journal_error = owned.and_then(SharedJournal::into_error);
+    run
 }
 
+/// One config; `None` when it was not attempted (the journal had failed).
 async fn rollback_one(
     client: &Client,
     item: &RollbackItem,
-    journal: Option<&Mutex<JournalWriter>>,
-) -> Result<(RollbackStep, ChangeOutcome), JournalError> {
+    journal: Option<&SharedJournal<'_>>,
+) -> Option<(RollbackStep, ChangeOutcome)> {
+    if journal.is_some_and(SharedJournal::stopped) {
+        return None;
+    }
     let method = AuthMethod::parse(&item.auth_method);
     let mut step = RollbackStep {
         item: item.clone(),
@@ -127,30 +230,27 @@ async fn rollback_one(
         error,
         rules: Vec::new(),
     };
-    let record =
-        |o: Outcome, after: Option<Map<String, Value>>, error: Option<String>| match journal {
-            Some(j) => write(
-                j,
-                &Entry::Outcome {
-                    change_id: item.change_id.clone(),
-                    identity_id: item.identity_id.clone(),
-                    auth_method: item.auth_method.clone(),
-                    at: now(),
-                    outcome: o,
-                    after,
-                    error,
-                },
-            ),
-            None => Ok(()),
-        };
+    let record = |o: Outcome, after: Option<Map<String, Value>>, error: Option<String>| {
+        if let Some(j) = journal {
+            j.record(&Entry::Outcome {
+                change_id: item.change_id.clone(),
+                identity_id: item.identity_id.clone(),
+                auth_method: item.auth_method.clone(),
+                at: now(),
+                outcome: o,
+                after,
+                error,
+            });
+        }
+    };
 
     let live = match client.get_config(&item.identity_id, &method).await {
         Ok(live) => live,
         Err(e) => {
             let msg = format!("read failed, nothing written: {e}");
-            record(Outcome::Failed, None, Some(msg.clone()))?;
+            record(Outcome::Failed, None, Some(msg.clone()));
             let o = outcome(&step, Outcome::Failed, Some(msg));
-            return Ok((step, o));
+            return Some((step, o));
         }
     };
     let mut at_before = 0;
@@ -177,46 +277,46 @@ async fn rollback_one(
                 )),
             )
         };
-        record(o, None, msg.clone())?;
+        record(o, None, msg.clone());
         let o = outcome(&step, o, msg);
-        return Ok((step, o));
+        return Some((step, o));
     }
     let Some(journal) = journal else {
         // Plan only.
         let o = outcome(&step, Outcome::Unchanged, None);
-        return Ok((step, o));
+        return Some((step, o));
     };
 
-    write(
-        journal,
-        &Entry::Before {
-            change_id: item.change_id.clone(),
-            identity_id: item.identity_id.clone(),
-            identity_name: item.identity_name.clone(),
-            auth_method: item.auth_method.clone(),
-            at: now(),
-            before: step
-                .restore
-                .keys()
-                .map(|k| (k.clone(), plan::request_value(&live, k)))
-                .collect(),
-            written: step.restore.clone(),
-        },
-    )?;
+    let written = journal.record(&Entry::Before {
+        change_id: item.change_id.clone(),
+        identity_id: item.identity_id.clone(),
+        identity_name: item.identity_name.clone(),
+        auth_method: item.auth_method.clone(),
+        at: now(),
+        before: step
+            .restore
+            .keys()
+            .map(|k| (k.clone(), plan::request_value(&live, k)))
+            .collect(),
+        written: step.restore.clone(),
+    });
+    if !written || journal.stopped() {
+        return None;
+    }
     let body = patch_body::build(&live, &step.restore);
     if let Err(e) = client.patch_config(&item.identity_id, &method, &body).await {
         let msg = e.to_string();
-        record(Outcome::Failed, None, Some(msg.clone()))?;
+        record(Outcome::Failed, None, Some(msg.clone()));
         let o = outcome(&step, Outcome::Failed, Some(msg));
-        return Ok((step, o));
+        return Some((step, o));
     }
     let after = match client.get_config(&item.identity_id, &method).await {
         Ok(after) => after,
         Err(e) => {
             let msg = format!("written, but the read-back failed: {e}");
-            record(Outcome::Unverified, None, Some(msg.clone()))?;
+            record(Outcome::Unverified, None, Some(msg.clone()));
             let o = outcome(&step, Outcome::Unverified, Some(msg));
-            return Ok((step, o));
+            return Some((step, o));
         }
     };
     // The TTL partner may have been resent unchanged; it is part of the intended state.
@@ -237,7 +337,31 @@ async fn rollback_one(
     } else {
         (Outcome::Unverified, Some(problems.join("; ")))
     };
-    record(o, Some(observed), msg.clone())?;
+    record(o, Some(observed), msg.clone());
     let o = outcome(&step, o, msg);
-    Ok((step, o))
+    Some((step, o))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn loosening_restores_are_named() {
+        assert!(loosening("accessTokenTTL", &json!(3600), &json!(0)).is_some());
+        assert!(loosening("accessTokenTTL", &json!(3600), &json!(7200)).is_some());
+        assert!(loosening("accessTokenTTL", &json!(3600), &json!(60)).is_none());
+        assert!(loosening("accessTokenPeriod", &json!(0), &json!(60)).is_some());
+        assert!(loosening("accessTokenPeriod", &json!(60), &json!(0)).is_none());
+        let narrow = json!([{"ipAddress": "10.0.0.0/8"}]);
+        let wide = json!([{"ipAddress": "0.0.0.0/0"}, {"ipAddress": "::/0"}]);
+        let why = loosening("accessTokenTrustedIps", &narrow, &wide).unwrap_or_default();
+        assert!(why.contains("0.0.0.0/0") && why.contains("::/0"), "{why}");
+        assert!(loosening("accessTokenTrustedIps", &wide, &narrow).is_none());
+        assert!(loosening("allowedUsernames", &json!("svc-a"), &Value::Null).is_some());
+        let why = loosening("allowedUsernames", &json!("svc-a"), &json!("svc-a, root"));
+        assert_eq!(why.as_deref(), Some("admits root again"));
+        assert!(loosening("allowedUsernames", &json!("svc-a, root"), &json!("svc-a")).is_none());
+    }
 }
