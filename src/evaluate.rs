@@ -95,6 +95,10 @@ fn parts(rule: &Rule, config: &AuthConfig) -> Vec<Part> {
     out
 }
 
+/// Why a failing rule whose fix another rule's fix undoes is left to a person.
+pub const CONFLICT_REASON: &str = "the fixes of this policy's rules conflict on this config (no \
+value satisfies them all); change it by hand";
+
 /// Why a config of an auth method idguard does not know is never patched automatically.
 pub const UNKNOWN_METHOD_REASON: &str =
     "idguard does not know which fields this method resets on PATCH; change it by hand";
@@ -375,19 +379,49 @@ pub fn plan_config(
             Value::from(state.access_token_max_ttl),
         );
     }
-    let manual = active
+    // A rule still failing on the final state needs a human: its fix is manual, or the fixes
+    // of several rules conflict (no value satisfies them all). It is not claimed as fixed.
+    let failing = |on: &AuthConfig| -> Vec<(String, String)> {
+        active
+            .iter()
+            .filter_map(|rule| {
+                let parts = parts(rule, on);
+                if parts.iter().all(|p| p.violations.is_empty()) {
+                    return None;
+                }
+                let reason = match remediation(&config.method, &parts) {
+                    Remediation::Manual { reason, .. } => reason,
+                    Remediation::Auto { .. } => CONFLICT_REASON.to_owned(),
+                };
+                Some((rule.id.clone(), reason))
+            })
+            .collect()
+    };
+    let manual = failing(&state);
+    let before = failing(config);
+    if manual
         .iter()
-        .filter_map(|rule| {
-            let parts = parts(rule, &state);
-            if parts.iter().all(|p| p.violations.is_empty()) {
-                return None;
-            }
-            match remediation(&config.method, &parts) {
-                Remediation::Manual { reason, .. } => Some((rule.id.clone(), reason)),
-                Remediation::Auto { .. } => None,
-            }
-        })
-        .collect();
+        .any(|(rule, _)| !before.iter().any(|(r, _)| r == rule))
+    {
+        // The fixes would break a rule that passes today: write nothing, leave it to a person.
+        let manual = before
+            .into_iter()
+            .map(|(rule, own)| match own.as_str() {
+                CONFLICT_REASON => (rule, own),
+                _ if manual.iter().any(|(r, _)| *r == rule) => (rule, own),
+                _ => (rule, CONFLICT_REASON.to_owned()),
+            })
+            .collect();
+        return ConfigChange {
+            patch: Map::new(),
+            rules_fixed: Vec::new(),
+            manual,
+        };
+    }
+    fixed.retain(|id| !manual.iter().any(|(rule, _)| rule == id));
+    if fixed.is_empty() {
+        patch.clear();
+    }
     ConfigChange {
         patch,
         rules_fixed: fixed,

@@ -727,3 +727,29 @@ fn evaluate_into_reuses_findings_without_leftovers() {
             .all(|f| f.identity_id == "id-2" && f.rule != "oci-only")
     );
 }
+
+/// Two rules whose fixes cannot both hold (disjoint allowed ranges): the rule left failing is
+/// manual and not claimed as fixed, and a fix that would break a rule passing today is not
+/// made at all.
+#[test]
+fn conflicting_rule_fixes_are_left_manual() {
+    let p = policy(
+        "version: 1\nrules:\n  - id: a\n    trusted_ips: { allowed_cidrs: [10.0.0.0/8], fallback_cidrs: [10.0.0.0/8] }\n  - id: b\n    trusted_ips: { allowed_cidrs: [\"192.168.0.0/16\"], fallback_cidrs: [\"192.168.0.0/16\"] }\n",
+    );
+    let c = cfg(
+        AuthMethod::Token,
+        json!({"accessTokenTrustedIps": [{"ipAddress": "0.0.0.0", "type": "ipv4", "prefix": 0}]}),
+    );
+    let change = plan_config(&p, &who(), &c, today());
+    assert_eq!(change.rules_fixed, ["b"]);
+    assert_eq!(
+        change.manual,
+        [("a".to_owned(), CONFLICT_REASON.to_owned())]
+    );
+    // A config that already passes `a` is not narrowed into failing it by `b`'s fix.
+    let inside_a = cfg(AuthMethod::Token, json!({}));
+    let change = plan_config(&p, &who(), &inside_a, today());
+    assert!(change.patch.is_empty());
+    assert_eq!(change.manual.len(), 1);
+    assert_eq!(change.manual[0].0, "b");
+}

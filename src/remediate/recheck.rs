@@ -224,3 +224,6 @@ fn join(set: &BTreeSet<&String>) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests;
