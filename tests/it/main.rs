@@ -12,3 +12,4 @@ mod remediate;
 mod sim_api;
 mod support;
 mod tls;
+mod write_safety;

@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 
 use crate::support::{configured, idguard, policy_path, results, start_sim};
 
-type Snapshot = BTreeMap<(String, String), Value>;
+pub(crate) type Snapshot = BTreeMap<(String, String), Value>;
 
 /// Every stored config, without `updatedAt` (which every write changes).
-fn snapshot(sim: &Sim) -> Snapshot {
+pub(crate) fn snapshot(sim: &Sim) -> Snapshot {
     configured(sim, true)
         .into_iter()
         .map(|(id, m)| {
@@ -31,7 +31,7 @@ fn snapshot(sim: &Sim) -> Snapshot {
 }
 
 /// Runs idguard with the simulator's credentials and the given arguments, off the runtime.
-async fn run(url: &str, args: Vec<String>) -> std::process::Output {
+pub(crate) async fn run(url: &str, args: Vec<String>) -> std::process::Output {
     let mut cmd = command(url, args);
     tokio::task::spawn_blocking(move || cmd.output().expect("binary runs"))
         .await
@@ -39,7 +39,7 @@ async fn run(url: &str, args: Vec<String>) -> std::process::Output {
 }
 
 /// The idguard command with the simulator's credentials and no terminal on stdin.
-fn command(url: &str, args: Vec<String>) -> std::process::Command {
+pub(crate) fn command(url: &str, args: Vec<String>) -> std::process::Command {
     let mut cmd = idguard();
     cmd.args(&args)
         .env("INFISICAL_DOMAIN", url)
@@ -52,26 +52,26 @@ fn command(url: &str, args: Vec<String>) -> std::process::Command {
     cmd
 }
 
-fn args(parts: &[&str], out: &Path) -> Vec<String> {
+pub(crate) fn args(parts: &[&str], out: &Path) -> Vec<String> {
     let mut v: Vec<String> = parts.iter().map(|s| s.to_string()).collect();
     v.push("--out".into());
     v.push(out.display().to_string());
     v
 }
 
-fn example() -> String {
+pub(crate) fn example() -> String {
     policy_path("example.yaml").display().to_string()
 }
 
-fn read_json(path: &Path) -> Value {
+pub(crate) fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("file exists")).expect("valid JSON")
 }
 
-fn stderr(o: &std::process::Output) -> String {
+pub(crate) fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn patches(sim: &Sim) -> Vec<(Duration, String, u16)> {
+pub(crate) fn patches(sim: &Sim) -> Vec<(Duration, String, u16)> {
     sim.request_log()
         .into_iter()
         .filter(|r| r.method == "PATCH")
