@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use idguard::infisical::{Client, ConnectOptions, Credentials};
 use idguard::remediate::journal::{self, Entry, JournalSink, JournalWriter};
-use idguard::remediate::plan::{self, Plan};
+use idguard::remediate::plan::Plan;
 use idguard::remediate::{apply, recheck, rollback, self_guard};
 use idguard::sim::{self, Sim, SimConfig};
 use secrecy::SecretString;
@@ -379,7 +379,6 @@ async fn a_failing_journal_stops_the_apply_and_rollback_restores_what_was_writte
         before,
         "every config is back to its state before the apply"
     );
-    let _ = plan::PLAN_SCHEMA_VERSION;
 }
 
 /// A journal with a corrupt line in the middle is refused by `rollback` with its line number
@@ -435,4 +434,79 @@ async fn rollback_refuses_a_journal_corrupt_in_the_middle() {
     .await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains("cut short"), "{}", stderr(&o));
+}
+
+/// The organization check is against the identity idguard logs in as: a journal naming another
+/// organization is refused (exit 64, no write), and so is an `--org-id` that is not the
+/// logged-in identity's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_for_another_organization_are_refused() {
+    let server = start_sim(SimConfig {
+        identities: 40,
+        ..SimConfig::default()
+    })
+    .await;
+    let sim = server.handle();
+    let tmp = tempfile::tempdir().unwrap();
+    let plan_path = make_plan(&server.url(), tmp.path()).await;
+    let applied = tmp.path().join("apply");
+    let o = run(
+        &server.url(),
+        args(
+            &[
+                "apply",
+                &plan_path.display().to_string(),
+                "--yes",
+                "--max-changes",
+                "1000",
+            ],
+            &applied,
+        ),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(applied.join("journal.jsonl")).unwrap();
+    let mut lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    lines[0]["org_id"] = json!("0d8c1b2a-0000-4000-8000-000000000000");
+    let other = tmp.path().join("other-org.jsonl");
+    std::fs::write(
+        &other,
+        lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+    )
+    .unwrap();
+    sim.clear_request_log();
+    let o = run(
+        &server.url(),
+        args(
+            &["rollback", &other.display().to_string(), "--apply", "--yes"],
+            &tmp.path().join("r1"),
+        ),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(64), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is for organization"), "{}", stderr(&o));
+    assert!(patches(&sim).is_empty());
+
+    let journal = applied.join("journal.jsonl").display().to_string();
+    let o = run(
+        &server.url(),
+        args(
+            &[
+                "rollback",
+                &journal,
+                "--apply",
+                "--yes",
+                "--org-id",
+                "0d8c1b2a-0000-4000-8000-000000000000",
+            ],
+            &tmp.path().join("r2"),
+        ),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(64), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--org-id"), "{}", stderr(&o));
+    assert!(patches(&sim).is_empty());
 }
