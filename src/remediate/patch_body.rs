@@ -31,6 +31,17 @@ pub fn resent_fields(method: &AuthMethod) -> Vec<&'static str> {
             "boundSubject",
         ],
         AuthMethod::Gcp => vec!["type"],
+        // One version of Infisical's spiffe-auth PATCH requires `configurationType` and resets
+        // the trust-bundle source when it is omitted (the refresh hint back to 3600, the
+        // profile back to `https_web`): resend all of it, so a TTL fix cannot break logins.
+        AuthMethod::Spiffe => vec![
+            "configurationType",
+            "caBundleJwks",
+            "bundleEndpointUrl",
+            "bundleEndpointCaCert",
+            "bundleRefreshHintSeconds",
+            "bundleEndpointProfile",
+        ],
         _ => vec![],
     };
     fields.extend_from_slice(method.allowlist_fields());
@@ -69,7 +80,7 @@ pub fn build(config: &AuthConfig, changes: &Map<String, Value>) -> Map<String, V
 /// Fields Infisical returns in clear text that must not be written to plan files or logs.
 /// Some are resent in PATCH bodies (JWT `jwksCaCert`, `publicKeys`), so plans record them
 /// redacted and `apply` rebuilds the body from the fresh GET.
-pub const SENSITIVE: [&str; 8] = [
+pub const SENSITIVE: [&str; 10] = [
     "bindPass",
     "bindDN",
     "ldapCaCertificate",
@@ -78,6 +89,8 @@ pub const SENSITIVE: [&str; 8] = [
     "caCertificate",
     "jwksCaCert",
     "publicKeys",
+    "caBundleJwks",
+    "bundleEndpointCaCert",
 ];
 
 /// The text that stands for a redacted value.
@@ -202,6 +215,33 @@ mod tests {
             assert!(body.contains_key(f), "{f} resent");
         }
         assert!(!body.contains_key("publicKeys"), "empty list not sent");
+    }
+
+    #[test]
+    fn spiffe_resends_its_trust_bundle_source() {
+        let c = config(
+            AuthMethod::Spiffe,
+            json!({"trustDomain": "example.org", "configurationType": "remote",
+            "bundleEndpointUrl": "https://bundle.example.org", "bundleEndpointProfile": "https_spiffe",
+            "bundleEndpointCaCert": "-----BEGIN CERTIFICATE-----", "bundleRefreshHintSeconds": 600,
+            "caBundleJwks": "", "allowedSpiffeIds": "spiffe://example.org/ci"}),
+        );
+        let body = build(&c, &changes(json!({"accessTokenTTL": 60})));
+        for f in [
+            "configurationType",
+            "bundleEndpointUrl",
+            "bundleEndpointProfile",
+            "bundleEndpointCaCert",
+            "bundleRefreshHintSeconds",
+            "allowedSpiffeIds",
+        ] {
+            assert!(body.contains_key(f), "{f} resent");
+        }
+        assert!(
+            !body.contains_key("caBundleJwks"),
+            "an empty source is not sent"
+        );
+        assert_eq!(redacted(&body)["bundleEndpointCaCert"], json!(REDACTED));
     }
 
     #[test]
