@@ -265,9 +265,6 @@ impl FindingIds {
 }
 
 #[cfg(test)]
-pub(crate) mod strategy;
-
-#[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashSet;

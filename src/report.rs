@@ -7,11 +7,9 @@
 //! place atomically. Reports are finished even when the run stopped partway (marked incomplete).
 
 mod csv_report;
-mod csv_row;
 mod files;
 mod html;
 mod json_report;
-mod json_row;
 mod junit;
 pub(crate) mod markdown;
 mod sarif;

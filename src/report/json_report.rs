@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{FinishContext, FormatWriter, ReportError, SCHEMA_VERSION, files, json_row};
+use super::{FinishContext, FormatWriter, ReportError, SCHEMA_VERSION, files};
 use crate::finding::Finding;
 
 /// Write buffer of the results and of the final file: one write call per MiB, not per 8 KiB.
@@ -20,8 +20,6 @@ pub(super) struct JsonReport {
     results: BufWriter<File>,
     results_path: PathBuf,
     count: u64,
-    /// One result row (separator included), reused so that each row is one `write_all`.
-    row: Vec<u8>,
 }
 
 #[derive(Serialize)]
@@ -44,7 +42,6 @@ impl JsonReport {
             results: BufWriter::with_capacity(WRITE_BUFFER, file),
             results_path,
             count: 0,
-            row: Vec::with_capacity(1024),
         })
     }
 }
@@ -56,10 +53,8 @@ impl FormatWriter for JsonReport {
             source,
         };
         let sep: &[u8] = if self.count == 0 { b"    " } else { b",\n    " };
-        self.row.clear();
-        self.row.extend_from_slice(sep);
-        json_row::write_finding(&mut self.row, finding)?;
-        self.results.write_all(&self.row).map_err(io)?;
+        self.results.write_all(sep).map_err(io)?;
+        serde_json::to_writer(&mut self.results, finding)?;
         self.count += 1;
         Ok(())
     }
@@ -70,7 +65,6 @@ impl FormatWriter for JsonReport {
             results,
             results_path,
             count,
-            row: _,
         } = *self;
         let results_io = |source| ReportError::Io {
             path: results_path.clone(),
