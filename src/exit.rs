@@ -1,4 +1,4 @@
-//! Exit codes (design.md §5) and the failure type that carries one up to `main`.
+//! Exit codes (the README's table) and the failure type that carries one up to `main`.
 
 use std::fmt;
 

@@ -1,5 +1,5 @@
 //! `idguard audit`: validate the policy, connect, audit every identity into the reports,
-//! print the summary, and turn the outcome into the exit code of design.md §5.
+//! print the summary, and turn the outcome into the exit code (the table in `exit.rs`).
 //!
 //! The run is split in two phases so that `remediate` can act between them: [`audit_phase`]
 //! lists, fetches and evaluates (streaming findings into the report files and, optionally,

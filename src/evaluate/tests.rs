@@ -1,5 +1,5 @@
-//! Evaluation and remediation tests: every bullet of design.md §3 "What a rule means" and
-//! "What remediation does", on hand-built configs.
+//! Evaluation and remediation tests: every rule of docs/policy.md (what a rule means) and of
+//! docs/remediation.md (what a change may contain), on hand-built configs.
 
 use serde_json::{Value, json};
 

@@ -1,5 +1,5 @@
 //! The `access_token` checks (effective TTL, effective max TTL, uses, periodic tokens) and
-//! their remediation, exactly as design.md §3 defines them: zeros mean unlimited and always
+//! their remediation, exactly as docs/policy.md defines them: zeros mean unlimited and always
 //! violate a maximum; a periodic token's TTL is its period and its max TTL is unlimited.
 
 use serde_json::{Map, Value};
@@ -144,7 +144,7 @@ fn tighten(value: u64, bound: Option<u64>) -> u64 {
     }
 }
 
-/// The PATCH fragment for the failing access-token checks (design.md "What remediation does").
+/// The PATCH fragment for the failing access-token checks (docs/remediation.md, "What a change may contain").
 fn remediate(
     rule: &AccessTokenCheck,
     cfg: &AuthConfig,

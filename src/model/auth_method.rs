@@ -135,16 +135,6 @@ impl AuthMethod {
     pub fn has_settable_period(&self) -> bool {
         matches!(self, AuthMethod::Universal)
     }
-
-    /// Method-specific fields that Infisical requires on PATCH (missing: 422).
-    pub fn required_on_patch(&self) -> &'static [&'static str] {
-        match self {
-            AuthMethod::Oci => &["tenancyOcid"],
-            AuthMethod::AliCloud => &["allowedArns"],
-            AuthMethod::Jwt => &["configurationType"],
-            _ => &[],
-        }
-    }
 }
 
 impl fmt::Display for AuthMethod {

@@ -1,6 +1,6 @@
 //! The real binary audits the simulated Infisical end to end: reports match the generator's
 //! ground truth, nothing is dropped under faults, tokens are renewed, 429s are waited for, and
-//! the exit codes of design.md §5 hold for bad policies, URLs and credentials.
+//! the README's exit codes hold for bad policies, URLs and credentials.
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! Turning one scenario's measurements (idguard's reports, the simulator's stats, the process
-//! figures) into a table row, and judging the row against issue 5's targets.
+//! figures) into a table row, and judging the row against the targets BENCHMARKS.md states.
 //!
 //! It reads files and JSON only; it starts nothing.
 

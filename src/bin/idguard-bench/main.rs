@@ -1,4 +1,4 @@
-//! `idguard-bench`: the performance benchmark of issue 5. For each scenario it starts the
+//! `idguard-bench`: the performance benchmark. For each scenario it starts the
 //! simulator as a separate process (`idguard sim`), runs the real `idguard audit` (or
 //! `remediate --apply`) release binary against it, and prints a Markdown table of what idguard
 //! did against what the API's latency or rate limit allows, then each scenario's targets.

@@ -1,4 +1,4 @@
-//! The benchmark's scenarios (issue 5): what simulator each one starts, how `idguard` is run
+//! The benchmark's scenarios: what simulator each one starts, how `idguard` is run
 //! against it, what its ideal wall time is, and which targets it is judged by.
 //!
 //! It holds data only; running and measuring live in `process.rs`, judging in `judge.rs`.
