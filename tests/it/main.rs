@@ -8,6 +8,7 @@ mod client;
 mod faults;
 mod formats;
 mod hostile;
+mod rates;
 mod remediate;
 mod sim_api;
 mod support;
