@@ -6,6 +6,7 @@
 mod audit;
 mod client;
 mod faults;
+mod files;
 mod formats;
 mod hostile;
 mod rates;
