@@ -9,6 +9,7 @@ mod faults;
 mod files;
 mod formats;
 mod hostile;
+mod patch_answer;
 mod rates;
 mod remediate;
 mod sim_api;
