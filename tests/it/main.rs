@@ -5,6 +5,7 @@
 
 mod audit;
 mod client;
+mod config_decode;
 mod faults;
 mod files;
 mod formats;
