@@ -56,8 +56,8 @@ struct Inner {
 }
 
 impl Inner {
-    /// A config GET/PATCH: the answer split at its top level, the
-    /// config itself left as text until it is decoded.
+    /// A config GET: the answer split at its top level, the config itself left as text until
+    /// it is decoded (an answer that is not JSON is retried like a truncated body).
     async fn execute_config(
         &self,
         req: &Request,
@@ -192,24 +192,26 @@ impl Client {
         decode_config(&req, method, body)
     }
 
-    /// `PATCH /api/v1/auth/<method>/identities/{id}` with `body` as is; returns the config the
-    /// server answers with. Build `body` from a fresh GET: Infisical resets some omitted fields.
+    /// `PATCH /api/v1/auth/<method>/identities/{id}` with `body` as is. Any 2xx answer is
+    /// success, whatever its body (which is not decoded): the write landed. Read the config
+    /// back with [`Client::get_config`] to see what the server stored. Build `body` from a
+    /// fresh GET: Infisical resets some omitted fields.
     pub async fn patch_config(
         &self,
         identity_id: &str,
         method: &AuthMethod,
         body: &Map<String, Value>,
-    ) -> Result<AuthConfig, ApiError> {
-        // Retried on connection errors and 5xx like a read: a PATCH sets absolute values, so
-        // sending it twice leaves the same state (it is idempotent).
+    ) -> Result<(), ApiError> {
+        // Sent again only when no 2xx came back (5xx, 408, 429, connection errors, timeouts): a
+        // PATCH sets absolute values, so sending it twice leaves the same state. After a 2xx it
+        // is never sent again, even when its answer cannot be decoded.
         let mut req = self.config_request(Method::PATCH, identity_id, method, Class::Write)?;
         req.set_json(&Value::Object(body.clone()));
-        let answer = self
-            .inner
-            .execute_config(&req, method)
+        self.inner
+            .transport
+            .execute_write(&req, Some(&self.inner.session))
             .await
-            .map_err(not_configured)?;
-        decode_config(&req, method, answer)
+            .map_err(not_configured)
     }
 
     /// Request counters so far.

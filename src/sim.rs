@@ -141,6 +141,9 @@ pub struct Faults {
     pub delete_after_listing: HashSet<String>,
     /// Identities added and removed while the org is being listed (`totalCount` changes).
     pub listing_churn: Option<ListingChurn>,
+    /// Identity ids whose config PATCHes are applied but answered 200 with a body that is not
+    /// JSON (logged as [`FaultKind::Malformed`]).
+    pub patch_garbled_answers: HashSet<String>,
 }
 
 /// A change of the org in the middle of a listing, applied once, right after the listing page

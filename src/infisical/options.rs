@@ -4,7 +4,6 @@
 //! This module only describes a connection; opening one is `Client::connect`'s job.
 
 use std::fmt;
-use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -76,7 +75,7 @@ impl ConnectOptions {
             .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
             .is_some_and(|h| h == "infisical.com" || h.ends_with(".infisical.com"));
         if cloud {
-            (Rate::per_minute(200), Rate::per_minute(90))
+            (Rate::per_minute(200.0), Rate::per_minute(90.0))
         } else {
             (None, None)
         }
@@ -155,68 +154,130 @@ impl Credentials {
     }
 }
 
-/// A request rate: `count` requests per `per` (evenly paced, burst 1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A request rate: `count` requests per second or per minute, evenly paced (burst 1). `count`
+/// is a positive finite number and may be a fraction (`1.6/s`, `0.5/min`); the time between two
+/// requests is between [`Rate::MIN_INTERVAL`] and [`Rate::MAX_INTERVAL`].
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rate {
-    count: NonZeroU32,
-    per: Duration,
+    count: f64,
+    unit: RateUnit,
+}
+
+// `count` is always finite (never NaN), so equality is an equivalence.
+impl Eq for Rate {}
+
+/// The unit a rate was given in (kept for display).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RateUnit {
+    Second,
+    Minute,
+}
+
+impl RateUnit {
+    fn seconds(self) -> f64 {
+        match self {
+            RateUnit::Second => 1.0,
+            RateUnit::Minute => 60.0,
+        }
+    }
 }
 
 impl Rate {
-    /// `count` requests per second; `None` for 0.
-    pub fn per_second(count: u32) -> Option<Rate> {
-        Some(Rate {
-            count: NonZeroU32::new(count)?,
-            per: Duration::from_secs(1),
-        })
+    /// The shortest time between two requests a rate may ask for (a million a second).
+    pub const MIN_INTERVAL: Duration = Duration::from_micros(1);
+    /// The longest time between two requests a rate may ask for (one a day).
+    pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+
+    /// `count` requests per second; `None` unless `count` is positive, finite and within the
+    /// [interval bounds](Rate::MIN_INTERVAL).
+    pub fn per_second(count: f64) -> Option<Rate> {
+        Rate::new(count, RateUnit::Second)
     }
 
-    /// `count` requests per minute; `None` for 0.
-    pub fn per_minute(count: u32) -> Option<Rate> {
-        Some(Rate {
-            count: NonZeroU32::new(count)?,
-            per: Duration::from_secs(60),
-        })
+    /// `count` requests per minute; `None` as for [`Rate::per_second`].
+    pub fn per_minute(count: f64) -> Option<Rate> {
+        Rate::new(count, RateUnit::Minute)
     }
 
-    /// The time between two requests at this rate.
+    fn new(count: f64, unit: RateUnit) -> Option<Rate> {
+        if !(count.is_finite() && count > 0.0) {
+            return None;
+        }
+        let interval = unit.seconds() / count;
+        let bounds = Rate::MIN_INTERVAL.as_secs_f64()..=Rate::MAX_INTERVAL.as_secs_f64();
+        bounds.contains(&interval).then_some(Rate { count, unit })
+    }
+
+    /// Requests per second (`1.6/s` → 1.6, `30/min` → 0.5).
+    pub fn per_second_f64(&self) -> f64 {
+        self.count / self.unit.seconds()
+    }
+
+    /// The time between two requests at this rate, to the nearest nanosecond (`1.6/s` →
+    /// 625 ms).
     pub fn interval(&self) -> Duration {
-        self.per / self.count.get()
+        let nanos = (self.unit.seconds() * 1e9 / self.count).round();
+        // Within the interval bounds (checked on construction), so it fits in a u64.
+        Duration::from_nanos(nanos as u64)
     }
 }
 
 impl fmt::Display for Rate {
+    /// The count as given (shortest form: `1.6`, `200`, `0.5`) and its unit: `1.6/s`,
+    /// `200/min`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.per == Duration::from_secs(60) {
-            write!(f, "{}/min", self.count)
-        } else {
-            write!(f, "{}/s", self.count)
-        }
+        let unit = match self.unit {
+            RateUnit::Second => "s",
+            RateUnit::Minute => "min",
+        };
+        write!(f, "{}/{unit}", self.count)
     }
 }
 
-/// A rate string that is not `N`, `N/s` or `N/min` with N > 0.
+/// A rate string that is not `N`, `N/s` or `N/min` with N a positive decimal number.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid rate `{0}`: expected N, N/s or N/min with N > 0 (e.g. 50, 50/s, 200/min)")]
-pub struct RateParseError(String);
+#[error(
+    "invalid rate `{input}`: {reason}; expected N, N/s or N/min with N a positive decimal \
+     number (e.g. 50, 1.6/s, 200/min, 0.5/min)"
+)]
+pub struct RateParseError {
+    input: String,
+    reason: &'static str,
+}
 
 impl FromStr for Rate {
     type Err = RateParseError;
 
-    /// `"50"` or `"50/s"` = per second, `"200/min"` = per minute.
+    /// `"50"`, `"1.6"` or `"1.6/s"` = per second, `"200/min"` or `"0.5/min"` = per minute. The
+    /// count is plain decimal digits with at most one `.` (no sign, exponent, `inf` or `NaN`).
     fn from_str(s: &str) -> Result<Rate, RateParseError> {
-        let bad = || RateParseError(s.chars().take(40).collect());
+        let bad = |reason| RateParseError {
+            input: s.chars().take(40).collect(),
+            reason,
+        };
         let (count, unit) = match s.trim().split_once('/') {
             Some((c, u)) => (c.trim(), u.trim().to_ascii_lowercase()),
             None => (s.trim(), "s".to_owned()),
         };
-        let count: u32 = count.parse().map_err(|_| bad())?;
-        match unit.as_str() {
-            "s" | "sec" | "second" => Rate::per_second(count),
-            "m" | "min" | "minute" => Rate::per_minute(count),
-            _ => None,
+        let unit = match unit.as_str() {
+            "s" | "sec" | "second" => RateUnit::Second,
+            "m" | "min" | "minute" => RateUnit::Minute,
+            _ => return Err(bad("the unit is not /s or /min")),
+        };
+        let decimal = count.bytes().any(|b| b.is_ascii_digit())
+            && count.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            && count.bytes().filter(|b| *b == b'.').count() <= 1;
+        if !decimal {
+            return Err(bad("the count is not a decimal number"));
         }
-        .ok_or_else(bad)
+        let count: f64 = count
+            .parse()
+            .map_err(|_| bad("the count is not a decimal number"))?;
+        if count <= 0.0 {
+            return Err(bad("the count must be above 0"));
+        }
+        Rate::new(count, unit)
+            .ok_or_else(|| bad("out of range (between one request a day and a million a second)"))
     }
 }
 
@@ -365,35 +426,101 @@ mod tests {
         assert!(load_ca_certs(&broken).is_err());
     }
 
+    /// Whole and fractional counts parse per second or per minute, with the right interval.
     #[test]
     fn rates_parse() {
-        assert_eq!("50".parse::<Rate>().unwrap(), Rate::per_second(50).unwrap());
-        assert_eq!(
-            "50/s".parse::<Rate>().unwrap(),
-            Rate::per_second(50).unwrap()
-        );
-        assert_eq!(
-            " 200/min".parse::<Rate>().unwrap(),
-            Rate::per_minute(200).unwrap()
-        );
-        assert_eq!(
-            "200/min".parse::<Rate>().unwrap().interval(),
-            Duration::from_millis(300)
-        );
-        for bad in ["0", "0/min", "-1", "abc", "5/h", "", "1.5/s"] {
-            assert!(bad.parse::<Rate>().is_err(), "{bad}");
+        let rate = |s: &str| s.parse::<Rate>().unwrap();
+        assert_eq!(rate("50"), Rate::per_second(50.0).unwrap());
+        assert_eq!(rate("50/s"), Rate::per_second(50.0).unwrap());
+        assert_eq!(rate(" 200/min"), Rate::per_minute(200.0).unwrap());
+        assert_eq!(rate("200/min").interval(), Duration::from_millis(300));
+        assert_eq!(rate("1.6"), Rate::per_second(1.6).unwrap());
+        assert_eq!(rate("1.6").interval(), Duration::from_millis(625));
+        assert_eq!(rate("1.6/s").interval(), Duration::from_millis(625));
+        assert_eq!(rate("0.5").interval(), Duration::from_secs(2));
+        assert_eq!(rate("30/min").interval(), Duration::from_secs(2));
+        assert_eq!(rate("0.5/min").interval(), Duration::from_secs(120));
+        assert_eq!(rate("3/s").interval(), Duration::from_nanos(333_333_333));
+        assert_eq!(rate("1.6/s").per_second_f64(), 1.6);
+        assert_eq!(rate("30/min").per_second_f64(), 0.5);
+        assert_eq!(rate(".5/S").interval(), Duration::from_secs(2));
+    }
+
+    /// Zero, negatives, NaN, infinities, exponents, empty input, unknown units and rates
+    /// beyond the interval bounds are errors that say what is expected.
+    #[test]
+    fn bad_rates_are_errors() {
+        for bad in [
+            "0",
+            "0.0",
+            "0/min",
+            "00",
+            "-1",
+            "-0.5",
+            "+1",
+            "NaN",
+            "nan",
+            "inf",
+            "infinity",
+            "-inf",
+            "1e3",
+            "1E-2",
+            "",
+            " ",
+            "/s",
+            "abc",
+            "5/h",
+            "1.5/",
+            "1..5",
+            "1.2.3",
+            ".",
+            "1,5",
+            "0x10",
+            "1.6/s/s",
+            "0.00001",
+            "0.0001/min",
+            "2000000",
+        ] {
+            let err = bad.parse::<Rate>().expect_err(bad);
+            assert!(
+                err.to_string().contains("expected N, N/s or N/min"),
+                "{err}"
+            );
         }
-        assert_eq!(Rate::per_minute(90).unwrap().to_string(), "90/min");
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e-9] {
+            assert_eq!(Rate::per_second(bad), None, "{bad}");
+        }
+        let err = "0".parse::<Rate>().unwrap_err().to_string();
+        assert!(err.contains("above 0"), "{err}");
+    }
+
+    /// Display gives back the count as written (shortest form) with its unit.
+    #[test]
+    fn rates_display_readably() {
+        for (input, shown) in [
+            ("1.6", "1.6/s"),
+            ("1.6/s", "1.6/s"),
+            ("200/min", "200/min"),
+            ("0.5/min", "0.5/min"),
+            ("50", "50/s"),
+            ("1.50/sec", "1.5/s"),
+            ("007", "7/s"),
+        ] {
+            let rate: Rate = input.parse().unwrap();
+            assert_eq!(rate.to_string(), shown);
+            assert_eq!(shown.parse::<Rate>().unwrap(), rate, "{shown} round-trips");
+        }
+        assert_eq!(Rate::per_minute(90.0).unwrap().to_string(), "90/min");
     }
 
     #[test]
     fn cloud_hosts_get_default_rates() {
         let (r, w) = ConnectOptions::default_rates_for("https://app.infisical.com/api");
-        assert_eq!(r, Rate::per_minute(200));
-        assert_eq!(w, Rate::per_minute(90));
+        assert_eq!(r, Rate::per_minute(200.0));
+        assert_eq!(w, Rate::per_minute(90.0));
         assert_eq!(
             ConnectOptions::default_rates_for("https://eu.infisical.com"),
-            (Rate::per_minute(200), Rate::per_minute(90))
+            (Rate::per_minute(200.0), Rate::per_minute(90.0))
         );
         assert_eq!(
             ConnectOptions::default_rates_for("https://infisical.example.com"),

@@ -65,7 +65,8 @@ const BACKOFF_SHARE: f64 = 0.95;
 const QUIET_BEFORE_GROWTH: Duration = Duration::from_secs(WINDOW_SECS);
 const GROWTH_EVERY: Duration = Duration::from_secs(10);
 const GROWTH: f64 = 1.10;
-/// The slowest pace adaptation sets (requests per second).
+/// The slowest pace adaptation sets (requests per second); a slower configured rate is kept
+/// as it is.
 const MIN_RATE: f64 = 0.2;
 
 impl Buckets {
@@ -93,18 +94,20 @@ impl Buckets {
     }
 }
 
-/// A limiter pacing evenly at `rate` per second, 2% slower than asked: a request can reach the
-/// server up to ~20 ms later or earlier than it left, and the limit must hold in every window
-/// the server counts.
+/// A limiter pacing evenly at `rate` per second (a fraction too: 1.6/s is one request every
+/// 637.5 ms), 2% slower than asked: a request can reach the server up to ~20 ms later or earlier
+/// than it left, and the limit must hold in every window the server counts. The rates given
+/// here are positive and finite (a configured [`Rate`], or an adapted pace of at least
+/// [`MIN_RATE`]); anything else gives no limiter rather than a panic.
 fn limiter(rate: f64) -> Option<Arc<DefaultDirectRateLimiter>> {
-    let interval = Duration::from_secs_f64(1.02 / rate.max(MIN_RATE));
+    let interval = Duration::try_from_secs_f64(1.02 / rate).ok()?;
     Quota::with_period(interval).map(|q| Arc::new(RateLimiter::direct(q)))
 }
 
 impl Throttle {
     /// A throttle pacing at `rate` (none: only the 429 gate, until a 429 teaches a pace).
     pub fn new(rate: Option<Rate>) -> Throttle {
-        let configured = rate.map(|r| 1.0 / r.interval().as_secs_f64());
+        let configured = rate.map(|r| r.per_second_f64());
         let now = Instant::now();
         Throttle {
             configured,
@@ -268,7 +271,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_429_paces_at_what_the_server_let_through_then_grows_back() {
-        let t = Throttle::new(Some(Rate::per_second(100).expect("rate")));
+        let t = Throttle::new(Some(Rate::per_second(100.0).expect("rate")));
         assert_eq!(t.rate(), Some(100.0));
         // 50 successes a second for 4 seconds, then a 429.
         for _ in 0..4 {
@@ -306,6 +309,45 @@ mod tests {
         t.note_rate_limited();
         let learned = t.rate().expect("a pace");
         assert!(learned > 10.0 && learned < 15.0, "{learned}");
+    }
+
+    /// The period of the limiter in force (`None`: unpaced), read from governor's answer to a
+    /// second request right after a first.
+    fn limiter_period(t: &Throttle) -> Option<Duration> {
+        let limiter = t
+            .pace
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .limiter
+            .clone()?;
+        let _ = limiter.check();
+        let refused = limiter
+            .check()
+            .expect_err("burst 1: the second request waits");
+        Some(refused.quota().replenish_interval())
+    }
+
+    /// A fractional rate paces at that rate, 2% slower: 1.6/s is one request every 637.5 ms.
+    #[test]
+    fn fractional_rates_pace_at_their_rate() {
+        let t = Throttle::new(Some("1.6/s".parse().expect("rate")));
+        assert_eq!(t.rate(), Some(1.6));
+        assert_eq!(limiter_period(&t), Some(Duration::from_micros(637_500)));
+        let t = Throttle::new(Some("30/min".parse().expect("rate")));
+        assert_eq!(limiter_period(&t), Some(Duration::from_millis(2040)));
+    }
+
+    /// A configured rate slower than the adaptation floor is kept as it is, and a 429 does not
+    /// speed it up to the floor.
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_configured_rate_is_not_raised_to_the_floor() {
+        let t = Throttle::new(Some("0.5/min".parse().expect("rate")));
+        assert_eq!(limiter_period(&t), Some(Duration::from_secs_f64(122.4)));
+        t.note_success();
+        tokio::time::advance(Duration::from_secs(2)).await;
+        t.note_rate_limited();
+        assert_eq!(t.rate(), Some(0.5 / 60.0));
+        assert_eq!(limiter_period(&t), Some(Duration::from_secs_f64(122.4)));
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! (rate limit and 429 gate), per-attempt timeouts, a size-capped body read, exponential
 //! backoff with jitter (backon) on 5xx / timeouts / connection errors / truncated or invalid
 //! JSON, the request deadline, the replay after a token refresh, and the request counters.
+//! A write whose answer is not needed ([`Transport::execute_write`]) is never sent again after
+//! a 2xx answer was read, whatever its body.
 //!
 //! What a status means for a given endpoint (not configured, not found, ...) is decided by the
 //! callers; this module only separates "retry", "wait" and "give up".
@@ -172,8 +174,24 @@ impl Transport {
             .await
     }
 
+    /// Sends a write whose answer is not needed: any 2xx is success, its body not decoded
+    /// (it may be anything, even not JSON). A 2xx means the server applied the write, so the
+    /// request is never sent again after one; without a 2xx it is retried as
+    /// [`execute_with`](Transport::execute_with) retries (5xx, 408, 429, connection errors,
+    /// timeouts). A body cut short in transit is retried too: the HTTP layer reports it without
+    /// the status it came with.
+    pub async fn execute_write(
+        &self,
+        req: &Request,
+        session: Option<&Session>,
+    ) -> Result<(), ApiError> {
+        self.execute_with(req, session, |_| Ok(())).await
+    }
+
     /// [`Transport::execute`] with the 2xx body decoded by `decode`; a decode error is a bad
-    /// (truncated or invalid) body and is retried like one.
+    /// (truncated or invalid) body and is retried like one, which sends the request again: a
+    /// write that must not be re-sent after a 2xx goes through
+    /// [`execute_write`](Transport::execute_write).
     pub async fn execute_with<T>(
         &self,
         req: &Request,

@@ -1,14 +1,13 @@
 //! The configuration of one auth method on one identity, as read from
 //! `GET /api/v1/auth/<method>/identities/{id}`.
 //!
-//! The fields every method has are decoded into typed values, and the method's allowlist
-//! fields are kept as returned; everything else (method-specific settings, unknown fields) is
-//! kept as the server's JSON text and decoded into a map only when something asks for it
-//! (remediation resends and compares whole configs; an audit never does). Decoding a map of
-//! `Value`s for every field of every config was the largest decoding cost of an audit.
+//! The fields every method has are decoded into typed values, the method's allowlist fields
+//! are kept as returned, and the whole object (method-specific settings and unknown fields
+//! included) is kept as a map of JSON values, which remediation resends and compares. A config
+//! whose object cannot be decoded into that map is a decode error: the map is built when the
+//! config is, never later and never empty in its place.
 
 use std::fmt;
-use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
@@ -38,54 +37,14 @@ pub struct AuthConfig {
     fields: Fields,
 }
 
-/// The whole config object: kept as the server's answer, decoded into a map on first use.
-#[derive(Clone)]
-struct Fields {
-    /// The whole answer (`None` once the map was built from elsewhere or changed).
-    body: Option<Box<[u8]>>,
-    /// The key the config sits under in `body` (`None`: the only key).
-    wrapper: Option<&'static str>,
-    map: OnceLock<Map<String, Value>>,
-}
+/// The whole config object.
+#[derive(Clone, PartialEq)]
+struct Fields(Map<String, Value>);
 
 impl fmt::Debug for Fields {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Values can be secrets (LDAP bindPass, ...): keys only.
-        f.debug_list().entries(self.get().keys()).finish()
-    }
-}
-
-impl Fields {
-    fn get(&self) -> &Map<String, Value> {
-        self.map.get_or_init(|| self.parsed())
-    }
-
-    fn insert(&mut self, name: String, value: Value) {
-        let mut map = match self.map.take() {
-            Some(map) => map,
-            None => self.parsed(),
-        };
-        map.insert(name, value);
-        self.map = OnceLock::from(map);
-        self.body = None;
-    }
-
-    fn parsed(&self) -> Map<String, Value> {
-        // The body was checked to hold a config object when the config was decoded.
-        let Some(body) = &self.body else {
-            return Map::new();
-        };
-        let Ok(mut outer) = serde_json::from_slice::<Map<String, Value>>(body) else {
-            return Map::new();
-        };
-        let inner = match self.wrapper {
-            Some(key) => outer.remove(key),
-            None => outer.into_iter().next().map(|(_, v)| v),
-        };
-        match inner {
-            Some(Value::Object(map)) => map,
-            _ => Map::new(),
-        }
+        f.debug_list().entries(self.0.keys()).finish()
     }
 }
 
@@ -98,7 +57,7 @@ impl PartialEq for AuthConfig {
             && self.access_token_period == other.access_token_period
             && self.access_token_trusted_ips == other.access_token_trusted_ips
             && self.client_secret_trusted_ips == other.client_secret_trusted_ips
-            && self.fields.get() == other.fields.get()
+            && self.fields == other.fields
     }
 }
 
@@ -117,6 +76,10 @@ pub enum ConfigDecodeError {
         index: usize,
         source: TrustedIpError,
     },
+    /// The config object cannot be decoded into a map of JSON values (a number beyond what
+    /// JSON decoding represents, nesting too deep, ...); the detail names no value.
+    #[error("the config object cannot be decoded: {0}")]
+    Object(String),
 }
 
 /// The typed and allowlist fields as JSON values (the full decoder's path).
@@ -163,8 +126,10 @@ impl AuthConfig {
         }
     }
 
-    /// Decodes a parsed response body (see [`ConfigBody`]): the same result and errors as
-    /// [`AuthConfig::from_response`], without building a map of the config in the common case.
+    /// Decodes a parsed response body (see [`ConfigBody`]): the same result as
+    /// [`AuthConfig::from_response`], and an error whenever the config object cannot be decoded
+    /// into a map (which a body that is not valid JSON cannot reach: [`ConfigBody::parse`]
+    /// refuses it).
     pub fn from_body(
         method: &AuthMethod,
         body: ConfigBody,
@@ -173,6 +138,7 @@ impl AuthConfig {
             Parsed::Slow(value) => return AuthConfig::from_response_owned(method, value),
             Parsed::Fast { typed, body } => (typed, body),
         };
+        let fields = object_of(&body, method.wrapper_key())?;
         Ok(AuthConfig {
             method: method.clone(),
             access_token_ttl: typed.ttl,
@@ -182,11 +148,7 @@ impl AuthConfig {
             access_token_trusted_ips: typed.access_ips,
             client_secret_trusted_ips: typed.secret_ips,
             allowlists: typed.allowlists,
-            fields: Fields {
-                body: Some(body),
-                wrapper: method.wrapper_key(),
-                map: OnceLock::new(),
-            },
+            fields: Fields(fields),
         })
     }
 
@@ -205,15 +167,7 @@ impl AuthConfig {
             secret_ips: get("clientSecretTrustedIps"),
             allowlists: allowlists_of(&method, &fields),
         };
-        AuthConfig::from_typed(
-            method,
-            typed,
-            Fields {
-                body: None,
-                wrapper: None,
-                map: OnceLock::from(fields),
-            },
-        )
+        AuthConfig::from_typed(method, typed, Fields(fields))
     }
 
     fn from_typed(
@@ -263,12 +217,12 @@ impl AuthConfig {
                 .find(|(f, _)| *f == name)
                 .map(|(_, v)| v);
         }
-        self.fields.get().get(name)
+        self.fields.0.get(name)
     }
 
-    /// The whole config object as the server returned it (decoded on first use).
+    /// The whole config object as the server returned it.
     pub fn fields(&self) -> &Map<String, Value> {
-        self.fields.get()
+        &self.fields.0
     }
 
     /// Sets one field of the object, as a PATCH of it would (the typed fields are not
@@ -278,7 +232,7 @@ impl AuthConfig {
             self.allowlists.retain(|(f, _)| f != field);
             self.allowlists.push((field, value.clone()));
         }
-        self.fields.insert(name, value);
+        self.fields.0.insert(name, value);
     }
 
     /// The trusted-IP list of `field` (`accessTokenTrustedIps` or `clientSecretTrustedIps`).
@@ -288,6 +242,24 @@ impl AuthConfig {
             "clientSecretTrustedIps" => self.client_secret_trusted_ips.as_deref(),
             _ => None,
         }
+    }
+}
+
+/// The config object of a body the one-pass decoder accepted (the value of `wrapper`, or of
+/// the only key for a method this version does not know), decoded into a map.
+fn object_of(body: &[u8], wrapper: Option<&str>) -> Result<Map<String, Value>, ConfigDecodeError> {
+    // serde_json's messages name a position, never a value (values can be secrets).
+    let mut outer: Map<String, Value> =
+        serde_json::from_slice(body).map_err(|e| ConfigDecodeError::Object(e.to_string()))?;
+    let inner = match wrapper {
+        Some(key) => outer.remove(key),
+        None => outer.into_iter().next().map(|(_, v)| v),
+    };
+    match inner {
+        Some(Value::Object(map)) => Ok(map),
+        _ => Err(ConfigDecodeError::Object(
+            "no config object in the answer".into(),
+        )),
     }
 }
 
@@ -383,7 +355,7 @@ mod tests {
         );
     }
 
-    /// The lazy decode of a raw body gives what the full decode gives: same typed values,
+    /// The one-pass decode of a raw body gives what the full decode gives: same typed values,
     /// same allowlist fields (null and missing kept apart), same whole-object map, same errors.
     #[test]
     fn raw_body_decode_matches_the_full_decode() {
@@ -430,12 +402,13 @@ mod tests {
         for (method, body) in bodies {
             let full = AuthConfig::from_response(&method, &body);
             let text = serde_json::to_vec(&body).unwrap();
-            let lazy = AuthConfig::from_body(&method, ConfigBody::parse(&text, &method).unwrap());
-            assert_eq!(lazy, full, "{body}");
-            if let (Ok(lazy), Ok(full)) = (&lazy, &full) {
-                assert_eq!(lazy.fields(), full.fields());
+            let one_pass =
+                AuthConfig::from_body(&method, ConfigBody::parse(&text, &method).unwrap());
+            assert_eq!(one_pass, full, "{body}");
+            if let (Ok(one_pass), Ok(full)) = (&one_pass, &full) {
+                assert_eq!(one_pass.fields(), full.fields());
                 for f in method.allowlist_fields() {
-                    assert_eq!(lazy.field(f), full.field(f), "{f} of {body}");
+                    assert_eq!(one_pass.field(f), full.field(f), "{f} of {body}");
                 }
             }
         }
@@ -447,6 +420,29 @@ mod tests {
             "accessTokenNumUsesLimit": 0, "allowedUsernames": "a\u0020b"}}"#;
         let cfg = AuthConfig::from_body(&oci, ConfigBody::parse(escaped, &oci).unwrap()).unwrap();
         assert_eq!(cfg.field("allowedUsernames"), Some(&json!("a b")));
+    }
+
+    /// A body the one-pass decoder accepts but whose object cannot be decoded into a map (a
+    /// number beyond f64 or nesting past serde_json's limit, in a field the one pass skips) is
+    /// a decode error, never a config with an empty map.
+    #[test]
+    fn an_object_that_cannot_be_decoded_is_an_error() {
+        let oci = AuthMethod::Oci;
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        for extra in ["1e400", "-1e999", deep.as_str()] {
+            let text = format!(
+                r#"{{"identityOciAuth": {{"accessTokenTTL": 1, "accessTokenMaxTTL": 2,
+                "accessTokenNumUsesLimit": 0, "tenancyOcid": "t", "x": {extra}}}}}"#
+            );
+            let body = ConfigBody::parse(text.as_bytes(), &oci).expect("one pass accepts it");
+            assert!(matches!(body.0, Parsed::Fast { .. }), "{extra}");
+            let err = AuthConfig::from_body(&oci, body).expect_err(extra);
+            assert!(
+                matches!(&err, ConfigDecodeError::Object(detail) if !detail.contains(extra)),
+                "{err}"
+            );
+            assert!(err.to_string().contains("cannot be decoded"), "{err}");
+        }
     }
 
     #[test]

@@ -3,10 +3,11 @@
 //! An audit reads one config per auth method of every identity, so decoding the answer is on
 //! the hot path. [`ConfigBody::parse`] reads the body once: the typed fields straight into
 //! integers and [`TrustedIp`]s, the method's allowlist fields as JSON values, everything else
-//! skipped (but checked). The body is kept so that the whole object can be decoded later if
-//! remediation asks for it. Anything unusual (a number sent as a string, a malformed trusted
-//! IP, a missing wrapper, ...) falls back to the full decode of the body into a `Value`, so
-//! unusual answers get exactly the same result and the same errors as before.
+//! skipped (but checked as JSON). The body is kept for `AuthConfig::from_body`, which decodes
+//! the whole object into a map, and fails when it cannot (a skipped number beyond `f64`,
+//! nesting past serde_json's limit). Anything unusual (a number sent as a string, a malformed
+//! trusted IP, a missing wrapper, ...) falls back to the full decode of the body into a
+//! `Value`, so unusual answers get exactly the same result and the same errors as before.
 
 use std::fmt;
 
@@ -22,7 +23,8 @@ pub struct ConfigBody(pub(super) Parsed);
 
 #[derive(Debug)]
 pub(super) enum Parsed {
-    /// The common case, read in one pass.
+    /// The common case, read in one pass; `body` is the whole answer, for the map of the
+    /// config object.
     Fast { typed: FastTyped, body: Box<[u8]> },
     /// Anything else: the whole body, for the full decoder to judge.
     Slow(Value),

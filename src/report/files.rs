@@ -1,9 +1,13 @@
 //! Report files on disk: the per-run output folder (never reused) and atomic writes
 //! (temp file in the same folder, fsync, rename), with owner-only permissions because reports
-//! describe an organization's security posture.
+//! describe an organization's security posture, and a plan or journal another local user could
+//! edit between `remediate` and `apply` would be a way to write to Infisical.
+//!
+//! Folders idguard creates are 0700 and files 0600 whatever the umask; folders that already
+//! exist are left as they are.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::ReportError;
@@ -11,7 +15,8 @@ use super::ReportError;
 /// Creates the output folder for a run. With `out` given, that folder is used (created if
 /// missing; refused if it already holds a `report.json`, so a run never overwrites another).
 /// Without it, `reports/<UTC timestamp>/` is created, with a numeric suffix if that exists.
-/// `reports/latest` then points at the new folder.
+/// `reports/latest` then points at the new folder. Every folder created here (the run folder
+/// and missing parents such as `reports/`) is owner-only, 0700, whatever the umask.
 pub fn create_run_dir(out: Option<&Path>, now: jiff::Timestamp) -> Result<PathBuf, ReportError> {
     create_run_dir_in(Path::new("reports"), out, now)
 }
@@ -28,7 +33,11 @@ pub fn create_run_dir_in(
     };
     match out {
         Some(dir) => {
-            std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+            if dir.is_dir() {
+                warn_if_shared(dir);
+            } else {
+                create_private_dir_all(dir).map_err(|e| io(dir, e))?;
+            }
             for name in [
                 "report.json",
                 "report.csv",
@@ -55,7 +64,7 @@ pub fn create_run_dir_in(
             Ok(dir.to_owned())
         }
         None => {
-            std::fs::create_dir_all(base).map_err(|e| io(base, e))?;
+            create_private_dir_all(base).map_err(|e| io(base, e))?;
             let stamp = now.strftime("%Y%m%dT%H%M%SZ").to_string();
             for n in 0..1000 {
                 let name = if n == 0 {
@@ -64,7 +73,7 @@ pub fn create_run_dir_in(
                     format!("{stamp}-{n}")
                 };
                 let dir = base.join(name);
-                match std::fs::create_dir(&dir) {
+                match create_private_dir(&dir) {
                     Ok(()) => {
                         point_latest(base, &dir);
                         return Ok(dir);
@@ -78,6 +87,62 @@ pub fn create_run_dir_in(
                 std::io::Error::other("too many runs in the same second"),
             ))
         }
+    }
+}
+
+/// Creates one folder, owner-only: made with mode 0700 (so it is never wider, even for an
+/// instant) and then set to 0700 (so a umask cannot narrow it either). An existing path is an
+/// `AlreadyExists` error.
+fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        builder.mode(0o700);
+        builder.create(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+    }
+    #[cfg(not(unix))]
+    {
+        builder.create(dir)
+    }
+}
+
+/// Creates `dir` and its missing parents, each with [`create_private_dir`]. Folders that
+/// already exist (or that another process creates meanwhile) are left as they are.
+fn create_private_dir_all(dir: &Path) -> io::Result<()> {
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|p| !p.as_os_str().is_empty() && !p.is_dir())
+        .collect();
+    for path in missing.into_iter().rev() {
+        match create_private_dir(path) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && path.is_dir() => {}
+            other => other?,
+        }
+    }
+    Ok(())
+}
+
+/// Warns when an existing `--out` folder is writable by other users: they could change its
+/// files (a plan, a journal) between `remediate` and `apply`. Its permissions are not changed.
+fn warn_if_shared(dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(dir)
+            && meta.permissions().mode() & 0o022 != 0
+        {
+            tracing::warn!(
+                "{} is writable by other users, who could change the files idguard writes \
+                 there; prefer a folder only you can write to",
+                dir.display()
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
     }
 }
 
@@ -163,6 +228,12 @@ mod tests {
         let b = create_run_dir_in(&base, None, now).expect("second, same second");
         assert_ne!(a, b);
         #[cfg(unix)]
+        for dir in [&base, &a, &b] {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir).expect("exists").permissions().mode();
+            assert_eq!(mode & 0o777, 0o700, "{}", dir.display());
+        }
+        #[cfg(unix)]
         assert_eq!(
             std::fs::read_link(base.join("latest")).expect("link"),
             b.file_name().map(PathBuf::from).expect("name")
@@ -176,5 +247,27 @@ mod tests {
             write_atomic(&a.join("report.json"), b"{}").is_err(),
             "never overwrites"
         );
+    }
+
+    /// An `--out` folder with missing parents is created owner-only down from the first
+    /// missing one; an existing parent keeps its permissions.
+    #[cfg(unix)]
+    #[test]
+    fn out_folders_and_their_missing_parents_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
+        let tmp = tempfile::tempdir().expect("tempdir");
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        let out = tmp.path().join("a").join("b").join("run");
+        let now = jiff::Timestamp::from_second(1_764_000_000).expect("ts");
+        assert_eq!(
+            create_run_dir_in(tmp.path(), Some(&out), now).expect("created"),
+            out
+        );
+        for dir in [tmp.path().join("a"), tmp.path().join("a/b"), out] {
+            assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+        }
+        assert_eq!(mode(tmp.path()), 0o755, "an existing folder is left alone");
     }
 }

@@ -266,7 +266,13 @@ async fn handle(req: &Req<'_>, route: Route) -> (Response, Option<FaultKind>) {
                 }
                 with_fault(req, fault, |r| get_config(r, &method, &id)).await
             } else {
-                with_fault(req, fault, |r| patch_config(r, &method, &id)).await
+                let answer = with_fault(req, fault, |r| patch_config(r, &method, &id)).await;
+                if answer.0.status().is_success() && s.faults().patch_garbled_answers.contains(&id)
+                {
+                    let garbled = json_response_raw(200, "{\"identityAuth\": {\"id\": nope");
+                    return (garbled, Some(FaultKind::Malformed));
+                }
+                answer
             }
         }
     }

@@ -5,9 +5,13 @@
 
 mod audit;
 mod client;
+mod config_decode;
 mod faults;
+mod files;
 mod formats;
 mod hostile;
+mod patch_answer;
+mod rates;
 mod remediate;
 mod sim_api;
 mod support;
