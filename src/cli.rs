@@ -180,7 +180,8 @@ pub struct ConnectionArgs {
     /// Maximum requests in flight.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub concurrency: u32,
-    /// Client-side read rate limit: requests per second ("50", "1.6") or per minute ("200/min").
+    /// Client-side read rate limit: requests per second ("50", "1.6", "1.6/s") or per minute
+    /// ("200/min", "0.5/min"); between one a day and a million a second.
     /// Default: Infisical Cloud's Free-plan limits on *.infisical.com, none elsewhere.
     #[arg(long)]
     pub read_rate: Option<Rate>,
