@@ -19,6 +19,7 @@ mod patch;
 mod routes;
 mod state;
 mod token;
+mod trusted_ips;
 mod zod;
 
 use std::collections::HashSet;
@@ -67,6 +68,13 @@ pub struct SimConfig {
     pub ip_allowlisting: bool,
     /// Serve HTTPS with this `(certificate chain PEM, private key PEM)`; `None` = plain HTTP.
     pub tls: Option<(String, String)>,
+    /// Enforce trusted IPs like Infisical: a universal-auth login from outside the login
+    /// identity's `clientSecretTrustedIps`, and any request whose token's auth config has
+    /// `accessTokenTrustedIps` not holding the caller, get 403 `ForbiddenError`. The caller is
+    /// the TCP peer (127.0.0.1), which the generated login identity's compliant lists (inside
+    /// 10.0.0.0/8 and fd00::/8) do not hold: widen them first with [`Sim::set_config_field`].
+    /// Off by default; [`Sim::set_enforce_trusted_ips`] switches it.
+    pub enforce_trusted_ips: bool,
 }
 
 impl Default for SimConfig {
@@ -84,6 +92,7 @@ impl Default for SimConfig {
             legacy: false,
             ip_allowlisting: true,
             tls: None,
+            enforce_trusted_ips: false,
         }
     }
 }
@@ -103,6 +112,7 @@ impl fmt::Debug for SimConfig {
             .field("legacy", &self.legacy)
             .field("ip_allowlisting", &self.ip_allowlisting)
             .field("tls", &self.tls.as_ref().map(|_| "<certificate and key>"))
+            .field("enforce_trusted_ips", &self.enforce_trusted_ips)
             .finish()
     }
 }

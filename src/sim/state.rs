@@ -3,7 +3,7 @@
 //! limits and the request log; and [`Sim`], the cheap handle tests use to look and poke.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
@@ -166,6 +166,8 @@ pub(crate) struct Shared {
     pub(crate) log: Mutex<Vec<LoggedRequest>>,
     pub(crate) req_counter: AtomicU64,
     pub(crate) listing: Mutex<ListingTrack>,
+    /// Whether trusted IPs are enforced (see [`SimConfig::enforce_trusted_ips`]).
+    pub(crate) enforce_trusted_ips: AtomicBool,
 }
 
 /// What the listings served so far: every identity a listing page held (with its methods at
@@ -207,6 +209,10 @@ impl Shared {
 
     pub(crate) fn listing(&self) -> MutexGuard<'_, ListingTrack> {
         self.listing.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn enforces_trusted_ips(&self) -> bool {
+        self.enforce_trusted_ips.load(Ordering::Relaxed)
     }
 
     /// Records the identities of one listing page (items holding `identity.id`).
@@ -319,6 +325,7 @@ impl Sim {
                 log: Mutex::new(Vec::new()),
                 req_counter: AtomicU64::new(0),
                 listing: Mutex::new(ListingTrack::default()),
+                enforce_trusted_ips: AtomicBool::new(config.enforce_trusted_ips),
             }),
         }
     }
@@ -446,6 +453,12 @@ impl Sim {
             .faults
             .write()
             .unwrap_or_else(PoisonError::into_inner) = faults;
+    }
+
+    /// Switches trusted-IP enforcement on or off (see [`SimConfig::enforce_trusted_ips`]);
+    /// tokens already issued are checked against the stored trusted IPs from the next request.
+    pub fn set_enforce_trusted_ips(&self, on: bool) {
+        self.shared.enforce_trusted_ips.store(on, Ordering::Relaxed);
     }
 
     /// Replaces the rate limits (windows restart).

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use idguard::model::AuthMethod;
+use idguard::model::{AuthMethod, TrustedIp};
 use idguard::sim::{
     self, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FaultKind, Faults, IdentitySpec, RateLimit,
     SimConfig, SimServer,
@@ -817,4 +817,183 @@ async fn serves_concurrent_requests_and_logs_each() {
             .all(|r| r.class == sim::RequestClass::Read && r.method == "GET")
     );
     eprintln!("{} GETs in {elapsed:?}", urls.len());
+}
+
+/// Trusted IPs in their stored (GET) form, for `Sim::set_config_field`.
+fn stored_ips(entries: &[&str]) -> Value {
+    Value::Array(
+        entries
+            .iter()
+            .map(|e| TrustedIp::parse(e).unwrap().to_stored_json())
+            .collect(),
+    )
+}
+
+async fn try_login(c: &reqwest::Client, url: &str, secret: &str) -> (u16, Value) {
+    let r = c
+        .post(format!("{url}/api/v1/auth/universal-auth/login"))
+        .json(&json!({"clientId": DEMO_CLIENT_ID, "clientSecret": secret}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Asserts Infisical's 403 body for a caller outside the trusted IPs.
+fn assert_ip_forbidden(status: u16, body: &Value) {
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["statusCode"], 403);
+    assert_eq!(body["error"], "ForbiddenError");
+    assert_eq!(
+        body["message"],
+        "You are not allowed to access this resource from the current IP address"
+    );
+    assert!(body["reqId"].is_string());
+    assert!(body.get("details").is_none(), "{body}");
+}
+
+/// With trusted-IP enforcement on, narrowing the login identity's `accessTokenTrustedIps` to
+/// 10.0.0.0/8 (by a PATCH through the API) makes the next request with the same token a 403
+/// `ForbiddenError`; renew is not checked but the renewed token is refused on use; a fresh login
+/// still works because `clientSecretTrustedIps` holds 127.0.0.1, and its token is refused too.
+#[tokio::test]
+async fn narrowed_access_token_trusted_ips_refuse_the_next_request() {
+    let (server, c, token) = start(SimConfig::default()).await;
+    let sim = server.handle();
+    let base = server.url();
+    let me = sim.login_identity_id();
+    let ua = AuthMethod::Universal;
+    sim.set_config_field(
+        &me,
+        &ua,
+        "clientSecretTrustedIps",
+        stored_ips(&["10.0.0.0/8", "127.0.0.1"]),
+    );
+    sim.set_config_field(
+        &me,
+        &ua,
+        "accessTokenTrustedIps",
+        stored_ips(&["10.0.0.0/8", "127.0.0.0/8"]),
+    );
+    sim.set_enforce_trusted_ips(true);
+    let details = format!("{base}/api/v1/identities/details");
+    let (status, _) = get(&c, &details, &token).await;
+    assert_eq!(status, 200, "127.0.0.1 is inside 127.0.0.0/8");
+
+    let (status, body) = patch(
+        &c,
+        &config_url(&base, &ua, &me),
+        &token,
+        json!({"accessTokenTrustedIps": [{"ipAddress": "10.0.0.0/8"}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = get(&c, &details, &token).await;
+    assert_ip_forbidden(status, &body);
+    let (status, body) = get(&c, &config_url(&base, &ua, &me), &token).await;
+    assert_ip_forbidden(status, &body);
+    let last = sim.request_log().pop().unwrap();
+    assert_eq!((last.method.as_str(), last.status), ("GET", 403));
+
+    let r = c
+        .post(format!("{base}/api/v1/auth/token/renew"))
+        .json(&json!({"accessToken": token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "renew does not check trusted IPs");
+    let renewed: Value = r.json().await.unwrap();
+    let (status, body) = get(&c, &details, renewed["accessToken"].as_str().unwrap()).await;
+    assert_ip_forbidden(status, &body);
+
+    let (status, body) = try_login(&c, &base, DEMO_CLIENT_SECRET).await;
+    assert_eq!(
+        status, 200,
+        "clientSecretTrustedIps still holds 127.0.0.1: {body}"
+    );
+    let fresh = body["accessToken"].as_str().unwrap().to_owned();
+    let (status, body) = get(&c, &details, &fresh).await;
+    assert_ip_forbidden(status, &body);
+
+    // The check reads the stored list live: widening it lets the same token back in.
+    sim.set_config_field(&me, &ua, "accessTokenTrustedIps", stored_ips(&["::/0"]));
+    let (status, _) = get(&c, &details, &fresh).await;
+    assert_eq!(status, 200, "::/0 holds 127.0.0.1 as ::ffff:127.0.0.1");
+}
+
+/// With enforcement on from the start, the generated login identity (trusted IPs inside
+/// 10.0.0.0/8 and fd00::/8) cannot log in from 127.0.0.1: 403 `ForbiddenError` even with a
+/// wrong secret, and those refusals do not count towards the lockout; once
+/// `clientSecretTrustedIps` holds 127.0.0.1 the right secret logs in.
+#[tokio::test]
+async fn narrowed_client_secret_trusted_ips_refuse_login() {
+    let server = sim::start(SimConfig {
+        enforce_trusted_ips: true,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let sim = server.handle();
+    let c = client();
+    let base = server.url();
+    let me = sim.login_identity_id();
+    let stored = sim.config_json(&me, &AuthMethod::Universal).unwrap();
+    assert!(
+        stored["clientSecretTrustedIps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["ipAddress"].as_str().unwrap().starts_with("10.")
+                || e["ipAddress"].as_str().unwrap().starts_with("fd")),
+        "{stored}"
+    );
+    for secret in [DEMO_CLIENT_SECRET, "wrong", "wrong", "wrong"] {
+        let (status, body) = try_login(&c, &base, secret).await;
+        assert_ip_forbidden(status, &body);
+    }
+    sim.set_config_field(
+        &me,
+        &AuthMethod::Universal,
+        "clientSecretTrustedIps",
+        stored_ips(&["10.0.0.0/8", "::ffff:127.0.0.1"]),
+    );
+    let (status, body) = try_login(&c, &base, DEMO_CLIENT_SECRET).await;
+    assert_eq!(status, 200, "not locked out: {body}");
+    // An unknown client id is still 401, before any IP check.
+    let r = c
+        .post(format!("{base}/api/v1/auth/universal-auth/login"))
+        .json(&json!({"clientId": "someone-else", "clientSecret": DEMO_CLIENT_SECRET}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+/// With enforcement off (the default), trusted IPs that do not hold 127.0.0.1 change nothing;
+/// switching enforcement on refuses the same token, and off again lets it back in.
+#[tokio::test]
+async fn trusted_ips_are_not_enforced_by_default() {
+    let (server, c, token) = start(SimConfig::default()).await;
+    let sim = server.handle();
+    let me = sim.login_identity_id();
+    for field in ["clientSecretTrustedIps", "accessTokenTrustedIps"] {
+        sim.set_config_field(
+            &me,
+            &AuthMethod::Universal,
+            field,
+            stored_ips(&["10.0.0.0/8"]),
+        );
+    }
+    let details = format!("{}/api/v1/identities/details", server.url());
+    let (status, _) = get(&c, &details, &token).await;
+    assert_eq!(status, 200);
+    let (status, _) = try_login(&c, &server.url(), DEMO_CLIENT_SECRET).await;
+    assert_eq!(status, 200);
+    sim.set_enforce_trusted_ips(true);
+    let (status, body) = get(&c, &details, &token).await;
+    assert_ip_forbidden(status, &body);
+    sim.set_enforce_trusted_ips(false);
+    let (status, _) = get(&c, &details, &token).await;
+    assert_eq!(status, 200);
 }
