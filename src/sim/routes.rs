@@ -5,7 +5,8 @@
 //! Routes: universal-auth login, token renew, `/api/v1/identities/details`,
 //! `/api/v1/identities/{id}`, `POST /api/v2/identities/search`,
 //! `GET /api/v2/organizations/{orgId}/identity-memberships`, and GET/PATCH
-//! `/api/v1/auth/<method>/identities/{id}` for all 13 methods.
+//! `/api/v1/auth/<method>/identities/{id}` for all 13 methods and for any method unknown to
+//! idguard that a hand-built identity was given.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -51,7 +52,14 @@ enum Route {
     NotFound,
 }
 
-fn parse_route(method: &Method, path: &str, legacy: bool) -> Route {
+/// The route of a request; `serves_extra` says whether a path segment that is no known method
+/// is a method this server has anyway (see `State::extra_methods`).
+fn parse_route(
+    method: &Method,
+    path: &str,
+    legacy: bool,
+    serves_extra: impl Fn(&str) -> bool,
+) -> Route {
     let segs: Vec<&str> = path.split('/').collect();
     match (method, segs.as_slice()) {
         (&Method::POST, ["", "api", "v1", "auth", "universal-auth", "login"]) => Route::Login,
@@ -79,6 +87,10 @@ fn parse_route(method: &Method, path: &str, legacy: bool) -> Route {
                 Some(AuthMethod::Spiffe) if legacy => Route::NotFound,
                 Some(m) => Route::Config {
                     method: m,
+                    id: (*id).to_owned(),
+                },
+                None if serves_extra(seg) => Route::Config {
+                    method: AuthMethod::Unknown((*seg).to_owned()),
                     id: (*id).to_owned(),
                 },
                 None => Route::NotFound,
@@ -126,7 +138,9 @@ async fn dispatch(
     let arrived = Instant::now();
     let shared = &sim.shared;
     let path = uri.path().to_owned();
-    let route = parse_route(&method, &path, shared.settings.legacy);
+    let route = parse_route(&method, &path, shared.settings.legacy, |seg| {
+        shared.read().extra_methods.contains(seg)
+    });
     let class = class_of(&route, &method);
     let ip = conn.peer.ip();
     let req = Req {
@@ -1226,11 +1240,25 @@ fn pretty(method: &AuthMethod) -> &'static str {
 
 fn wrapped(method: &AuthMethod, cfg: &Map<String, Value>) -> Value {
     let mut out = Map::new();
-    out.insert(
-        method.wrapper_key().unwrap_or("identityAuth").to_owned(),
-        Value::Object(cfg.clone()),
-    );
+    out.insert(wrapper_key(method), Value::Object(cfg.clone()));
     Value::Object(out)
+}
+
+/// The GET/PATCH wrapper key. GUESS for a method idguard does not know: Infisical's pattern
+/// `identity` + the path segment in upper camel case (`quantum-auth` → `identityQuantumAuth`).
+fn wrapper_key(method: &AuthMethod) -> String {
+    if let Some(key) = method.wrapper_key() {
+        return key.to_owned();
+    }
+    let mut key = String::from("identity");
+    for part in method.as_str().split('-') {
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            key.extend(first.to_uppercase());
+            key.push_str(chars.as_str());
+        }
+    }
+    key
 }
 
 fn get_config(req: &Req<'_>, method: &AuthMethod, id: &str) -> Response {

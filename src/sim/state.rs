@@ -2,7 +2,7 @@
 //! in a map by id plus name-sorted id lists for paging), tokens and lockouts, faults, rate
 //! limits and the request log; and [`Sim`], the cheap handle tests use to look and poke.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
@@ -77,6 +77,9 @@ pub(crate) struct State {
     pub(crate) identities: HashMap<String, IdentityRec>,
     pub(crate) planted: Vec<Planted>,
     pub(crate) login_identity: String,
+    /// Auth methods outside [`AuthMethod::KNOWN`] that this server serves routes for: every
+    /// one a hand-built identity was given (a newer server's method).
+    pub(crate) extra_methods: BTreeSet<String>,
     sorted_all: Vec<String>,
     sorted_org: Vec<String>,
     sorted_project: Vec<String>,
@@ -94,6 +97,7 @@ impl State {
             identities: list.into_iter().map(|i| (i.id.clone(), i)).collect(),
             planted,
             login_identity,
+            extra_methods: BTreeSet::new(),
             sorted_all: Vec::new(),
             sorted_org: Vec::new(),
             sorted_project: Vec::new(),
@@ -421,9 +425,17 @@ impl Sim {
         }
     }
 
-    /// Adds an identity built by hand; returns its id.
+    /// Adds an identity built by hand; returns its id. A method outside
+    /// [`AuthMethod::KNOWN`] (`AuthMethod::Unknown("quantum-auth")`) makes the server serve
+    /// GET/PATCH `/api/v1/auth/quantum-auth/identities/{id}` from then on, with the config under
+    /// the key `identityQuantumAuth` and the common fields validated on PATCH.
     pub fn add_identity(&self, spec: IdentitySpec) -> String {
         let mut state = self.shared.write();
+        for (method, _) in &spec.methods {
+            if let AuthMethod::Unknown(name) = method {
+                state.extra_methods.insert(name.clone());
+            }
+        }
         let rec = generator::hand_built(&spec, &state.org.id);
         let id = rec.id.clone();
         state.identities.insert(id.clone(), rec);

@@ -997,3 +997,115 @@ async fn trusted_ips_are_not_enforced_by_default() {
     let (status, _) = get(&c, &details, &token).await;
     assert_eq!(status, 200);
 }
+
+/// An identity whose `authMethods` lists a method idguard does not know (`quantum-auth`) is
+/// listed with it; its config is served at `/api/v1/auth/quantum-auth/identities/{id}` under the
+/// single key `identityQuantumAuth`; a PATCH of the common fields is validated, applied and
+/// logged like any other; an identity without the method gets 400 there, and a method no
+/// identity has stays "Route not found".
+#[tokio::test]
+async fn unknown_auth_method_is_served_and_patched() {
+    let (server, c, token) = start(SimConfig::default()).await;
+    let sim = server.handle();
+    let base = server.url();
+    let quantum = AuthMethod::Unknown("quantum-auth".into());
+    let id = sim.add_identity(IdentitySpec {
+        name: "quantum-worker".into(),
+        project_id: None,
+        methods: vec![
+            (AuthMethod::Universal, None),
+            (
+                quantum.clone(),
+                Some(json!({"id": "5b0a3c1e-8f5d-4c59-9a57-0d6f3f3b2a11",
+                            "accessTokenTTL": 3600, "accessTokenMaxTTL": 7200,
+                            "accessTokenNumUsesLimit": 10,
+                            "accessTokenTrustedIps": stored_ips(&["10.0.0.0/8"]),
+                            "entanglementPartner": "spooky"})),
+            ),
+        ],
+    });
+    let (status, body) = search(
+        &c,
+        &base,
+        &token,
+        json!({"search": {"name": "quantum-worker"}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["identities"][0]["identity"]["authMethods"],
+        json!(["universal-auth", "quantum-auth"])
+    );
+
+    let url = config_url(&base, &quantum, &id);
+    let (status, body) = get(&c, &url, &token).await;
+    assert_eq!(status, 200, "{body}");
+    let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["identityQuantumAuth"]);
+    assert_eq!(
+        Some(body["identityQuantumAuth"].clone()),
+        sim.config_json(&id, &quantum)
+    );
+    assert_eq!(body["identityQuantumAuth"]["identityId"], id.as_str());
+
+    sim.clear_request_log();
+    let (status, body) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"accessTokenTTL": 600, "accessTokenMaxTTL": 3600,
+               "accessTokenTrustedIps": [{"ipAddress": "10.1.0.0/16"}],
+               "entanglementPartner": "changed"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let stored = &body["identityQuantumAuth"];
+    assert_eq!(stored["accessTokenTTL"], 600);
+    assert_eq!(stored["accessTokenMaxTTL"], 3600);
+    assert_eq!(
+        stored["accessTokenTrustedIps"],
+        json!([{"ipAddress": "10.1.0.0", "type": "ipv4", "prefix": 16}])
+    );
+    // A field the simulator has no schema for is dropped, as zod drops unknown keys.
+    assert_eq!(stored["entanglementPartner"], "spooky");
+    assert_eq!(Some(stored.clone()), sim.config_json(&id, &quantum));
+    let (status, body) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"accessTokenTTL": 7200, "accessTokenMaxTTL": 3600}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    let log = sim.request_log();
+    let path = format!("/api/v1/auth/quantum-auth/identities/{id}");
+    let patches: Vec<(u16, sim::RequestClass)> = log
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.path == path)
+        .map(|r| (r.status, r.class))
+        .collect();
+    assert_eq!(
+        patches,
+        [
+            (200, sim::RequestClass::Write),
+            (422, sim::RequestClass::Write)
+        ]
+    );
+
+    let other = one(&server, AuthMethod::Token, None);
+    let (status, body) = get(&c, &config_url(&base, &quantum, &other), &token).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = get(
+        &c,
+        &config_url(&base, &AuthMethod::Unknown("warp-auth".into()), &id),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Route GET:/api/v1/auth/warp-auth/")
+    );
+}
