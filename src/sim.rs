@@ -17,6 +17,7 @@ mod http;
 mod limits;
 mod patch;
 mod routes;
+mod spiffe;
 mod state;
 mod token;
 mod trusted_ips;
@@ -75,6 +76,25 @@ pub struct SimConfig {
     /// 10.0.0.0/8 and fd00::/8) do not hold: widen them first with [`Sim::set_config_field`].
     /// Off by default; [`Sim::set_enforce_trusted_ips`] switches it.
     pub enforce_trusted_ips: bool,
+    /// Which version of Infisical's spiffe-auth API to speak.
+    pub spiffe_api: SpiffeApi,
+}
+
+/// The two versions of Infisical's spiffe-auth API (both over the same stored row; see
+/// `sim/spiffe.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SpiffeApi {
+    /// GET returns the trust-bundle source flat (`configurationType` `static`|`remote`,
+    /// `caBundleJwks`, `bundleEndpointUrl`, `bundleEndpointProfile` `https_web`|`https_spiffe`,
+    /// `bundleEndpointCaCert`, `bundleRefreshHintSeconds`, `cachedBundleLastRefreshedAt`); PATCH
+    /// requires `configurationType` (422 without it) and resets the trust-bundle fields it
+    /// omits. The stricter of the two, so the default: the simulator is never more forgiving
+    /// than Infisical.
+    #[default]
+    Flat,
+    /// The newer shape: GET nests the source in `trustBundleDistribution`; PATCH keeps every
+    /// field it omits.
+    TrustBundleDistribution,
 }
 
 impl Default for SimConfig {
@@ -93,6 +113,7 @@ impl Default for SimConfig {
             ip_allowlisting: true,
             tls: None,
             enforce_trusted_ips: false,
+            spiffe_api: SpiffeApi::default(),
         }
     }
 }
@@ -113,6 +134,7 @@ impl fmt::Debug for SimConfig {
             .field("ip_allowlisting", &self.ip_allowlisting)
             .field("tls", &self.tls.as_ref().map(|_| "<certificate and key>"))
             .field("enforce_trusted_ips", &self.enforce_trusted_ips)
+            .field("spiffe_api", &self.spiffe_api)
             .finish()
     }
 }

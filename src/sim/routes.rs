@@ -1238,9 +1238,10 @@ fn pretty(method: &AuthMethod) -> &'static str {
     }
 }
 
-fn wrapped(method: &AuthMethod, cfg: &Map<String, Value>) -> Value {
+/// The GET/PATCH answer: what GET shows of the stored config, under the wrapper key.
+fn wrapped(s: &Shared, method: &AuthMethod, cfg: &Map<String, Value>) -> Value {
     let mut out = Map::new();
-    out.insert(wrapper_key(method), Value::Object(cfg.clone()));
+    out.insert(wrapper_key(method), Value::Object(s.view(method, cfg)));
     Value::Object(out)
 }
 
@@ -1271,7 +1272,7 @@ fn get_config(req: &Req<'_>, method: &AuthMethod, id: &str) -> Response {
         return lookup_error(s, id);
     };
     match rec.config(method) {
-        Some(cfg) => json_response(200, &wrapped(method, cfg)),
+        Some(cfg) => json_response(200, &wrapped(s, method, cfg)),
         None => not_configured_get(s, method, id),
     }
 }
@@ -1309,14 +1310,15 @@ fn patch_config(req: &Req<'_>, method: &AuthMethod, id: &str) -> Response {
     if req.body.is_empty() {
         return validation(s, vec![zod::invalid_type(&[], "object", None)]);
     }
-    match patch::apply(method, cfg, &body, s.settings.ip_allowlisting) {
+    let spiffe_api = s.settings.spiffe_api;
+    match patch::apply(method, cfg, &body, s.settings.ip_allowlisting, spiffe_api) {
         Ok(mut updated) => {
             updated.insert(
                 "updatedAt".into(),
                 Value::String(jiff::Timestamp::now().to_string()),
             );
             *cfg = updated;
-            json_response(200, &wrapped(method, cfg))
+            json_response(200, &wrapped(s, method, cfg))
         }
         Err(PatchError::Validation(issues)) => validation(s, issues),
         Err(PatchError::BadRequest(message)) => error(s, 400, "BadRequest", json!(message)),

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::generator::{self, Planted};
 use super::limits::Limiter;
 use super::token::AuthState;
-use super::{Faults, IdentitySpec, LoggedRequest, RateLimit, SimConfig};
+use super::{Faults, IdentitySpec, LoggedRequest, RateLimit, SimConfig, SpiffeApi};
 use crate::model::AuthMethod;
 
 /// A project a project-scoped identity belongs to.
@@ -143,6 +143,7 @@ pub(crate) struct Settings {
     pub(crate) client_secret: String,
     pub(crate) legacy: bool,
     pub(crate) ip_allowlisting: bool,
+    pub(crate) spiffe_api: SpiffeApi,
     pub(crate) started: Instant,
 }
 
@@ -155,6 +156,7 @@ impl std::fmt::Debug for Settings {
             .field("client_secret", &"<redacted>")
             .field("legacy", &self.legacy)
             .field("ip_allowlisting", &self.ip_allowlisting)
+            .field("spiffe_api", &self.spiffe_api)
             .finish()
     }
 }
@@ -213,6 +215,14 @@ impl Shared {
 
     pub(crate) fn listing(&self) -> MutexGuard<'_, ListingTrack> {
         self.listing.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// What GET shows of a stored config.
+    pub(crate) fn view(&self, method: &AuthMethod, cfg: &Map<String, Value>) -> Map<String, Value> {
+        match method {
+            AuthMethod::Spiffe => super::spiffe::view(cfg, self.settings.spiffe_api),
+            _ => cfg.clone(),
+        }
     }
 
     pub(crate) fn enforces_trusted_ips(&self) -> bool {
@@ -320,6 +330,7 @@ impl Sim {
                     client_secret: config.client_secret.clone(),
                     legacy: config.legacy,
                     ip_allowlisting: config.ip_allowlisting,
+                    spiffe_api: config.spiffe_api,
                     started: Instant::now(),
                 },
                 state: RwLock::new(state),
@@ -388,18 +399,20 @@ impl Sim {
             .and_then(|i| i.project.as_ref().map(|p| p.id.clone()))
     }
 
-    /// The stored config (the GET form, the object inside the wrapper key).
+    /// The stored config in its GET form (the object inside the wrapper key).
     pub fn config_json(&self, identity_id: &str, method: &AuthMethod) -> Option<Value> {
         self.shared
             .read()
             .identities
             .get(identity_id)
             .and_then(|i| i.config(method))
-            .map(|c| Value::Object(c.clone()))
+            .map(|c| Value::Object(self.shared.view(method, c)))
     }
 
     /// Overwrites one stored field (simulates drift made by someone else). No-op when the
-    /// identity or method does not exist.
+    /// identity or method does not exist. spiffe-auth configs are stored as Infisical's
+    /// database row, whose trust-bundle columns [`SpiffeApi::TrustBundleDistribution`] shows
+    /// nested: set those columns (`bundleEndpointUrl`, ...), not `trustBundleDistribution`.
     pub fn set_config_field(
         &self,
         identity_id: &str,

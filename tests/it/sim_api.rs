@@ -9,7 +9,7 @@ use std::time::Duration;
 use idguard::model::{AuthMethod, TrustedIp};
 use idguard::sim::{
     self, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FaultKind, Faults, IdentitySpec, RateLimit,
-    SimConfig, SimServer,
+    SimConfig, SimServer, SpiffeApi,
 };
 use serde_json::{Value, json};
 
@@ -1107,5 +1107,225 @@ async fn unknown_auth_method_is_served_and_patched() {
             .as_str()
             .unwrap()
             .starts_with("Route GET:/api/v1/auth/warp-auth/")
+    );
+}
+
+const SPIRE_CA: &str = "-----BEGIN CERTIFICATE-----\nMIIBspire\n-----END CERTIFICATE-----";
+const SPIRE_JWKS: &str = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","x":"a","y":"b"}]}"#;
+
+/// A spiffe-auth row fetching its bundle from a SPIRE endpoint with the `https_spiffe`
+/// profile, its CA certificate and a 5-minute refresh hint.
+fn spire_row() -> Value {
+    json!({"id": "0d7f3c2a-6b1e-4f8a-9c3d-2e5f7a9b1c4d", "trustDomain": "corp.example",
+           "allowedSpiffeIds": "spiffe://corp.example/ns/prod/sa/api",
+           "allowedAudiences": "infisical", "configurationType": "remote", "caBundleJwks": "",
+           "bundleEndpointUrl": "https://spire.corp.example:8443",
+           "bundleEndpointProfile": "https_spiffe", "bundleEndpointCaCert": SPIRE_CA,
+           "bundleRefreshHintSeconds": 300, "cachedBundleLastRefreshedAt": null,
+           "accessTokenTTL": 3600, "accessTokenMaxTTL": 86400, "accessTokenNumUsesLimit": 100,
+           "accessTokenTrustedIps": stored_ips(&["10.0.0.0/8"]),
+           "createdAt": "2025-03-01T10:00:00.000Z", "updatedAt": "2025-03-01T10:00:00.000Z"})
+}
+
+/// spiffe-auth speaks the stricter API by default: GET returns the trust-bundle columns (the
+/// generator's configs too); a PATCH without `configurationType` is 422 with only the
+/// discriminator issue and changes nothing; a remote PATCH that sends only the endpoint and a
+/// TTL resets the profile to `https_web`, the CA certificate to "" and the refresh hint to
+/// 3600, while resending them keeps them; a static PATCH needs `caBundleJwks` and resets
+/// `bundleEndpointUrl` to "".
+#[tokio::test]
+async fn spiffe_patch_requires_configuration_type_and_resets_the_trust_bundle() {
+    let (server, c, token) = start(SimConfig::default()).await;
+    let sim = server.handle();
+    let base = server.url();
+    let spiffe = AuthMethod::Spiffe;
+    for id in sim.identity_ids() {
+        if let Some(cfg) = sim.config_json(&id, &spiffe) {
+            assert!(
+                ["static", "remote"].contains(&cfg["configurationType"].as_str().unwrap()),
+                "{cfg}"
+            );
+            assert!(cfg["bundleRefreshHintSeconds"].is_u64(), "{cfg}");
+            assert!(cfg.get("trustBundleDistribution").is_none(), "{cfg}");
+        }
+    }
+
+    let id = one(&server, spiffe.clone(), Some(spire_row()));
+    let url = config_url(&base, &spiffe, &id);
+    let (status, body) = get(&c, &url, &token).await;
+    assert_eq!(status, 200);
+    let before = body["identitySpiffeAuth"].clone();
+    assert_eq!(before["configurationType"], "remote");
+    assert_eq!(before["bundleEndpointProfile"], "https_spiffe");
+    assert_eq!(before["bundleEndpointCaCert"], SPIRE_CA);
+    assert_eq!(before["bundleRefreshHintSeconds"], 300);
+    assert_eq!(before["caBundleJwks"], "");
+    assert_eq!(before["cachedBundleLastRefreshedAt"], Value::Null);
+
+    // No configurationType: only the discriminator issue, even next to a bad field.
+    let (status, body) = patch(&c, &url, &token, json!({"accessTokenTTL": "600"})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"], "ValidationFailure");
+    assert_eq!(
+        body["message"],
+        json!([{"code": "invalid_union_discriminator", "options": ["static", "remote"],
+                "path": ["configurationType"],
+                "message": "Invalid discriminator value. Expected 'static' | 'remote'"}])
+    );
+    let (status, _) = patch(&c, &url, &token, json!({"accessTokenTTL": 600})).await;
+    assert_eq!(status, 422);
+    assert_eq!(sim.config_json(&id, &spiffe), Some(before.clone()));
+    let (status, body) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"configurationType": "remote", "accessTokenTTL": 600}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["message"][0]["path"], json!(["bundleEndpointUrl"]));
+    let (status, body) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"configurationType": "remote", "bundleEndpointUrl": "http://spire.corp.example"}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        body["message"][0]["message"],
+        "Bundle endpoint URL must use HTTPS"
+    );
+
+    // The reset: what the body leaves out takes the schema's defaults.
+    let (status, body) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"configurationType": "remote",
+               "bundleEndpointUrl": "https://spire.corp.example:8443", "accessTokenTTL": 600}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let after = &body["identitySpiffeAuth"];
+    assert_eq!(after["accessTokenTTL"], 600);
+    assert_eq!(after["bundleEndpointProfile"], "https_web");
+    assert_eq!(after["bundleEndpointCaCert"], "");
+    assert_eq!(after["bundleRefreshHintSeconds"], 3600);
+    assert_eq!(after["trustDomain"], before["trustDomain"]);
+    assert_eq!(after["allowedSpiffeIds"], before["allowedSpiffeIds"]);
+    assert_eq!(Some(after.clone()), sim.config_json(&id, &spiffe));
+
+    // Resending every trust-bundle field keeps it.
+    let (status, body) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"configurationType": "remote",
+               "bundleEndpointUrl": "https://spire.corp.example:8443",
+               "bundleEndpointProfile": "https_spiffe", "bundleEndpointCaCert": SPIRE_CA,
+               "bundleRefreshHintSeconds": 300, "accessTokenTTL": 900}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let kept = &body["identitySpiffeAuth"];
+    for field in [
+        "bundleEndpointProfile",
+        "bundleEndpointCaCert",
+        "bundleRefreshHintSeconds",
+        "bundleEndpointUrl",
+    ] {
+        assert_eq!(kept[field], before[field], "{field}");
+    }
+
+    // Static: the JWKS is required; the endpoint is reset to "", the profile kept.
+    let (status, body) = patch(&c, &url, &token, json!({"configurationType": "static"})).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["message"][0]["path"], json!(["caBundleJwks"]));
+    let (status, body) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"configurationType": "static", "caBundleJwks": SPIRE_JWKS}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let stat = &body["identitySpiffeAuth"];
+    assert_eq!(stat["configurationType"], "static");
+    assert_eq!(stat["caBundleJwks"], SPIRE_JWKS);
+    assert_eq!(stat["bundleEndpointUrl"], "");
+    assert_eq!(stat["bundleEndpointCaCert"], "");
+    assert_eq!(stat["bundleRefreshHintSeconds"], 3600);
+    assert_eq!(stat["bundleEndpointProfile"], "https_spiffe");
+
+    // No TTL <= MaxTTL refinement in spiffe's schema: the service answers 400.
+    let (status, _) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"configurationType": "static", "caBundleJwks": SPIRE_JWKS,
+               "accessTokenTTL": 7200, "accessTokenMaxTTL": 3600}),
+    )
+    .await;
+    assert_eq!(status, 400);
+}
+
+/// With `SpiffeApi::TrustBundleDistribution`, GET shows the same stored row with the trust
+/// bundle nested under `trustBundleDistribution` (columns hidden), a PATCH without it keeps
+/// the bundle, and a static bundle that is not a JWKS is refused with 400.
+#[tokio::test]
+async fn spiffe_newer_api_nests_the_bundle_and_keeps_it() {
+    let (server, c, token) = start(SimConfig {
+        spiffe_api: SpiffeApi::TrustBundleDistribution,
+        ..SimConfig::default()
+    })
+    .await;
+    let sim = server.handle();
+    let base = server.url();
+    let spiffe = AuthMethod::Spiffe;
+    let id = one(&server, spiffe.clone(), Some(spire_row()));
+    let url = config_url(&base, &spiffe, &id);
+    let (status, body) = get(&c, &url, &token).await;
+    assert_eq!(status, 200);
+    let shown = &body["identitySpiffeAuth"];
+    let distribution = json!({"profile": "https_web_bundle",
+        "endpointUrl": "https://spire.corp.example:8443", "caCert": SPIRE_CA,
+        "refreshHintSeconds": 300, "cachedBundleLastRefreshedAt": null});
+    assert_eq!(shown["trustBundleDistribution"], distribution);
+    assert!(shown.get("configurationType").is_none(), "{shown}");
+    assert!(shown.get("bundleEndpointProfile").is_none(), "{shown}");
+    assert_eq!(Some(shown.clone()), sim.config_json(&id, &spiffe));
+
+    let (status, body) = patch(&c, &url, &token, json!({"accessTokenTTL": 600})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["identitySpiffeAuth"]["trustBundleDistribution"],
+        distribution
+    );
+    assert_eq!(body["identitySpiffeAuth"]["accessTokenTTL"], 600);
+
+    let (status, body) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"trustBundleDistribution": {"profile": "static", "bundle": "not json"}}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["message"],
+        "The provided CA Bundle JWKS is not valid JWKS"
+    );
+    let (status, body) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"trustBundleDistribution": {"profile": "static", "bundle": SPIRE_JWKS}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["identitySpiffeAuth"]["trustBundleDistribution"],
+        json!({"profile": "static", "bundle": SPIRE_JWKS})
     );
 }
