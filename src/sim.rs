@@ -5,8 +5,9 @@
 //! expiry, both identity listings, GET/PATCH of all 13 auth methods with Infisical's validation,
 //! omission traps and error shapes, rate limiting), optionally like an October-2024 server
 //! (`legacy`), can inject faults (including 403s, deletions between listing and GET and an org
-//! that changes while it is listed), and serves HTTPS when given a certificate. It never is
-//! more forgiving than Infisical. Every request is recorded so tests can assert what was sent,
+//! that changes while it is listed), and serves HTTPS when given a certificate. It can also
+//! enforce trusted IPs, serve an auth method idguard does not know, and speak either version
+//! of spiffe-auth's API. It never is more forgiving than Infisical. Every request is recorded so tests can assert what was sent,
 //! how fast and in what order. This module holds the public API; the HTTP routes, PATCH
 //! schemas, generator and limiter live in `sim/`.
 
@@ -325,6 +326,8 @@ pub struct IdentitySpec {
     /// `Some(project id)` makes it project-scoped.
     pub project_id: Option<String>,
     /// Configured methods with their stored (GET-form) configs; `None` takes
-    /// [`baseline_config`] (a compliant config).
+    /// [`baseline_config`] (a compliant config). A spiffe-auth config is Infisical's database
+    /// row, which is also the GET form of [`SpiffeApi::Flat`]. A method outside
+    /// [`AuthMethod::KNOWN`] gets its routes (see [`Sim::add_identity`]).
     pub methods: Vec<(AuthMethod, Option<Value>)>,
 }
