@@ -5,8 +5,9 @@
 //! expiry, both identity listings, GET/PATCH of all 13 auth methods with Infisical's validation,
 //! omission traps and error shapes, rate limiting), optionally like an October-2024 server
 //! (`legacy`), can inject faults (including 403s, deletions between listing and GET and an org
-//! that changes while it is listed), and serves HTTPS when given a certificate. It never is
-//! more forgiving than Infisical. Every request is recorded so tests can assert what was sent,
+//! that changes while it is listed), and serves HTTPS when given a certificate. It can also
+//! enforce trusted IPs, serve an auth method idguard does not know, and speak either version
+//! of spiffe-auth's API. It never is more forgiving than Infisical. Every request is recorded so tests can assert what was sent,
 //! how fast and in what order. This module holds the public API; the HTTP routes, PATCH
 //! schemas, generator and limiter live in `sim/`.
 
@@ -17,8 +18,10 @@ mod http;
 mod limits;
 mod patch;
 mod routes;
+mod spiffe;
 mod state;
 mod token;
+mod trusted_ips;
 mod zod;
 
 use std::collections::HashSet;
@@ -67,6 +70,32 @@ pub struct SimConfig {
     pub ip_allowlisting: bool,
     /// Serve HTTPS with this `(certificate chain PEM, private key PEM)`; `None` = plain HTTP.
     pub tls: Option<(String, String)>,
+    /// Enforce trusted IPs like Infisical: a universal-auth login from outside the login
+    /// identity's `clientSecretTrustedIps`, and any request whose token's auth config has
+    /// `accessTokenTrustedIps` not holding the caller, get 403 `ForbiddenError`. The caller is
+    /// the TCP peer (127.0.0.1), which the generated login identity's compliant lists (inside
+    /// 10.0.0.0/8 and fd00::/8) do not hold: widen them first with [`Sim::set_config_field`].
+    /// Off by default; [`Sim::set_enforce_trusted_ips`] switches it.
+    pub enforce_trusted_ips: bool,
+    /// Which version of Infisical's spiffe-auth API to speak.
+    pub spiffe_api: SpiffeApi,
+}
+
+/// The two versions of Infisical's spiffe-auth API (both over the same stored row; see
+/// `sim/spiffe.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SpiffeApi {
+    /// GET returns the trust-bundle source flat (`configurationType` `static`|`remote`,
+    /// `caBundleJwks`, `bundleEndpointUrl`, `bundleEndpointProfile` `https_web`|`https_spiffe`,
+    /// `bundleEndpointCaCert`, `bundleRefreshHintSeconds`, `cachedBundleLastRefreshedAt`); PATCH
+    /// requires `configurationType` (422 without it) and resets the trust-bundle fields it
+    /// omits. The stricter of the two, so the default: the simulator is never more forgiving
+    /// than Infisical.
+    #[default]
+    Flat,
+    /// The newer shape: GET nests the source in `trustBundleDistribution`; PATCH keeps every
+    /// field it omits.
+    TrustBundleDistribution,
 }
 
 impl Default for SimConfig {
@@ -84,6 +113,8 @@ impl Default for SimConfig {
             legacy: false,
             ip_allowlisting: true,
             tls: None,
+            enforce_trusted_ips: false,
+            spiffe_api: SpiffeApi::default(),
         }
     }
 }
@@ -103,6 +134,8 @@ impl fmt::Debug for SimConfig {
             .field("legacy", &self.legacy)
             .field("ip_allowlisting", &self.ip_allowlisting)
             .field("tls", &self.tls.as_ref().map(|_| "<certificate and key>"))
+            .field("enforce_trusted_ips", &self.enforce_trusted_ips)
+            .field("spiffe_api", &self.spiffe_api)
             .finish()
     }
 }
@@ -296,6 +329,8 @@ pub struct IdentitySpec {
     /// `Some(project id)` makes it project-scoped.
     pub project_id: Option<String>,
     /// Configured methods with their stored (GET-form) configs; `None` takes
-    /// [`baseline_config`] (a compliant config).
+    /// [`baseline_config`] (a compliant config). A spiffe-auth config is Infisical's database
+    /// row, which is also the GET form of [`SpiffeApi::Flat`]. A method outside
+    /// [`AuthMethod::KNOWN`] gets its routes (see [`Sim::add_identity`]).
     pub methods: Vec<(AuthMethod, Option<Value>)>,
 }

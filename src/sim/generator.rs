@@ -651,11 +651,7 @@ fn config_for(
         AuthMethod::Spiffe => {
             m.insert("trustDomain".into(), json!("corp.example"));
             m.insert("allowedAudiences".into(), json!("infisical"));
-            m.insert(
-                "trustBundleDistribution".into(),
-                json!({"profile": "https_web_bundle", "endpointUrl": "https://spire.corp.example/bundle",
-                       "caCert": "", "refreshHintSeconds": 3600, "cachedBundleLastRefreshedAt": null}),
-            );
+            spiffe_bundle(&mut m, identity_id);
         }
         AuthMethod::Token | AuthMethod::AliCloud | AuthMethod::Unknown(_) => {}
     }
@@ -708,6 +704,30 @@ fn config_for(
     m.insert("updatedAt".into(), Value::String(created));
     m.insert("identityId".into(), Value::String(identity_id.to_owned()));
     m
+}
+
+/// The trust-bundle columns of a spiffe-auth row as Infisical's attach stores them (see
+/// `spiffe.rs`): half the identities (by id, so the random stream is not disturbed) use a
+/// static JWKS, the others a SPIRE federation endpoint with the `https_spiffe` profile, its CA
+/// certificate and a 5-minute refresh hint, values a PATCH that omits them would reset.
+fn spiffe_bundle(m: &mut Map<String, Value>, identity_id: &str) {
+    let remote = identity_id.bytes().last().is_some_and(|b| b % 2 == 0);
+    let columns = if remote {
+        json!({"configurationType": "remote", "caBundleJwks": "",
+               "bundleEndpointUrl": "https://spire.corp.example:8443",
+               "bundleEndpointProfile": "https_spiffe",
+               "bundleEndpointCaCert": "-----BEGIN CERTIFICATE-----\nMIIBsimulatedspire\n-----END CERTIFICATE-----",
+               "bundleRefreshHintSeconds": 300, "cachedBundleLastRefreshedAt": null})
+    } else {
+        json!({"configurationType": "static",
+               "caBundleJwks": "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"sim-spire-1\",\"use\":\"jwt-svid\",\"x\":\"simulated\",\"y\":\"simulated\"}]}",
+               "bundleEndpointUrl": null, "bundleEndpointProfile": null,
+               "bundleEndpointCaCert": "", "bundleRefreshHintSeconds": 3600,
+               "cachedBundleLastRefreshedAt": null})
+    };
+    if let Value::Object(columns) = columns {
+        m.extend(columns);
+    }
 }
 
 #[cfg(test)]

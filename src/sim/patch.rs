@@ -5,10 +5,13 @@
 //! turned into their stored form).
 //!
 //! Sources: `server/routes/v1/identity-*-auth-router.ts` and `services/identity-*/...` of
-//! Infisical/infisical. Points not confirmed there are marked GUESS.
+//! Infisical/infisical. Points not confirmed there are marked GUESS. spiffe-auth's two API
+//! versions live in `spiffe.rs`.
 
 use serde_json::{Map, Value};
 
+use super::SpiffeApi;
+use super::spiffe;
 use super::zod::{self, Seg};
 use crate::model::{AuthMethod, TrustedIp};
 
@@ -27,11 +30,13 @@ pub(crate) enum PatchError {
 }
 
 /// Validates `body` against the method's update schema and returns the new stored config.
+/// `spiffe_api` picks the version of spiffe-auth's schema.
 pub(crate) fn apply(
     method: &AuthMethod,
     stored: &Map<String, Value>,
     body: &Value,
     ip_allowlisting: bool,
+    spiffe_api: SpiffeApi,
 ) -> Result<Map<String, Value>, PatchError> {
     let Some(obj) = body.as_object() else {
         return Err(PatchError::Validation(vec![zod::invalid_type(
@@ -40,6 +45,11 @@ pub(crate) fn apply(
             Some(body),
         )]));
     };
+    if *method == AuthMethod::Spiffe
+        && let Some(issue) = spiffe::discriminator_issue(obj, spiffe_api)
+    {
+        return Err(PatchError::Validation(vec![issue]));
+    }
     let mut v = Validator {
         body: obj,
         issues: Vec::new(),
@@ -87,14 +97,16 @@ pub(crate) fn apply(
         AuthMethod::Token => {}
         AuthMethod::AliCloud => alicloud(&mut v),
         AuthMethod::TlsCert => tls(&mut v),
-        AuthMethod::Spiffe => spiffe(&mut v),
+        AuthMethod::Spiffe => spiffe::validate(&mut v, spiffe_api),
         AuthMethod::Unknown(_) => {}
     }
     if !v.issues.is_empty() {
         return Err(PatchError::Validation(v.issues));
     }
-    // Object-level refinements run only once every field parsed (zod semantics).
+    // Object-level refinements run only once every field parsed (zod semantics). spiffe-auth's
+    // update schema has no such refinement (both versions): the service check below answers.
     if let (Some(t), Some(m)) = (ttl, max)
+        && *method != AuthMethod::Spiffe
         && t > 0
         && m > 0
         && t > m
@@ -109,13 +121,17 @@ pub(crate) fn apply(
     if v.out.is_empty() && v.ips.is_empty() {
         return Err(PatchError::Internal);
     }
-    // Service: `(newMax || storedMax) > 0 && (newTTL || storedMax) > (newMax || storedMax)`.
-    let stored_max = stored
-        .get("accessTokenMaxTTL")
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
+    // Service: `(newMax || storedMax) > 0 && (newTTL || storedMax) > (newMax || storedMax)`;
+    // spiffe-auth's service stands in the stored TTL for a missing TTL instead.
+    let stored_of = |key: &str| stored.get(key).and_then(Value::as_u64).unwrap_or(0);
+    let stored_max = stored_of("accessTokenMaxTTL");
+    let ttl_stand_in = if *method == AuthMethod::Spiffe {
+        stored_of("accessTokenTTL")
+    } else {
+        stored_max
+    };
     let eff_max = max.filter(|m| *m > 0).unwrap_or(stored_max);
-    let eff_ttl = ttl.filter(|t| *t > 0).unwrap_or(stored_max);
+    let eff_ttl = ttl.filter(|t| *t > 0).unwrap_or(ttl_stand_in);
     if eff_max > 0 && eff_ttl > eff_max {
         return Err(PatchError::BadRequest(
             "Access token TTL cannot be greater than max TTL".into(),
@@ -148,27 +164,32 @@ pub(crate) fn apply(
         }
         updated.insert((*field).to_owned(), Value::Array(converted));
     }
+    if *method == AuthMethod::Spiffe {
+        spiffe::service_check(&v.out, spiffe_api)?;
+    }
     for (k, val) in v.out {
         updated.insert(k, val);
     }
     Ok(updated)
 }
 
-struct Validator<'a> {
+/// One PATCH body being validated: the issues found and the values to store.
+pub(crate) struct Validator<'a> {
     body: &'a Map<String, Value>,
-    issues: Vec<Value>,
+    pub(crate) issues: Vec<Value>,
     /// Validated, normalised values to store.
-    out: Map<String, Value>,
+    pub(crate) out: Map<String, Value>,
     /// Trusted-IP lists in request form, converted after the service checks.
     ips: Vec<(&'static str, Vec<String>)>,
 }
 
 impl<'a> Validator<'a> {
-    fn get(&self, key: &str) -> Option<&'a Value> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'a Value> {
         self.body.get(key)
     }
 
-    fn int(&mut self, key: &str, min: u64, max: Option<u64>) -> Option<u64> {
+    /// A `number().int().min().max()` field; stores and returns it.
+    pub(crate) fn int(&mut self, key: &str, min: u64, max: Option<u64>) -> Option<u64> {
         let p = zod::key(key);
         let value = self.get(key)?;
         let Value::Number(n) = value else {
@@ -262,7 +283,8 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn enumeration(&mut self, key: &str, options: &[&str]) -> Option<String> {
+    /// A string enum field; stores and returns it.
+    pub(crate) fn enumeration(&mut self, key: &str, options: &[&str]) -> Option<String> {
         let p = zod::key(key);
         match self.get(key) {
             None => None,
@@ -689,126 +711,6 @@ fn tls(v: &mut Validator<'_>) {
     }
 }
 
-fn spiffe(v: &mut Validator<'_>) {
-    if let Some(Some(d)) = v.string("trustDomain", Some(1), None, false) {
-        let ok = d
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
-            && d.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-            && d.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
-        if !ok {
-            v.out.remove("trustDomain");
-            v.issues.push(zod::custom(
-                &zod::key("trustDomain"),
-                "Invalid trust domain format",
-            ));
-        }
-    }
-    for f in ["allowedSpiffeIds", "allowedAudiences"] {
-        if let Some(Some(s)) = v.string(f, Some(1), None, false) {
-            v.out.insert(f.into(), Value::String(normalise(&s, ", ")));
-        }
-    }
-    trust_bundle(v);
-}
-
-/// `trustBundleDistribution`: `{profile: "static", bundle}` or `{profile: "https_web_bundle",
-/// endpointUrl (https), caCert?, refreshHintSeconds >= 0 (default 3600)}`; stored in the GET
-/// form (`caCert` always a string).
-fn trust_bundle(v: &mut Validator<'_>) {
-    let key = "trustBundleDistribution";
-    let p = zod::key(key);
-    let sub = |k: &str| vec![Seg::Key(key.into()), Seg::Key(k.into())];
-    let o = match v.get(key) {
-        None => return,
-        Some(Value::Object(o)) => o,
-        Some(other) => {
-            let issue = zod::invalid_type(&p, "object", Some(other));
-            v.issues.push(issue);
-            return;
-        }
-    };
-    match o.get("profile").and_then(Value::as_str) {
-        Some("static") => match o.get("bundle") {
-            Some(Value::String(b)) if !b.is_empty() => {
-                let stored = serde_json::json!({"profile": "static", "bundle": b});
-                v.out.insert(key.into(), stored);
-            }
-            Some(Value::String(_)) => {
-                v.issues
-                    .push(zod::too_small(&sub("bundle"), "string", 1, None));
-            }
-            other => {
-                v.issues
-                    .push(zod::invalid_type(&sub("bundle"), "string", other));
-            }
-        },
-        Some("https_web_bundle") => {
-            let mut ok = true;
-            let url = match o.get("endpointUrl") {
-                Some(Value::String(u)) if is_url(u.trim()) => {
-                    if !u.trim().starts_with("https://") {
-                        ok = false;
-                        v.issues.push(zod::custom(
-                            &sub("endpointUrl"),
-                            "Bundle endpoint URL must use HTTPS",
-                        ));
-                    }
-                    u.trim().to_owned()
-                }
-                Some(Value::String(_)) => {
-                    ok = false;
-                    v.issues
-                        .push(zod::invalid_string(&sub("endpointUrl"), "url"));
-                    String::new()
-                }
-                other => {
-                    ok = false;
-                    v.issues
-                        .push(zod::invalid_type(&sub("endpointUrl"), "string", other));
-                    String::new()
-                }
-            };
-            let ca = match o.get("caCert") {
-                None => String::new(),
-                Some(Value::String(c)) => c.clone(),
-                Some(other) => {
-                    ok = false;
-                    v.issues
-                        .push(zod::invalid_type(&sub("caCert"), "string", Some(other)));
-                    String::new()
-                }
-            };
-            let hint = match o.get("refreshHintSeconds") {
-                None => 3600,
-                Some(n) => match n.as_u64() {
-                    Some(h) => h,
-                    None => {
-                        ok = false;
-                        v.issues.push(zod::invalid_type(
-                            &sub("refreshHintSeconds"),
-                            "number",
-                            Some(n),
-                        ));
-                        0
-                    }
-                },
-            };
-            if ok {
-                let stored = serde_json::json!({"profile": "https_web_bundle", "endpointUrl": url,
-                    "caCert": ca, "refreshHintSeconds": hint, "cachedBundleLastRefreshedAt": null});
-                v.out.insert(key.into(), stored);
-            }
-        }
-        _ => {
-            v.issues.push(zod::invalid_discriminator(
-                &sub("profile"),
-                &["static", "https_web_bundle"],
-            ));
-        }
-    }
-}
-
 /// Splits a comma list: trimmed, empties dropped.
 fn split(s: &str) -> impl Iterator<Item = &str> {
     s.split(',').map(str::trim).filter(|e| !e.is_empty())
@@ -819,7 +721,8 @@ pub(crate) fn normalise(s: &str, sep: &str) -> String {
     split(s).collect::<Vec<_>>().join(sep)
 }
 
-fn is_url(s: &str) -> bool {
+/// An http(s) URL with a host (close enough to zod's `.url()` for the fields that use it).
+pub(crate) fn is_url(s: &str) -> bool {
     let rest = s
         .strip_prefix("https://")
         .or_else(|| s.strip_prefix("http://"));
@@ -905,6 +808,7 @@ mod tests {
             &stored(),
             &json!({"accessTokenTTL": 60}),
             true,
+            SpiffeApi::Flat,
         )
         .unwrap();
         assert_eq!(out["allowedPrincipalArns"], json!(""));
@@ -919,6 +823,7 @@ mod tests {
             &stored(),
             &json!({"accessTokenMaxTTL": 3600}),
             true,
+            SpiffeApi::Flat,
         )
         .unwrap_err();
         assert!(matches!(err, PatchError::BadRequest(_)));
@@ -927,6 +832,7 @@ mod tests {
             &stored(),
             &json!({"accessTokenTTL": 7200, "accessTokenMaxTTL": 3600}),
             true,
+            SpiffeApi::Flat,
         )
         .unwrap_err();
         assert!(matches!(err, PatchError::Validation(_)));

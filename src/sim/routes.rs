@@ -5,9 +5,11 @@
 //! Routes: universal-auth login, token renew, `/api/v1/identities/details`,
 //! `/api/v1/identities/{id}`, `POST /api/v2/identities/search`,
 //! `GET /api/v2/organizations/{orgId}/identity-memberships`, and GET/PATCH
-//! `/api/v1/auth/<method>/identities/{id}` for all 13 methods.
+//! `/api/v1/auth/<method>/identities/{id}` for all 13 methods and for any method unknown to
+//! idguard that a hand-built identity was given.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -25,6 +27,7 @@ use super::limits::Verdict;
 use super::patch::{self, PatchError};
 use super::state::{IdentityRec, ScopeFilter, Shared, State as OrgState};
 use super::token::TokenProblem;
+use super::trusted_ips::{self, FORBIDDEN_IP_MESSAGE};
 use super::zod::{self, Seg};
 use super::{FaultKind, LoggedRequest, RequestClass, Sim};
 use crate::model::AuthMethod;
@@ -49,7 +52,14 @@ enum Route {
     NotFound,
 }
 
-fn parse_route(method: &Method, path: &str, legacy: bool) -> Route {
+/// The route of a request; `serves_extra` says whether a path segment that is no known method
+/// is a method this server has anyway (see `State::extra_methods`).
+fn parse_route(
+    method: &Method,
+    path: &str,
+    legacy: bool,
+    serves_extra: impl Fn(&str) -> bool,
+) -> Route {
     let segs: Vec<&str> = path.split('/').collect();
     match (method, segs.as_slice()) {
         (&Method::POST, ["", "api", "v1", "auth", "universal-auth", "login"]) => Route::Login,
@@ -79,6 +89,10 @@ fn parse_route(method: &Method, path: &str, legacy: bool) -> Route {
                     method: m,
                     id: (*id).to_owned(),
                 },
+                None if serves_extra(seg) => Route::Config {
+                    method: AuthMethod::Unknown((*seg).to_owned()),
+                    id: (*id).to_owned(),
+                },
                 None => Route::NotFound,
             }
         }
@@ -105,6 +119,8 @@ fn class_of(route: &Route, method: &Method) -> RequestClass {
 /// The request as handlers see it.
 struct Req<'a> {
     shared: &'a Shared,
+    /// The caller's address (the TCP peer), which trusted IPs are checked against.
+    peer: IpAddr,
     headers: &'a HeaderMap,
     uri: &'a Uri,
     method: &'a Method,
@@ -122,11 +138,14 @@ async fn dispatch(
     let arrived = Instant::now();
     let shared = &sim.shared;
     let path = uri.path().to_owned();
-    let route = parse_route(&method, &path, shared.settings.legacy);
+    let route = parse_route(&method, &path, shared.settings.legacy, |seg| {
+        shared.read().extra_methods.contains(seg)
+    });
     let class = class_of(&route, &method);
     let ip = conn.peer.ip();
     let req = Req {
         shared,
+        peer: ip,
         headers: &headers,
         uri: &uri,
         method: &method,
@@ -475,7 +494,11 @@ fn not_object(req: &Req<'_>, body: &Value) -> Value {
     zod::invalid_type(&[], "object", got)
 }
 
-/// The identity the bearer token stands for, or the error response.
+/// The identity the bearer token stands for, or the error response. With trusted-IP
+/// enforcement on, the caller must also be inside the `accessTokenTrustedIps` of the auth
+/// config the token was issued through, read live from the stored config (Infisical's source:
+/// `fnValidateIdentityAccessToken` in `services/identity-access-token/`, after the token and
+/// its revocation are checked).
 #[allow(clippy::result_large_err)] // the error is the HTTP response itself
 fn authenticate(req: &Req<'_>) -> Result<String, Response> {
     let s = req.shared;
@@ -488,23 +511,59 @@ fn authenticate(req: &Req<'_>) -> Result<String, Response> {
     };
     // The server slices off the first 7 characters ("Bearer ").
     let token = raw.get(7..).unwrap_or("");
-    match s.auth().check(token) {
-        Ok(id) => Ok(id),
-        Err(TokenProblem::Malformed) => Err(error(
-            s,
-            403,
-            "TokenError",
-            json!(
-                "The provided access token is malformed. Please use a valid token or generate a new one and try again."
-            ),
-        )),
-        Err(TokenProblem::Expired) => Err(error(
-            s,
-            403,
-            "TokenError",
-            json!("Your token has expired. Please re-authenticate."),
-        )),
+    let checked = s.auth().check(token);
+    let (identity_id, method) = match checked {
+        Ok(found) => found,
+        Err(TokenProblem::Malformed) => {
+            return Err(error(
+                s,
+                403,
+                "TokenError",
+                json!(
+                    "The provided access token is malformed. Please use a valid token or generate a new one and try again."
+                ),
+            ));
+        }
+        Err(TokenProblem::Expired) => {
+            return Err(error(
+                s,
+                403,
+                "TokenError",
+                json!("Your token has expired. Please re-authenticate."),
+            ));
+        }
+    };
+    if s.enforces_trusted_ips() {
+        let trusted = s
+            .read()
+            .identities
+            .get(&identity_id)
+            .and_then(|rec| rec.config(&method))
+            .and_then(|cfg| cfg.get("accessTokenTrustedIps").cloned());
+        // No config or no list: nothing to check against (Infisical skips a null list).
+        if let Some(list) = trusted.filter(|l| !l.is_null())
+            && !ip_allowed(&list, req.peer)
+        {
+            return Err(ip_forbidden(s));
+        }
     }
+    Ok(identity_id)
+}
+
+/// Whether a stored trusted-IP list holds `peer`. An empty list holds nobody: the older
+/// service passed it to the block list as is (denied); the newest skips the check for it, so
+/// the stricter behaviour is kept. A value that is not a list holds nobody either.
+fn ip_allowed(list: &Value, peer: IpAddr) -> bool {
+    match list {
+        Value::Array(entries) => trusted_ips::allows(entries, peer),
+        _ => false,
+    }
+}
+
+/// Infisical's answer for a caller outside the trusted IPs: `ForbiddenRequestError` (name
+/// `ForbiddenError`, no `details`) through the error handler, 403.
+fn ip_forbidden(s: &Shared) -> Response {
+    error(s, 403, "ForbiddenError", json!(FORBIDDEN_IP_MESSAGE))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -535,6 +594,21 @@ fn login(req: &Req<'_>) -> Response {
     let mut auth = s.auth();
     if client_id != s.settings.client_id {
         return error(s, 401, "UnauthorizedError", json!("Invalid credentials"));
+    }
+    // Infisical's universal-auth login checks `clientSecretTrustedIps` right after finding
+    // the client id, before the lockout and the secret (`identity-ua-service.ts`); a refused
+    // caller does not count towards the lockout.
+    if s.enforces_trusted_ips() {
+        let state = s.read();
+        let trusted = state
+            .identities
+            .get(&state.login_identity)
+            .and_then(|rec| rec.config(&AuthMethod::Universal))
+            .and_then(|cfg| cfg.get("clientSecretTrustedIps"));
+        // GUESS: without a stored list (the config was removed by hand) nobody is let in.
+        if !trusted.is_some_and(|list| ip_allowed(list, req.peer)) {
+            return ip_forbidden(s);
+        }
     }
     let lock = auth.lockouts.entry(client_id.clone()).or_default();
     if lock.locked_until.is_some_and(|t| t > now) {
@@ -567,7 +641,7 @@ fn login(req: &Req<'_>) -> Response {
         (state.login_identity.clone(), state.org.id.clone())
     };
     let ttl = s.settings.token_ttl;
-    let token = auth.issue(&identity_id, &org_id, ttl);
+    let token = auth.issue(&identity_id, &AuthMethod::Universal, &org_id, ttl);
     token_response(&token, ttl)
 }
 
@@ -623,7 +697,9 @@ fn renew(req: &Req<'_>) -> Response {
     }
     let org_id = s.read().org.id.clone();
     let ttl = s.settings.token_ttl;
-    let new = auth.issue(&rec.identity_id, &org_id, ttl);
+    // Renewal does not check trusted IPs (Infisical's `renewAccessToken` never calls
+    // `checkIPAgainstBlocklist`); the renewed token is checked on its next use.
+    let new = auth.issue(&rec.identity_id, &rec.auth_method, &org_id, ttl);
     token_response(&new, ttl)
 }
 
@@ -1168,13 +1244,28 @@ fn pretty(method: &AuthMethod) -> &'static str {
     }
 }
 
-fn wrapped(method: &AuthMethod, cfg: &Map<String, Value>) -> Value {
+/// The GET/PATCH answer: what GET shows of the stored config, under the wrapper key.
+fn wrapped(s: &Shared, method: &AuthMethod, cfg: &Map<String, Value>) -> Value {
     let mut out = Map::new();
-    out.insert(
-        method.wrapper_key().unwrap_or("identityAuth").to_owned(),
-        Value::Object(cfg.clone()),
-    );
+    out.insert(wrapper_key(method), Value::Object(s.view(method, cfg)));
     Value::Object(out)
+}
+
+/// The GET/PATCH wrapper key. GUESS for a method idguard does not know: Infisical's pattern
+/// `identity` + the path segment in upper camel case (`quantum-auth` → `identityQuantumAuth`).
+fn wrapper_key(method: &AuthMethod) -> String {
+    if let Some(key) = method.wrapper_key() {
+        return key.to_owned();
+    }
+    let mut key = String::from("identity");
+    for part in method.as_str().split('-') {
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            key.extend(first.to_uppercase());
+            key.push_str(chars.as_str());
+        }
+    }
+    key
 }
 
 fn get_config(req: &Req<'_>, method: &AuthMethod, id: &str) -> Response {
@@ -1187,7 +1278,7 @@ fn get_config(req: &Req<'_>, method: &AuthMethod, id: &str) -> Response {
         return lookup_error(s, id);
     };
     match rec.config(method) {
-        Some(cfg) => json_response(200, &wrapped(method, cfg)),
+        Some(cfg) => json_response(200, &wrapped(s, method, cfg)),
         None => not_configured_get(s, method, id),
     }
 }
@@ -1225,14 +1316,15 @@ fn patch_config(req: &Req<'_>, method: &AuthMethod, id: &str) -> Response {
     if req.body.is_empty() {
         return validation(s, vec![zod::invalid_type(&[], "object", None)]);
     }
-    match patch::apply(method, cfg, &body, s.settings.ip_allowlisting) {
+    let spiffe_api = s.settings.spiffe_api;
+    match patch::apply(method, cfg, &body, s.settings.ip_allowlisting, spiffe_api) {
         Ok(mut updated) => {
             updated.insert(
                 "updatedAt".into(),
                 Value::String(jiff::Timestamp::now().to_string()),
             );
             *cfg = updated;
-            json_response(200, &wrapped(method, cfg))
+            json_response(200, &wrapped(s, method, cfg))
         }
         Err(PatchError::Validation(issues)) => validation(s, issues),
         Err(PatchError::BadRequest(message)) => error(s, 400, "BadRequest", json!(message)),

@@ -2,8 +2,8 @@
 //! in a map by id plus name-sorted id lists for paging), tokens and lockouts, faults, rate
 //! limits and the request log; and [`Sim`], the cheap handle tests use to look and poke.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::AtomicU64;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::generator::{self, Planted};
 use super::limits::Limiter;
 use super::token::AuthState;
-use super::{Faults, IdentitySpec, LoggedRequest, RateLimit, SimConfig};
+use super::{Faults, IdentitySpec, LoggedRequest, RateLimit, SimConfig, SpiffeApi};
 use crate::model::AuthMethod;
 
 /// A project a project-scoped identity belongs to.
@@ -77,6 +77,9 @@ pub(crate) struct State {
     pub(crate) identities: HashMap<String, IdentityRec>,
     pub(crate) planted: Vec<Planted>,
     pub(crate) login_identity: String,
+    /// Auth methods outside [`AuthMethod::KNOWN`] that this server serves routes for: every
+    /// one a hand-built identity was given (a newer server's method).
+    pub(crate) extra_methods: BTreeSet<String>,
     sorted_all: Vec<String>,
     sorted_org: Vec<String>,
     sorted_project: Vec<String>,
@@ -94,6 +97,7 @@ impl State {
             identities: list.into_iter().map(|i| (i.id.clone(), i)).collect(),
             planted,
             login_identity,
+            extra_methods: BTreeSet::new(),
             sorted_all: Vec::new(),
             sorted_org: Vec::new(),
             sorted_project: Vec::new(),
@@ -139,6 +143,7 @@ pub(crate) struct Settings {
     pub(crate) client_secret: String,
     pub(crate) legacy: bool,
     pub(crate) ip_allowlisting: bool,
+    pub(crate) spiffe_api: SpiffeApi,
     pub(crate) started: Instant,
 }
 
@@ -151,6 +156,7 @@ impl std::fmt::Debug for Settings {
             .field("client_secret", &"<redacted>")
             .field("legacy", &self.legacy)
             .field("ip_allowlisting", &self.ip_allowlisting)
+            .field("spiffe_api", &self.spiffe_api)
             .finish()
     }
 }
@@ -166,6 +172,8 @@ pub(crate) struct Shared {
     pub(crate) log: Mutex<Vec<LoggedRequest>>,
     pub(crate) req_counter: AtomicU64,
     pub(crate) listing: Mutex<ListingTrack>,
+    /// Whether trusted IPs are enforced (see [`SimConfig::enforce_trusted_ips`]).
+    pub(crate) enforce_trusted_ips: AtomicBool,
 }
 
 /// What the listings served so far: every identity a listing page held (with its methods at
@@ -207,6 +215,18 @@ impl Shared {
 
     pub(crate) fn listing(&self) -> MutexGuard<'_, ListingTrack> {
         self.listing.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// What GET shows of a stored config.
+    pub(crate) fn view(&self, method: &AuthMethod, cfg: &Map<String, Value>) -> Map<String, Value> {
+        match method {
+            AuthMethod::Spiffe => super::spiffe::view(cfg, self.settings.spiffe_api),
+            _ => cfg.clone(),
+        }
+    }
+
+    pub(crate) fn enforces_trusted_ips(&self) -> bool {
+        self.enforce_trusted_ips.load(Ordering::Relaxed)
     }
 
     /// Records the identities of one listing page (items holding `identity.id`).
@@ -310,6 +330,7 @@ impl Sim {
                     client_secret: config.client_secret.clone(),
                     legacy: config.legacy,
                     ip_allowlisting: config.ip_allowlisting,
+                    spiffe_api: config.spiffe_api,
                     started: Instant::now(),
                 },
                 state: RwLock::new(state),
@@ -319,6 +340,7 @@ impl Sim {
                 log: Mutex::new(Vec::new()),
                 req_counter: AtomicU64::new(0),
                 listing: Mutex::new(ListingTrack::default()),
+                enforce_trusted_ips: AtomicBool::new(config.enforce_trusted_ips),
             }),
         }
     }
@@ -377,18 +399,20 @@ impl Sim {
             .and_then(|i| i.project.as_ref().map(|p| p.id.clone()))
     }
 
-    /// The stored config (the GET form, the object inside the wrapper key).
+    /// The stored config in its GET form (the object inside the wrapper key).
     pub fn config_json(&self, identity_id: &str, method: &AuthMethod) -> Option<Value> {
         self.shared
             .read()
             .identities
             .get(identity_id)
             .and_then(|i| i.config(method))
-            .map(|c| Value::Object(c.clone()))
+            .map(|c| Value::Object(self.shared.view(method, c)))
     }
 
     /// Overwrites one stored field (simulates drift made by someone else). No-op when the
-    /// identity or method does not exist.
+    /// identity or method does not exist. spiffe-auth configs are stored as Infisical's
+    /// database row, whose trust-bundle columns [`SpiffeApi::TrustBundleDistribution`] shows
+    /// nested: set those columns (`bundleEndpointUrl`, ...), not `trustBundleDistribution`.
     pub fn set_config_field(
         &self,
         identity_id: &str,
@@ -414,9 +438,17 @@ impl Sim {
         }
     }
 
-    /// Adds an identity built by hand; returns its id.
+    /// Adds an identity built by hand; returns its id. A method outside
+    /// [`AuthMethod::KNOWN`] (`AuthMethod::Unknown("quantum-auth")`) makes the server serve
+    /// GET/PATCH `/api/v1/auth/quantum-auth/identities/{id}` from then on, with the config under
+    /// the key `identityQuantumAuth` and the common fields validated on PATCH.
     pub fn add_identity(&self, spec: IdentitySpec) -> String {
         let mut state = self.shared.write();
+        for (method, _) in &spec.methods {
+            if let AuthMethod::Unknown(name) = method {
+                state.extra_methods.insert(name.clone());
+            }
+        }
         let rec = generator::hand_built(&spec, &state.org.id);
         let id = rec.id.clone();
         state.identities.insert(id.clone(), rec);
@@ -446,6 +478,12 @@ impl Sim {
             .faults
             .write()
             .unwrap_or_else(PoisonError::into_inner) = faults;
+    }
+
+    /// Switches trusted-IP enforcement on or off (see [`SimConfig::enforce_trusted_ips`]);
+    /// tokens already issued are checked against the stored trusted IPs from the next request.
+    pub fn set_enforce_trusted_ips(&self, on: bool) {
+        self.shared.enforce_trusted_ips.store(on, Ordering::Relaxed);
     }
 
     /// Replaces the rate limits (windows restart).

@@ -1,7 +1,7 @@
 //! Access tokens the simulator issues: JWT-shaped strings (`header.payload.signature`, base64url)
 //! whose payload carries `identityId`, `orgId`, `exp` and a token id. The server keeps the real
-//! state (expiry, revocation) in a table keyed by the token id, so the string itself is opaque
-//! to clients, as Infisical's are.
+//! state (expiry, revocation, the auth method it was issued through) in a table keyed by the
+//! token id, so the string itself is opaque to clients, as Infisical's are.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -11,10 +11,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::model::AuthMethod;
+
 /// One issued token.
 #[derive(Debug, Clone)]
 pub(crate) struct TokenRec {
     pub(crate) identity_id: String,
+    /// The auth method the token was issued through (its trusted IPs apply to every use).
+    pub(crate) auth_method: AuthMethod,
     pub(crate) expires_at: Instant,
     pub(crate) revoked: bool,
 }
@@ -45,8 +49,14 @@ pub(crate) struct AuthState {
 }
 
 impl AuthState {
-    /// Issues a new token for `identity_id` living `ttl`.
-    pub(crate) fn issue(&mut self, identity_id: &str, org_id: &str, ttl: Duration) -> String {
+    /// Issues a new token for `identity_id`, through `auth_method`, living `ttl`.
+    pub(crate) fn issue(
+        &mut self,
+        identity_id: &str,
+        auth_method: &AuthMethod,
+        org_id: &str,
+        ttl: Duration,
+    ) -> String {
         self.counter += 1;
         let jti = uuid::Uuid::new_v4().to_string();
         let now = SystemTime::now()
@@ -73,6 +83,7 @@ impl AuthState {
             jti,
             TokenRec {
                 identity_id: identity_id.to_owned(),
+                auth_method: auth_method.clone(),
                 expires_at: Instant::now() + ttl,
                 revoked: false,
             },
@@ -80,14 +91,14 @@ impl AuthState {
         format!("{header}.{body}.{sig}")
     }
 
-    /// The identity a presented token stands for.
-    pub(crate) fn check(&self, token: &str) -> Result<String, TokenProblem> {
+    /// The identity a presented token stands for, and the auth method it was issued through.
+    pub(crate) fn check(&self, token: &str) -> Result<(String, AuthMethod), TokenProblem> {
         let jti = token_id(token).ok_or(TokenProblem::Malformed)?;
         let rec = self.tokens.get(&jti).ok_or(TokenProblem::Expired)?;
         if rec.revoked || rec.expires_at <= Instant::now() {
             return Err(TokenProblem::Expired);
         }
-        Ok(rec.identity_id.clone())
+        Ok((rec.identity_id.clone(), rec.auth_method.clone()))
     }
 
     /// The record of a token (for renew).
@@ -115,8 +126,16 @@ mod tests {
     #[test]
     fn issued_token_checks_and_expires() {
         let mut auth = AuthState::default();
-        let t = auth.issue("id-1", "org", Duration::from_secs(60));
-        assert_eq!(auth.check(&t), Ok("id-1".to_owned()));
+        let t = auth.issue(
+            "id-1",
+            &AuthMethod::Universal,
+            "org",
+            Duration::from_secs(60),
+        );
+        assert_eq!(
+            auth.check(&t),
+            Ok(("id-1".to_owned(), AuthMethod::Universal))
+        );
         assert_eq!(auth.check("nope"), Err(TokenProblem::Malformed));
         for rec in auth.tokens.values_mut() {
             rec.expires_at = Instant::now() - Duration::from_secs(1);

@@ -6,10 +6,10 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use idguard::model::AuthMethod;
+use idguard::model::{AuthMethod, TrustedIp};
 use idguard::sim::{
     self, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FaultKind, Faults, IdentitySpec, RateLimit,
-    SimConfig, SimServer,
+    SimConfig, SimServer, SpiffeApi,
 };
 use serde_json::{Value, json};
 
@@ -817,4 +817,515 @@ async fn serves_concurrent_requests_and_logs_each() {
             .all(|r| r.class == sim::RequestClass::Read && r.method == "GET")
     );
     eprintln!("{} GETs in {elapsed:?}", urls.len());
+}
+
+/// Trusted IPs in their stored (GET) form, for `Sim::set_config_field`.
+fn stored_ips(entries: &[&str]) -> Value {
+    Value::Array(
+        entries
+            .iter()
+            .map(|e| TrustedIp::parse(e).unwrap().to_stored_json())
+            .collect(),
+    )
+}
+
+async fn try_login(c: &reqwest::Client, url: &str, secret: &str) -> (u16, Value) {
+    let r = c
+        .post(format!("{url}/api/v1/auth/universal-auth/login"))
+        .json(&json!({"clientId": DEMO_CLIENT_ID, "clientSecret": secret}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Asserts Infisical's 403 body for a caller outside the trusted IPs.
+fn assert_ip_forbidden(status: u16, body: &Value) {
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["statusCode"], 403);
+    assert_eq!(body["error"], "ForbiddenError");
+    assert_eq!(
+        body["message"],
+        "You are not allowed to access this resource from the current IP address"
+    );
+    assert!(body["reqId"].is_string());
+    assert!(body.get("details").is_none(), "{body}");
+}
+
+/// With trusted-IP enforcement on, narrowing the login identity's `accessTokenTrustedIps` to
+/// 10.0.0.0/8 (by a PATCH through the API) makes the next request with the same token a 403
+/// `ForbiddenError`; renew is not checked but the renewed token is refused on use; a fresh login
+/// still works because `clientSecretTrustedIps` holds 127.0.0.1, and its token is refused too.
+#[tokio::test]
+async fn narrowed_access_token_trusted_ips_refuse_the_next_request() {
+    let (server, c, token) = start(SimConfig::default()).await;
+    let sim = server.handle();
+    let base = server.url();
+    let me = sim.login_identity_id();
+    let ua = AuthMethod::Universal;
+    sim.set_config_field(
+        &me,
+        &ua,
+        "clientSecretTrustedIps",
+        stored_ips(&["10.0.0.0/8", "127.0.0.1"]),
+    );
+    sim.set_config_field(
+        &me,
+        &ua,
+        "accessTokenTrustedIps",
+        stored_ips(&["10.0.0.0/8", "127.0.0.0/8"]),
+    );
+    sim.set_enforce_trusted_ips(true);
+    let details = format!("{base}/api/v1/identities/details");
+    let (status, _) = get(&c, &details, &token).await;
+    assert_eq!(status, 200, "127.0.0.1 is inside 127.0.0.0/8");
+
+    let (status, body) = patch(
+        &c,
+        &config_url(&base, &ua, &me),
+        &token,
+        json!({"accessTokenTrustedIps": [{"ipAddress": "10.0.0.0/8"}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = get(&c, &details, &token).await;
+    assert_ip_forbidden(status, &body);
+    let (status, body) = get(&c, &config_url(&base, &ua, &me), &token).await;
+    assert_ip_forbidden(status, &body);
+    let last = sim.request_log().pop().unwrap();
+    assert_eq!((last.method.as_str(), last.status), ("GET", 403));
+
+    let r = c
+        .post(format!("{base}/api/v1/auth/token/renew"))
+        .json(&json!({"accessToken": token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "renew does not check trusted IPs");
+    let renewed: Value = r.json().await.unwrap();
+    let (status, body) = get(&c, &details, renewed["accessToken"].as_str().unwrap()).await;
+    assert_ip_forbidden(status, &body);
+
+    let (status, body) = try_login(&c, &base, DEMO_CLIENT_SECRET).await;
+    assert_eq!(
+        status, 200,
+        "clientSecretTrustedIps still holds 127.0.0.1: {body}"
+    );
+    let fresh = body["accessToken"].as_str().unwrap().to_owned();
+    let (status, body) = get(&c, &details, &fresh).await;
+    assert_ip_forbidden(status, &body);
+
+    // The check reads the stored list live: widening it lets the same token back in.
+    sim.set_config_field(&me, &ua, "accessTokenTrustedIps", stored_ips(&["::/0"]));
+    let (status, _) = get(&c, &details, &fresh).await;
+    assert_eq!(status, 200, "::/0 holds 127.0.0.1 as ::ffff:127.0.0.1");
+}
+
+/// With enforcement on from the start, the generated login identity (trusted IPs inside
+/// 10.0.0.0/8 and fd00::/8) cannot log in from 127.0.0.1: 403 `ForbiddenError` even with a
+/// wrong secret, and those refusals do not count towards the lockout; once
+/// `clientSecretTrustedIps` holds 127.0.0.1 the right secret logs in.
+#[tokio::test]
+async fn narrowed_client_secret_trusted_ips_refuse_login() {
+    let server = sim::start(SimConfig {
+        enforce_trusted_ips: true,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let sim = server.handle();
+    let c = client();
+    let base = server.url();
+    let me = sim.login_identity_id();
+    let stored = sim.config_json(&me, &AuthMethod::Universal).unwrap();
+    assert!(
+        stored["clientSecretTrustedIps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["ipAddress"].as_str().unwrap().starts_with("10.")
+                || e["ipAddress"].as_str().unwrap().starts_with("fd")),
+        "{stored}"
+    );
+    for secret in [DEMO_CLIENT_SECRET, "wrong", "wrong", "wrong"] {
+        let (status, body) = try_login(&c, &base, secret).await;
+        assert_ip_forbidden(status, &body);
+    }
+    sim.set_config_field(
+        &me,
+        &AuthMethod::Universal,
+        "clientSecretTrustedIps",
+        stored_ips(&["10.0.0.0/8", "::ffff:127.0.0.1"]),
+    );
+    let (status, body) = try_login(&c, &base, DEMO_CLIENT_SECRET).await;
+    assert_eq!(status, 200, "not locked out: {body}");
+    // An unknown client id is still 401, before any IP check.
+    let r = c
+        .post(format!("{base}/api/v1/auth/universal-auth/login"))
+        .json(&json!({"clientId": "someone-else", "clientSecret": DEMO_CLIENT_SECRET}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}
+
+/// With enforcement off (the default), trusted IPs that do not hold 127.0.0.1 change nothing;
+/// switching enforcement on refuses the same token, and off again lets it back in.
+#[tokio::test]
+async fn trusted_ips_are_not_enforced_by_default() {
+    let (server, c, token) = start(SimConfig::default()).await;
+    let sim = server.handle();
+    let me = sim.login_identity_id();
+    for field in ["clientSecretTrustedIps", "accessTokenTrustedIps"] {
+        sim.set_config_field(
+            &me,
+            &AuthMethod::Universal,
+            field,
+            stored_ips(&["10.0.0.0/8"]),
+        );
+    }
+    let details = format!("{}/api/v1/identities/details", server.url());
+    let (status, _) = get(&c, &details, &token).await;
+    assert_eq!(status, 200);
+    let (status, _) = try_login(&c, &server.url(), DEMO_CLIENT_SECRET).await;
+    assert_eq!(status, 200);
+    sim.set_enforce_trusted_ips(true);
+    let (status, body) = get(&c, &details, &token).await;
+    assert_ip_forbidden(status, &body);
+    sim.set_enforce_trusted_ips(false);
+    let (status, _) = get(&c, &details, &token).await;
+    assert_eq!(status, 200);
+}
+
+/// An identity whose `authMethods` lists a method idguard does not know (`quantum-auth`) is
+/// listed with it; its config is served at `/api/v1/auth/quantum-auth/identities/{id}` under the
+/// single key `identityQuantumAuth`; a PATCH of the common fields is validated, applied and
+/// logged like any other; an identity without the method gets 400 there, and a method no
+/// identity has stays "Route not found".
+#[tokio::test]
+async fn unknown_auth_method_is_served_and_patched() {
+    let (server, c, token) = start(SimConfig::default()).await;
+    let sim = server.handle();
+    let base = server.url();
+    let quantum = AuthMethod::Unknown("quantum-auth".into());
+    let id = sim.add_identity(IdentitySpec {
+        name: "quantum-worker".into(),
+        project_id: None,
+        methods: vec![
+            (AuthMethod::Universal, None),
+            (
+                quantum.clone(),
+                Some(json!({"id": "5b0a3c1e-8f5d-4c59-9a57-0d6f3f3b2a11",
+                            "accessTokenTTL": 3600, "accessTokenMaxTTL": 7200,
+                            "accessTokenNumUsesLimit": 10,
+                            "accessTokenTrustedIps": stored_ips(&["10.0.0.0/8"]),
+                            "entanglementPartner": "spooky"})),
+            ),
+        ],
+    });
+    let (status, body) = search(
+        &c,
+        &base,
+        &token,
+        json!({"search": {"name": "quantum-worker"}}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["identities"][0]["identity"]["authMethods"],
+        json!(["universal-auth", "quantum-auth"])
+    );
+
+    let url = config_url(&base, &quantum, &id);
+    let (status, body) = get(&c, &url, &token).await;
+    assert_eq!(status, 200, "{body}");
+    let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["identityQuantumAuth"]);
+    assert_eq!(
+        Some(body["identityQuantumAuth"].clone()),
+        sim.config_json(&id, &quantum)
+    );
+    assert_eq!(body["identityQuantumAuth"]["identityId"], id.as_str());
+
+    sim.clear_request_log();
+    let (status, body) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"accessTokenTTL": 600, "accessTokenMaxTTL": 3600,
+               "accessTokenTrustedIps": [{"ipAddress": "10.1.0.0/16"}],
+               "entanglementPartner": "changed"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let stored = &body["identityQuantumAuth"];
+    assert_eq!(stored["accessTokenTTL"], 600);
+    assert_eq!(stored["accessTokenMaxTTL"], 3600);
+    assert_eq!(
+        stored["accessTokenTrustedIps"],
+        json!([{"ipAddress": "10.1.0.0", "type": "ipv4", "prefix": 16}])
+    );
+    // A field the simulator has no schema for is dropped, as zod drops unknown keys.
+    assert_eq!(stored["entanglementPartner"], "spooky");
+    assert_eq!(Some(stored.clone()), sim.config_json(&id, &quantum));
+    let (status, body) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"accessTokenTTL": 7200, "accessTokenMaxTTL": 3600}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    let log = sim.request_log();
+    let path = format!("/api/v1/auth/quantum-auth/identities/{id}");
+    let patches: Vec<(u16, sim::RequestClass)> = log
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.path == path)
+        .map(|r| (r.status, r.class))
+        .collect();
+    assert_eq!(
+        patches,
+        [
+            (200, sim::RequestClass::Write),
+            (422, sim::RequestClass::Write)
+        ]
+    );
+
+    let other = one(&server, AuthMethod::Token, None);
+    let (status, body) = get(&c, &config_url(&base, &quantum, &other), &token).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = get(
+        &c,
+        &config_url(&base, &AuthMethod::Unknown("warp-auth".into()), &id),
+        &token,
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Route GET:/api/v1/auth/warp-auth/")
+    );
+}
+
+const SPIRE_CA: &str = "-----BEGIN CERTIFICATE-----\nMIIBspire\n-----END CERTIFICATE-----";
+const SPIRE_JWKS: &str = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","x":"a","y":"b"}]}"#;
+
+/// A spiffe-auth row fetching its bundle from a SPIRE endpoint with the `https_spiffe`
+/// profile, its CA certificate and a 5-minute refresh hint.
+fn spire_row() -> Value {
+    json!({"id": "0d7f3c2a-6b1e-4f8a-9c3d-2e5f7a9b1c4d", "trustDomain": "corp.example",
+           "allowedSpiffeIds": "spiffe://corp.example/ns/prod/sa/api",
+           "allowedAudiences": "infisical", "configurationType": "remote", "caBundleJwks": "",
+           "bundleEndpointUrl": "https://spire.corp.example:8443",
+           "bundleEndpointProfile": "https_spiffe", "bundleEndpointCaCert": SPIRE_CA,
+           "bundleRefreshHintSeconds": 300, "cachedBundleLastRefreshedAt": null,
+           "accessTokenTTL": 3600, "accessTokenMaxTTL": 86400, "accessTokenNumUsesLimit": 100,
+           "accessTokenTrustedIps": stored_ips(&["10.0.0.0/8"]),
+           "createdAt": "2025-03-01T10:00:00.000Z", "updatedAt": "2025-03-01T10:00:00.000Z"})
+}
+
+/// spiffe-auth speaks the stricter API by default: GET returns the trust-bundle columns (the
+/// generator's configs too); a PATCH without `configurationType` is 422 with only the
+/// discriminator issue and changes nothing; a remote PATCH that sends only the endpoint and a
+/// TTL resets the profile to `https_web`, the CA certificate to "" and the refresh hint to
+/// 3600, while resending them keeps them; a static PATCH needs `caBundleJwks` and resets
+/// `bundleEndpointUrl` to "".
+#[tokio::test]
+async fn spiffe_patch_requires_configuration_type_and_resets_the_trust_bundle() {
+    let (server, c, token) = start(SimConfig::default()).await;
+    let sim = server.handle();
+    let base = server.url();
+    let spiffe = AuthMethod::Spiffe;
+    for id in sim.identity_ids() {
+        if let Some(cfg) = sim.config_json(&id, &spiffe) {
+            assert!(
+                ["static", "remote"].contains(&cfg["configurationType"].as_str().unwrap()),
+                "{cfg}"
+            );
+            assert!(cfg["bundleRefreshHintSeconds"].is_u64(), "{cfg}");
+            assert!(cfg.get("trustBundleDistribution").is_none(), "{cfg}");
+        }
+    }
+
+    let id = one(&server, spiffe.clone(), Some(spire_row()));
+    let url = config_url(&base, &spiffe, &id);
+    let (status, body) = get(&c, &url, &token).await;
+    assert_eq!(status, 200);
+    let before = body["identitySpiffeAuth"].clone();
+    assert_eq!(before["configurationType"], "remote");
+    assert_eq!(before["bundleEndpointProfile"], "https_spiffe");
+    assert_eq!(before["bundleEndpointCaCert"], SPIRE_CA);
+    assert_eq!(before["bundleRefreshHintSeconds"], 300);
+    assert_eq!(before["caBundleJwks"], "");
+    assert_eq!(before["cachedBundleLastRefreshedAt"], Value::Null);
+
+    // No configurationType: only the discriminator issue, even next to a bad field.
+    let (status, body) = patch(&c, &url, &token, json!({"accessTokenTTL": "600"})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"], "ValidationFailure");
+    assert_eq!(
+        body["message"],
+        json!([{"code": "invalid_union_discriminator", "options": ["static", "remote"],
+                "path": ["configurationType"],
+                "message": "Invalid discriminator value. Expected 'static' | 'remote'"}])
+    );
+    let (status, _) = patch(&c, &url, &token, json!({"accessTokenTTL": 600})).await;
+    assert_eq!(status, 422);
+    assert_eq!(sim.config_json(&id, &spiffe), Some(before.clone()));
+    let (status, body) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"configurationType": "remote", "accessTokenTTL": 600}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["message"][0]["path"], json!(["bundleEndpointUrl"]));
+    let (status, body) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"configurationType": "remote", "bundleEndpointUrl": "http://spire.corp.example"}),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        body["message"][0]["message"],
+        "Bundle endpoint URL must use HTTPS"
+    );
+
+    // The reset: what the body leaves out takes the schema's defaults.
+    let (status, body) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"configurationType": "remote",
+               "bundleEndpointUrl": "https://spire.corp.example:8443", "accessTokenTTL": 600}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let after = &body["identitySpiffeAuth"];
+    assert_eq!(after["accessTokenTTL"], 600);
+    assert_eq!(after["bundleEndpointProfile"], "https_web");
+    assert_eq!(after["bundleEndpointCaCert"], "");
+    assert_eq!(after["bundleRefreshHintSeconds"], 3600);
+    assert_eq!(after["trustDomain"], before["trustDomain"]);
+    assert_eq!(after["allowedSpiffeIds"], before["allowedSpiffeIds"]);
+    assert_eq!(Some(after.clone()), sim.config_json(&id, &spiffe));
+
+    // Resending every trust-bundle field keeps it.
+    let (status, body) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"configurationType": "remote",
+               "bundleEndpointUrl": "https://spire.corp.example:8443",
+               "bundleEndpointProfile": "https_spiffe", "bundleEndpointCaCert": SPIRE_CA,
+               "bundleRefreshHintSeconds": 300, "accessTokenTTL": 900}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let kept = &body["identitySpiffeAuth"];
+    for field in [
+        "bundleEndpointProfile",
+        "bundleEndpointCaCert",
+        "bundleRefreshHintSeconds",
+        "bundleEndpointUrl",
+    ] {
+        assert_eq!(kept[field], before[field], "{field}");
+    }
+
+    // Static: the JWKS is required; the endpoint is reset to "", the profile kept.
+    let (status, body) = patch(&c, &url, &token, json!({"configurationType": "static"})).await;
+    assert_eq!(status, 422);
+    assert_eq!(body["message"][0]["path"], json!(["caBundleJwks"]));
+    let (status, body) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"configurationType": "static", "caBundleJwks": SPIRE_JWKS}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let stat = &body["identitySpiffeAuth"];
+    assert_eq!(stat["configurationType"], "static");
+    assert_eq!(stat["caBundleJwks"], SPIRE_JWKS);
+    assert_eq!(stat["bundleEndpointUrl"], "");
+    assert_eq!(stat["bundleEndpointCaCert"], "");
+    assert_eq!(stat["bundleRefreshHintSeconds"], 3600);
+    assert_eq!(stat["bundleEndpointProfile"], "https_spiffe");
+
+    // No TTL <= MaxTTL refinement in spiffe's schema: the service answers 400.
+    let (status, _) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"configurationType": "static", "caBundleJwks": SPIRE_JWKS,
+               "accessTokenTTL": 7200, "accessTokenMaxTTL": 3600}),
+    )
+    .await;
+    assert_eq!(status, 400);
+}
+
+/// With `SpiffeApi::TrustBundleDistribution`, GET shows the same stored row with the trust
+/// bundle nested under `trustBundleDistribution` (columns hidden), a PATCH without it keeps
+/// the bundle, and a static bundle that is not a JWKS is refused with 400.
+#[tokio::test]
+async fn spiffe_newer_api_nests_the_bundle_and_keeps_it() {
+    let (server, c, token) = start(SimConfig {
+        spiffe_api: SpiffeApi::TrustBundleDistribution,
+        ..SimConfig::default()
+    })
+    .await;
+    let sim = server.handle();
+    let base = server.url();
+    let spiffe = AuthMethod::Spiffe;
+    let id = one(&server, spiffe.clone(), Some(spire_row()));
+    let url = config_url(&base, &spiffe, &id);
+    let (status, body) = get(&c, &url, &token).await;
+    assert_eq!(status, 200);
+    let shown = &body["identitySpiffeAuth"];
+    let distribution = json!({"profile": "https_web_bundle",
+        "endpointUrl": "https://spire.corp.example:8443", "caCert": SPIRE_CA,
+        "refreshHintSeconds": 300, "cachedBundleLastRefreshedAt": null});
+    assert_eq!(shown["trustBundleDistribution"], distribution);
+    assert!(shown.get("configurationType").is_none(), "{shown}");
+    assert!(shown.get("bundleEndpointProfile").is_none(), "{shown}");
+    assert_eq!(Some(shown.clone()), sim.config_json(&id, &spiffe));
+
+    let (status, body) = patch(&c, &url, &token, json!({"accessTokenTTL": 600})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["identitySpiffeAuth"]["trustBundleDistribution"],
+        distribution
+    );
+    assert_eq!(body["identitySpiffeAuth"]["accessTokenTTL"], 600);
+
+    let (status, body) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"trustBundleDistribution": {"profile": "static", "bundle": "not json"}}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["message"],
+        "The provided CA Bundle JWKS is not valid JWKS"
+    );
+    let (status, body) = patch(
+        &c,
+        &url,
+        &token,
+        json!({"trustBundleDistribution": {"profile": "static", "bundle": SPIRE_JWKS}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["identitySpiffeAuth"]["trustBundleDistribution"],
+        json!({"profile": "static", "bundle": SPIRE_JWKS})
+    );
 }
