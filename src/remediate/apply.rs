@@ -301,7 +301,10 @@ pub fn verify(
         if intended.contains_key(key.as_str()) || VOLATILE.contains(&key.as_str()) {
             continue;
         }
-        if before.fields().get(key.as_str()) != after.fields().get(key.as_str()) {
+        if !unchanged(
+            before.fields().get(key.as_str()),
+            after.fields().get(key.as_str()),
+        ) {
             // Name the field only: its value may be a secret.
             problems.push(format!(
                 "`{key}` changed although the plan did not touch it"
@@ -309,6 +312,18 @@ pub fn verify(
         }
     }
     problems
+}
+
+/// Whether a field the write did not touch kept its value. Null, a missing field and `""` are
+/// the same emptiness: some PATCH schemas store `""` for an omitted field that was null (the
+/// spiffe-auth `bundleEndpointUrl` of a static trust bundle), which changes nothing.
+fn unchanged(before: Option<&Value>, after: Option<&Value>) -> bool {
+    let empty = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => true,
+        Some(Value::String(s)) => s.is_empty(),
+        _ => false,
+    };
+    before == after || (empty(before) && empty(after))
 }
 
 /// The current time, RFC 3339.

@@ -14,7 +14,9 @@ use crate::support::{configured, idguard, policy_path, results, start_sim};
 
 pub(crate) type Snapshot = BTreeMap<(String, String), Value>;
 
-/// Every stored config, without `updatedAt` (which every write changes).
+/// Every stored config, without `updatedAt` (which every write changes) and without empty
+/// fields: null and `""` are the same emptiness (a spiffe-auth PATCH stores `""` for a static
+/// bundle's null `bundleEndpointUrl`, as Infisical's schema default does).
 pub(crate) fn snapshot(sim: &Sim) -> Snapshot {
     configured(sim, true)
         .into_iter()
@@ -24,6 +26,7 @@ pub(crate) fn snapshot(sim: &Sim) -> Snapshot {
                 .expect("config exists");
             if let Some(o) = v.as_object_mut() {
                 o.remove("updatedAt");
+                o.retain(|_, v| !v.is_null() && v.as_str() != Some(""));
             }
             ((id, m), v)
         })
