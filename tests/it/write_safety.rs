@@ -510,3 +510,219 @@ async fn files_for_another_organization_are_refused() {
     assert!(stderr(&o).contains("--org-id"), "{}", stderr(&o));
     assert!(patches(&sim).is_empty());
 }
+
+/// A stored trusted-IP list that admits every address.
+fn wide_open() -> Value {
+    json!([
+        {"ipAddress": "0.0.0.0", "type": "ipv4", "prefix": 0},
+        {"ipAddress": "::", "type": "ipv6", "prefix": 0}
+    ])
+}
+
+/// A simulator that enforces trusted IPs, whose login identity may log in and use its token
+/// from anywhere (127.0.0.1 included), and a policy that narrows every identity's network.
+async fn enforcing_org(dir: &Path) -> (idguard::sim::SimServer, PathBuf) {
+    let server = start_sim(SimConfig {
+        identities: 60,
+        enforce_trusted_ips: true,
+        ..SimConfig::default()
+    })
+    .await;
+    let sim = server.handle();
+    let me = sim.login_identity_id();
+    for field in ["accessTokenTrustedIps", "clientSecretTrustedIps"] {
+        sim.set_config_field(
+            &me,
+            &idguard::model::AuthMethod::Universal,
+            field,
+            wide_open(),
+        );
+    }
+    let policy = dir.join("network.yaml");
+    std::fs::write(
+        &policy,
+        "version: 1\nrules:\n  - id: network\n    severity: critical\n    trusted_ips:\n      \
+         allowed_cidrs: [10.0.0.0/8, \"2001:db8::/32\"]\n      fallback_cidrs: [10.0.0.0/8]\n",
+    )
+    .unwrap();
+    (server, policy)
+}
+
+/// A policy that narrows every identity's network, on a simulator that enforces trusted IPs
+/// for logins and token use: `remediate --apply` fixes every other config and leaves
+/// idguard's own identity untouched (held as manual, so the run keeps working); with
+/// `--include-self` that identity's change is the last PATCH of the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idguard_never_locks_itself_out_unless_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, policy) = enforcing_org(tmp.path()).await;
+    let sim = server.handle();
+    let me = sim.login_identity_id();
+    let mine = format!("/api/v1/auth/universal-auth/identities/{me}");
+    let before = sim.config_json(&me, &idguard::model::AuthMethod::Universal);
+    let out = tmp.path().join("held");
+    let o = run(
+        &server.url(),
+        args(
+            &[
+                "remediate",
+                "--policy",
+                &policy.display().to_string(),
+                "--apply",
+                "--yes",
+                "--max-changes",
+                "1000",
+            ],
+            &out,
+        ),
+    )
+    .await;
+    let err = stderr(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "self is left failing, every write verified: {err}"
+    );
+    assert!(err.contains("idguard runs as this identity"), "{err}");
+    assert!(
+        !err.contains("unverified") && !err.contains(" failed"),
+        "{err}"
+    );
+    let written = patches(&sim);
+    assert!(written.len() > 5, "the other configs were fixed");
+    assert!(
+        written.iter().all(|(_, path, _)| *path != mine),
+        "no PATCH of idguard's identity"
+    );
+    assert_eq!(
+        sim.config_json(&me, &idguard::model::AuthMethod::Universal),
+        before
+    );
+    let plan = read_json(&out.join("plan.json"));
+    assert!(
+        plan["manual"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["identity_id"] == me.as_str()),
+        "the plan lists idguard's own change as manual"
+    );
+    assert!(
+        plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["identity_id"] != me.as_str())
+    );
+
+    // A fresh org, with --include-self: idguard's own change goes last.
+    let (server, policy) = enforcing_org(tmp.path()).await;
+    let sim = server.handle();
+    let me = sim.login_identity_id();
+    let mine = format!("/api/v1/auth/universal-auth/identities/{me}");
+    let o = run(
+        &server.url(),
+        args(
+            &[
+                "remediate",
+                "--policy",
+                &policy.display().to_string(),
+                "--apply",
+                "--yes",
+                "--max-changes",
+                "1000",
+                "--include-self",
+            ],
+            &tmp.path().join("included"),
+        ),
+    )
+    .await;
+    let written = patches(&sim);
+    assert!(written.len() > 5, "{}", stderr(&o));
+    assert_eq!(
+        written.last().map(|(_, p, _)| p.as_str()),
+        Some(mine.as_str()),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(written.iter().filter(|(_, p, _)| *p == mine).count(), 1);
+    // The narrowed identity can no longer read from 127.0.0.1: exactly the lock-out the
+    // default avoids, and why the change waits until everything else is done.
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "its read-back is refused: {}",
+        stderr(&o)
+    );
+}
+
+/// An identity with an auth method idguard does not know gets results (its common fields are
+/// judged) but never a PATCH: its failing rule is manual with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_auth_methods_are_audited_but_never_patched() {
+    let server = start_sim(SimConfig {
+        identities: 20,
+        ..SimConfig::default()
+    })
+    .await;
+    let sim = server.handle();
+    let id = sim.add_identity(idguard::sim::IdentitySpec {
+        name: "quantum-worker".into(),
+        project_id: None,
+        methods: vec![(
+            idguard::model::AuthMethod::Unknown("quantum-auth".into()),
+            Some(json!({"id": "5b0a3c1e-8f5d-4c59-9a57-0d6f3f3b2a11",
+                        "accessTokenTTL": 0, "accessTokenMaxTTL": 0,
+                        "accessTokenNumUsesLimit": 0,
+                        "accessTokenTrustedIps": wide_open(),
+                        "entanglementPartner": "spooky"})),
+        )],
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = run(
+        &server.url(),
+        args(
+            &[
+                "remediate",
+                "--policy",
+                &example(),
+                "--apply",
+                "--yes",
+                "--max-changes",
+                "1000",
+            ],
+            &out,
+        ),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let report = read_json(&out.join("report.json"));
+    let mine: Vec<&Value> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["identity_id"] == id.as_str())
+        .collect();
+    assert!(
+        mine.iter().any(|r| r["status"] == "fail"),
+        "judged on its common fields"
+    );
+    for r in mine.iter().filter(|r| r["status"] == "fail") {
+        assert_eq!(r["auth_method"], "quantum-auth");
+        assert_eq!(r["remediation"]["auto"], false, "{r}");
+        assert!(
+            r["remediation"]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("does not know")
+        );
+    }
+    assert!(
+        patches(&sim)
+            .iter()
+            .all(|(_, p, _)| !p.contains("quantum-auth")),
+        "no PATCH of the unknown method"
+    );
+    assert!(!patches(&sim).is_empty(), "the known methods were fixed");
+}
