@@ -382,7 +382,8 @@ async fn a_failing_journal_stops_the_apply_and_rollback_restores_what_was_writte
 }
 
 /// A journal with a corrupt line in the middle is refused by `rollback` with its line number
-/// (exit 65, no request); one cut off at the end is read, with a note.
+/// (exit 65, no request); the intact journal's dry run marks the restores that loosen a
+/// config; one cut off at the end is read, with a note.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_refuses_a_journal_corrupt_in_the_middle() {
     let server = start_sim(SimConfig {
@@ -424,6 +425,25 @@ async fn rollback_refuses_a_journal_corrupt_in_the_middle() {
     assert_eq!(o.status.code(), Some(65), "{}", stderr(&o));
     assert!(stderr(&o).contains("corrupt.jsonl:3:"), "{}", stderr(&o));
     assert_eq!(sim.request_log().len(), 0);
+
+    // The journal as written: its dry run shows each restore with both values and marks the
+    // ones that widen access again.
+    let o = output(command(
+        &server.url(),
+        vec![
+            "rollback".into(),
+            applied.join("journal.jsonl").display().to_string(),
+        ],
+    ))
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains(" → "), "{}", stderr(&o));
+    assert!(stderr(&o).contains("(loosens: "), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("would be loosened again"),
+        "{}",
+        stderr(&o)
+    );
 
     let cut = tmp.path().join("cut.jsonl");
     std::fs::write(&cut, format!("{}{{\"type\":\"outc", text)).unwrap();
