@@ -2,7 +2,7 @@
 //! listing, and the per-method auth-config GET and PATCH, over a transport that retries,
 //! paces, honours 429s and bounds concurrency.
 //!
-//! It speaks the documented API (see `shared/infisical-api.md`) and knows nothing of policies,
+//! It speaks the documented API (see `docs/infisical-api.md`) and knows nothing of policies,
 //! evaluation or reports. Submodules: [`options`](ConnectOptions) (what to connect to and how),
 //! `error` ([`ApiError`], [`ErrorKind`]), `session` (tokens), `org` (which organization),
 //! `listing` ([`IdentityPager`]), `throttle` (rates and 429 gates), `transport` (sending).

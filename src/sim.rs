@@ -1,7 +1,7 @@
 //! The simulated Infisical server: an axum HTTP server on 127.0.0.1 over shared in-memory state,
 //! used by idguard's tests, benchmarks, `idguard demo` and `idguard sim`.
 //!
-//! It behaves like the current Infisical API as `infisical-api.md` describes it (login, token
+//! It behaves like the current Infisical API as `docs/infisical-api.md` describes it (login, token
 //! expiry, both identity listings, GET/PATCH of all 13 auth methods with Infisical's validation,
 //! omission traps and error shapes, rate limiting), optionally like an October-2024 server
 //! (`legacy`), can inject faults (including 403s, deletions between listing and GET and an org
@@ -63,7 +63,7 @@ pub struct SimConfig {
     pub client_id: String,
     /// The matching client secret.
     pub client_secret: String,
-    /// Behave like the October-2024 server ("Older servers" in infisical-api.md).
+    /// Behave like the October-2024 server ("Older servers" in docs/infisical-api.md).
     pub legacy: bool,
     /// The plan feature `ipAllowlisting`; false: trusted IPs other than `0.0.0.0/0`/`::/0`
     /// are refused with 400 "plan restriction".

@@ -66,7 +66,7 @@ impl ConnectOptions {
         }
     }
 
-    /// design.md §1 defaults: on `*.infisical.com` hosts (Infisical Cloud) the Free plan's
+    /// The README's defaults: on `*.infisical.com` hosts (Infisical Cloud) the Free plan's
     /// published per-IP limits, 200 reads and 90 writes per minute; elsewhere no client-side
     /// limit.
     pub fn default_rates_for(api_url: &str) -> (Option<Rate>, Option<Rate>) {
