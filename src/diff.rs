@@ -30,7 +30,9 @@ use serde::{Deserialize, Serialize};
 pub use render::{STILL_FAILING_SHOWN, render};
 
 use crate::finding::{Finding, Status};
-use crate::report::{Annotations, ReportError, RunInfo};
+use crate::report::{
+    Annotations, Baseline, BaselineOutcome, BaselineSection, ReportError, RunInfo,
+};
 
 /// The diff's own schema version (the `schema_version` of its JSON output).
 pub const DIFF_SCHEMA_VERSION: u32 = 1;
@@ -287,10 +289,9 @@ pub fn diff_files(old: &Path, new: &Path) -> Result<Diff, DiffError> {
 /// `audit --baseline PREV/report.json`: the previous report, indexed, compared with this run's
 /// findings as they stream past.
 ///
-/// Use: `BaselineTracker::load(prev)?` before the audit; `tracker.observe(&finding)` next to
-/// every `ReportSink::write`; after the audit, `let diff = tracker.finish(&run_info)`, merge
-/// `diff.annotations()` into the annotations given to `ReportSink::finish`, and write
-/// `diff.json` / `diff.md` beside the reports with [`write_baseline_files`].
+/// Use: `BaselineTracker::load(prev)?` before the audit, then hand it to
+/// `ReportSink::set_baseline`: the sink feeds it every finding, and at the end it writes
+/// `diff.json` / `diff.md` beside the reports and gives them its section and annotations.
 pub struct BaselineTracker {
     old_run: RunRef,
     comparison: compare::Comparison,
@@ -341,6 +342,30 @@ impl BaselineTracker {
             complete: run.complete,
         };
         self.comparison.finish(self.old_run, new)
+    }
+}
+
+impl Baseline for BaselineTracker {
+    fn observe(&mut self, finding: &Finding) {
+        BaselineTracker::observe(self, finding);
+    }
+
+    fn finish(self: Box<Self>, run: &RunInfo, dir: &Path) -> Result<BaselineOutcome, ReportError> {
+        let diff = BaselineTracker::finish(*self, run);
+        let written = write_baseline_files(dir, &diff)?;
+        let mut markdown = Vec::new();
+        render(&diff, DiffFormat::Markdown, &mut markdown).map_err(|source| ReportError::Io {
+            path: dir.join("report.md"),
+            source,
+        })?;
+        Ok(BaselineOutcome {
+            section: BaselineSection {
+                json: serde_json::to_value(&diff)?,
+                markdown: String::from_utf8_lossy(&markdown).into_owned(),
+            },
+            annotations: diff.annotations(),
+            written,
+        })
     }
 }
 

@@ -106,7 +106,36 @@ pub struct FinishContext<'a> {
     pub today: jiff::civil::Date,
     pub annotations: &'a Annotations,
     /// The comparison with a previous run (`--baseline`), when asked for.
-    pub baseline: Option<&'a crate::diff::Diff>,
+    pub baseline: Option<&'a BaselineSection>,
+}
+
+/// A comparison with a previous run as the reports show it: report.json's `baseline` section
+/// and report.md's "Changes since the baseline".
+#[derive(Debug, Clone)]
+pub struct BaselineSection {
+    /// The whole comparison, as JSON.
+    pub json: serde_json::Value,
+    /// The comparison in Markdown (top-level headings `#`).
+    pub markdown: String,
+}
+
+/// What a comparison with a previous run hands the reports when the run ends.
+pub struct BaselineOutcome {
+    /// Shown in report.json and report.md.
+    pub section: BaselineSection,
+    /// Merged into the results they name (e.g. `{"baseline": "new-failure"}`).
+    pub annotations: Annotations,
+    /// Files the comparison wrote beside the reports.
+    pub written: Vec<PathBuf>,
+}
+
+/// A comparison with a previous run, fed every finding as it is written (`--baseline`).
+/// Implemented by the `diff` module; the reports only show what it returns.
+pub trait Baseline: Send {
+    /// Compares one finding of this run.
+    fn observe(&mut self, finding: &Finding);
+    /// Ends the comparison (`run` describes this run) and writes its own files into `dir`.
+    fn finish(self: Box<Self>, run: &RunInfo, dir: &Path) -> Result<BaselineOutcome, ReportError>;
 }
 
 /// Extra fields merged into individual results at finish time, keyed by `finding_id`
@@ -140,7 +169,7 @@ fn open_writer(format: Format, dir: &Path) -> Result<Box<dyn FormatWriter>, Repo
 pub struct ReportSink {
     writers: Vec<Box<dyn FormatWriter>>,
     counts: Counts,
-    baseline: Option<crate::diff::BaselineTracker>,
+    baseline: Option<Box<dyn Baseline>>,
     dir: PathBuf,
 }
 
@@ -171,8 +200,8 @@ impl ReportSink {
 
     /// Compares every finding with a previous run's report (`--baseline`): results gain a
     /// `baseline` annotation and `diff.json` / `diff.md` are written beside the reports.
-    pub fn set_baseline(&mut self, tracker: crate::diff::BaselineTracker) {
-        self.baseline = Some(tracker);
+    pub fn set_baseline(&mut self, baseline: Box<dyn Baseline>) {
+        self.baseline = Some(baseline);
     }
 
     /// Records that one identity was listed (for the summary).
@@ -215,14 +244,17 @@ impl ReportSink {
         let mut written = Vec::new();
         let mut merged;
         let mut annotations = annotations;
-        let diff = self.baseline.map(|tracker| tracker.finish(run));
-        if let Some(diff) = &diff {
+        let baseline = match self.baseline {
+            Some(b) => Some(b.finish(run, &self.dir)?),
+            None => None,
+        };
+        if let Some(outcome) = &baseline {
             merged = annotations.clone();
-            for (id, extra) in diff.annotations() {
-                merged.entry(id).or_default().extend(extra);
+            for (id, extra) in &outcome.annotations {
+                merged.entry(id.clone()).or_default().extend(extra.clone());
             }
             annotations = &merged;
-            written.extend(crate::diff::write_baseline_files(&self.dir, diff)?);
+            written.extend(outcome.written.iter().cloned());
         }
         let ctx = FinishContext {
             run,
@@ -231,7 +263,7 @@ impl ReportSink {
             exemptions,
             today,
             annotations,
-            baseline: diff.as_ref(),
+            baseline: baseline.as_ref().map(|b| &b.section),
         };
         for w in self.writers {
             written.push(w.finish(&ctx)?);

@@ -107,7 +107,7 @@ pub async fn audit_phase(
     if let Some(prev) = &report_args.baseline {
         let tracker =
             crate::diff::BaselineTracker::load(prev).map_err(|e| Failure::new(Exit::DataErr, e))?;
-        sink.set_baseline(tracker);
+        sink.set_baseline(Box::new(tracker));
     }
     let today = started.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
     let mut planner = plan.then(|| PlanBuilder::new(client.org_id(), today));

@@ -91,9 +91,9 @@ impl FormatWriter for JsonReport {
         serde_json::to_writer(&mut out, ctx.run)?;
         out.write_all(b",\n  \"summary\": ").map_err(io)?;
         serde_json::to_writer(&mut out, ctx.summary)?;
-        if let Some(diff) = ctx.baseline {
+        if let Some(baseline) = ctx.baseline {
             out.write_all(b",\n  \"baseline\": ").map_err(io)?;
-            serde_json::to_writer(&mut out, diff)?;
+            serde_json::to_writer(&mut out, &baseline.json)?;
         }
         out.write_all(b",\n  \"results\": [").map_err(io)?;
         if count > 0 {

@@ -147,17 +147,10 @@ impl FormatWriter for MarkdownReport {
         ))?;
         doc.push(&expiring_exemptions(ctx))?;
 
-        if let Some(diff) = ctx.baseline {
+        if let Some(baseline) = ctx.baseline {
             doc.push("\n## Changes since the baseline\n\n")?;
-            let mut text = Vec::new();
-            crate::diff::render(diff, crate::diff::DiffFormat::Markdown, &mut text).map_err(
-                |e| ReportError::Io {
-                    path: final_path.clone(),
-                    source: e,
-                },
-            )?;
-            // Demote the diff's own headings below this section.
-            let text = String::from_utf8_lossy(&text).replace("\n#", "\n###");
+            // Demote the comparison's own headings below this section.
+            let text = baseline.markdown.replace("\n#", "\n###");
             let text = text
                 .strip_prefix('#')
                 .map(|t| format!("###{t}"))
