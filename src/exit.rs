@@ -32,6 +32,36 @@ impl Exit {
     pub fn code(self) -> u8 {
         self as u8
     }
+
+    /// The exit code of a run whose listing worked, in order of precedence: `error` results
+    /// (incomplete), then a refused apply, then a write that failed or did not verify, then
+    /// findings at or above `--fail-on` still failing.
+    pub fn of_run(outcome: &RunOutcome) -> Exit {
+        if outcome.errors > 0 {
+            Exit::Incomplete
+        } else if outcome.refused {
+            Exit::Refused
+        } else if outcome.write_failed {
+            Exit::WriteFailed
+        } else if outcome.still_failing > 0 {
+            Exit::Findings
+        } else {
+            Exit::Ok
+        }
+    }
+}
+
+/// What a run whose listing worked adds up to, for [`Exit::of_run`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// Results that are `error`.
+    pub errors: u64,
+    /// The blast-radius guard refused the apply.
+    pub refused: bool,
+    /// A write failed or did not verify.
+    pub write_failed: bool,
+    /// Unexempted failures at or above `--fail-on` left after any writes.
+    pub still_failing: u64,
 }
 
 /// A run that ended in error: the error chain, the exit code, and a hint for the user.
@@ -62,5 +92,34 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:#}", self.error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_win_over_writes_and_findings() {
+        let all = RunOutcome {
+            errors: 1,
+            refused: true,
+            write_failed: true,
+            still_failing: 3,
+        };
+        assert_eq!(Exit::of_run(&all), Exit::Incomplete);
+        let no_errors = RunOutcome { errors: 0, ..all };
+        assert_eq!(Exit::of_run(&no_errors), Exit::Refused);
+        let written = RunOutcome {
+            refused: false,
+            ..no_errors
+        };
+        assert_eq!(Exit::of_run(&written), Exit::WriteFailed);
+        let findings = RunOutcome {
+            write_failed: false,
+            ..written
+        };
+        assert_eq!(Exit::of_run(&findings), Exit::Findings);
+        assert_eq!(Exit::of_run(&RunOutcome::default()), Exit::Ok);
     }
 }

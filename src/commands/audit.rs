@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::audit::{self, AuditOptions, AuditOutcome, ListingError};
 use crate::cli::{AuditArgs, ReportArgs};
-use crate::exit::{Exit, Failure};
+use crate::exit::{Exit, Failure, RunOutcome};
 use crate::finding::Severity;
 use crate::infisical::{Client, ConnectOptions};
 use crate::policy::Policy;
@@ -186,18 +186,21 @@ pub fn finish_phase(
                 Some(failure),
             )
         }
-        None if totals.error > 0 => (
-            Exit::Incomplete,
-            Some(format!(
-                "{} result(s) are `error`: their configs could not be read",
-                totals.error
-            )),
-            None,
-        ),
-        None if adjust.refused => (Exit::Refused, None, None),
-        None if adjust.write_failed => (Exit::WriteFailed, None, None),
-        None if still_failing > 0 => (Exit::Findings, None, None),
-        None => (Exit::Ok, None, None),
+        None => {
+            let exit = Exit::of_run(&RunOutcome {
+                errors: totals.error,
+                refused: adjust.refused,
+                write_failed: adjust.write_failed,
+                still_failing,
+            });
+            let reason = (totals.error > 0).then(|| {
+                format!(
+                    "{} result(s) are `error`: their configs could not be read",
+                    totals.error
+                )
+            });
+            (exit, reason, None)
+        }
     };
     let stats = client.stats();
     let run = RunInfo {
