@@ -17,6 +17,7 @@ mod generator;
 mod http;
 mod limits;
 mod patch;
+mod records;
 mod routes;
 mod spiffe;
 mod state;

@@ -13,7 +13,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value, json};
 
-use super::state::{IdentityRec, OrgRec, ProjectRec};
+use super::records::{IdentityRec, OrgRec, ProjectRec};
 use super::{IdentitySpec, SimConfig};
 use crate::model::{AuthMethod, TrustedIp};
 
@@ -765,31 +765,5 @@ mod tests {
                 assert!(t == 0 || m == 0 || t <= m, "{c:?}");
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod scale_tests {
-    use super::*;
-
-    #[test]
-    fn generates_a_large_org_quickly() {
-        let t = std::time::Instant::now();
-        let g = generate(&SimConfig {
-            identities: 20_000,
-            ..SimConfig::default()
-        });
-        assert_eq!(g.identities.len(), 20_000);
-        let state =
-            super::super::state::State::new(g.org, g.identities, g.planted, g.login_identity);
-        assert_eq!(
-            state.sorted(super::super::state::ScopeFilter::All).len(),
-            20_000
-        );
-        assert!(
-            t.elapsed() < std::time::Duration::from_secs(30),
-            "{:?}",
-            t.elapsed()
-        );
     }
 }

@@ -11,56 +11,10 @@ use serde_json::{Map, Value};
 
 use super::generator::{self, Planted};
 use super::limits::Limiter;
+use super::records::{IdentityRec, OrgRec};
 use super::token::AuthState;
 use super::{Faults, IdentitySpec, LoggedRequest, RateLimit, SimConfig, SpiffeApi};
 use crate::model::AuthMethod;
-
-/// A project a project-scoped identity belongs to.
-#[derive(Debug, Clone)]
-pub(crate) struct ProjectRec {
-    pub(crate) id: String,
-    pub(crate) name: String,
-    pub(crate) slug: String,
-}
-
-/// One identity with its configured methods (in `authMethods` order) and stored configs.
-#[derive(Debug, Clone)]
-pub(crate) struct IdentityRec {
-    pub(crate) id: String,
-    pub(crate) name: String,
-    pub(crate) membership_id: String,
-    pub(crate) project: Option<ProjectRec>,
-    pub(crate) created_at: String,
-    pub(crate) configs: Vec<(AuthMethod, Map<String, Value>)>,
-}
-
-impl IdentityRec {
-    pub(crate) fn config(&self, method: &AuthMethod) -> Option<&Map<String, Value>> {
-        self.configs
-            .iter()
-            .find(|(m, _)| m == method)
-            .map(|(_, c)| c)
-    }
-
-    pub(crate) fn config_mut(&mut self, method: &AuthMethod) -> Option<&mut Map<String, Value>> {
-        self.configs
-            .iter_mut()
-            .find(|(m, _)| m == method)
-            .map(|(_, c)| c)
-    }
-
-    pub(crate) fn methods(&self) -> impl Iterator<Item = &AuthMethod> {
-        self.configs.iter().map(|(m, _)| m)
-    }
-}
-
-/// The organization.
-#[derive(Debug, Clone)]
-pub(crate) struct OrgRec {
-    pub(crate) id: String,
-    pub(crate) name: String,
-    pub(crate) slug: String,
-}
 
 /// Which identities a listing covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -499,5 +453,22 @@ impl Sim {
     /// Empties the request log.
     pub fn clear_request_log(&self) {
         self.shared.log().clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A generated org of 20,000 identities is held with every identity in the sorted listing.
+    #[test]
+    fn a_large_generated_org_is_listed_whole() {
+        let g = generator::generate(&SimConfig {
+            identities: 20_000,
+            ..SimConfig::default()
+        });
+        assert_eq!(g.identities.len(), 20_000);
+        let state = State::new(g.org, g.identities, g.planted, g.login_identity);
+        assert_eq!(state.sorted(ScopeFilter::All).len(), 20_000);
     }
 }
