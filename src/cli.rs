@@ -263,6 +263,9 @@ pub struct SimArgs {
     /// Fraction (0..1) of config requests that get an injected fault.
     #[arg(long, default_value_t = 0.0)]
     pub fault_rate: f64,
+    /// Seed of the injected faults (the same seed rolls the same faults).
+    #[arg(long, default_value_t = 0)]
+    pub fault_seed: u64,
     /// Lifetime of the access tokens the simulator issues, in seconds.
     #[arg(long, default_value_t = 2_592_000)]
     pub token_ttl: u64,

@@ -178,6 +178,9 @@ pub struct Faults {
     /// Identity ids whose config PATCHes are applied but answered 200 with a body that is not
     /// JSON (logged as [`FaultKind::Malformed`]).
     pub patch_garbled_answers: HashSet<String>,
+    /// Seed of the fault dice: the same seed rolls the same sequence of faults (requests served
+    /// concurrently may still draw them in another order).
+    pub seed: u64,
 }
 
 /// A change of the org in the middle of a listing, applied once, right after the listing page

@@ -34,6 +34,7 @@ pub async fn run(args: SimArgs, stderr: &mut dyn Write) -> Result<Exit, Failure>
                 FaultKind::Truncated,
                 FaultKind::DropConnection,
             ],
+            seed: args.fault_seed,
             ..Faults::default()
         },
         token_ttl: Duration::from_secs(args.token_ttl.max(1)),

@@ -308,11 +308,11 @@ fn roll_fault(s: &Shared, listing: bool, _id: Option<&str>) -> Option<FaultKind>
     if (listing && !faults.listing) || faults.kinds.is_empty() || faults.rate <= 0.0 {
         return None;
     }
-    let mut rng = rand::rng();
-    if rng.random::<f64>() >= faults.rate {
+    let mut dice = s.dice();
+    if dice.random::<f64>() >= faults.rate {
         return None;
     }
-    faults.kinds.choose(&mut rng).copied()
+    faults.kinds.choose(&mut *dice).copied()
 }
 
 async fn with_fault(
@@ -324,7 +324,7 @@ async fn with_fault(
     match fault {
         None => (run(req), None),
         Some(FaultKind::ServerError) => {
-            let status = *[500u16, 502, 503].choose(&mut rand::rng()).unwrap_or(&500);
+            let status = *[500u16, 502, 503].choose(&mut *s.dice()).unwrap_or(&500);
             (server_error(s, status), fault)
         }
         Some(FaultKind::HtmlPage) => {

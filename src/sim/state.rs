@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
 use super::generator::{self, Planted};
@@ -122,6 +124,8 @@ pub(crate) struct Shared {
     pub(crate) state: RwLock<State>,
     pub(crate) auth: Mutex<AuthState>,
     pub(crate) faults: RwLock<Faults>,
+    /// The fault dice, seeded from [`Faults::seed`] (reseeded by [`Sim::set_faults`]).
+    pub(crate) dice: Mutex<ChaCha8Rng>,
     pub(crate) limiter: Mutex<Limiter>,
     pub(crate) log: Mutex<Vec<LoggedRequest>>,
     pub(crate) req_counter: AtomicU64,
@@ -157,6 +161,10 @@ impl Shared {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    pub(crate) fn dice(&self) -> MutexGuard<'_, ChaCha8Rng> {
+        self.dice.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn limiter(&self) -> MutexGuard<'_, Limiter> {
@@ -290,6 +298,7 @@ impl Sim {
                 state: RwLock::new(state),
                 auth: Mutex::new(AuthState::default()),
                 faults: RwLock::new(config.faults.clone()),
+                dice: Mutex::new(ChaCha8Rng::seed_from_u64(config.faults.seed)),
                 limiter: Mutex::new(Limiter::new(config.rate_limit.clone())),
                 log: Mutex::new(Vec::new()),
                 req_counter: AtomicU64::new(0),
@@ -427,6 +436,7 @@ impl Sim {
 
     /// Replaces the fault settings.
     pub fn set_faults(&self, faults: Faults) {
+        *self.shared.dice() = ChaCha8Rng::seed_from_u64(faults.seed);
         *self
             .shared
             .faults

@@ -1329,3 +1329,31 @@ async fn spiffe_newer_api_nests_the_bundle_and_keeps_it() {
         json!({"profile": "static", "bundle": SPIRE_JWKS})
     );
 }
+
+/// The fault dice are seeded: the same seed faults the same requests of a sequence, another
+/// seed others (so a failing fault test can be re-run exactly).
+#[tokio::test]
+async fn fault_injection_is_seeded() {
+    async fn sequence(seed: u64) -> Vec<Option<FaultKind>> {
+        let (server, c, token) = start(SimConfig::default()).await;
+        let id = one(&server, AuthMethod::Token, None);
+        let sim = server.handle();
+        sim.set_faults(Faults {
+            rate: 0.5,
+            kinds: vec![FaultKind::ServerError, FaultKind::HtmlPage],
+            seed,
+            ..Faults::default()
+        });
+        sim.clear_request_log();
+        let url = config_url(&server.url(), &AuthMethod::Token, &id);
+        for _ in 0..40 {
+            let _ = get(&c, &url, &token).await;
+        }
+        sim.request_log().into_iter().map(|r| r.fault).collect()
+    }
+    let a = sequence(7).await;
+    assert_eq!(a.len(), 40);
+    assert!(a.iter().any(Option::is_some) && a.iter().any(Option::is_none));
+    assert_eq!(sequence(7).await, a, "same seed, same faults");
+    assert_ne!(sequence(8).await, a, "another seed, other faults");
+}
