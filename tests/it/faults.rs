@@ -290,6 +290,8 @@ struct CaseResult {
     errors: BTreeSet<(String, String)>,
     code: i32,
     rate_limited: u64,
+    /// From the first to the last request the simulator logged.
+    span: Duration,
 }
 
 /// Runs both modes against a fresh simulator each with `config` and `faults`, checking the
@@ -317,9 +319,15 @@ async fn matrix(
                 fault.kinds
             );
         }
+        let log = sim.request_log();
+        let span = match (log.first(), log.last()) {
+            (Some(first), Some(last)) => last.at.saturating_sub(first.at),
+            _ => Duration::ZERO,
+        };
         out.push(CaseResult {
             mode,
             errors,
+            span,
             code: o.code(),
             rate_limited: o.report()["run"]["api"]["rate_limited"]
                 .as_u64()
@@ -419,7 +427,6 @@ async fn the_deadline_bounds_retries() {
     let server = start_sim(small(6)).await;
     let sim = server.handle();
     sim.set_faults(fault);
-    let started = std::time::Instant::now();
     let args = [
         "--timeout",
         "1",
@@ -431,11 +438,6 @@ async fn the_deadline_bounds_retries() {
         "16",
     ];
     let o = run(&server.url(), Mode::Audit, &Creds::Universal, &args).await;
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "took {:?}",
-        started.elapsed()
-    );
     let errors = check(
         &sim,
         Mode::Audit,
@@ -496,15 +498,22 @@ async fn a_pause_past_the_deadline_is_an_error_not_a_hang() {
         }),
         ..small(10)
     };
-    let started = std::time::Instant::now();
     for CaseResult {
-        mode, errors, code, ..
+        mode,
+        errors,
+        code,
+        span,
+        ..
     } in matrix(config, Faults::default(), &["--deadline", "3"], RETRIES_3).await
     {
         assert!(!errors.is_empty(), "{mode:?}");
         assert_eq!(code, 2, "{mode:?}");
+        // The simulator's log: idguard never waited out the 30 s window it was asked to.
+        assert!(
+            span < Duration::from_secs(30),
+            "{mode:?}: requests spanned {span:?}"
+        );
     }
-    assert!(started.elapsed() < Duration::from_secs(25));
 }
 
 /// Waits (at most 10 s) until the simulator has answered `n` config GETs, then runs `act`.
