@@ -393,3 +393,17 @@ mod never_panics {
         assert!(parse(&bomb, "p").is_err());
     }
 }
+
+/// A rule whose only checks are written as null checks nothing: refused at the access_token
+/// mapping; one real value among nulls is a check.
+#[test]
+fn a_rule_of_null_checks_is_refused() {
+    let errs = errors(
+        "version: 1\nrules:\n  - id: a\n    access_token: { max_ttl: ~, max_uses: ~, allow_periodic: ~ }\n",
+    );
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(has(&errs, "4:19", "every check is null"), "{errs:?}");
+    let ok =
+        errors("version: 1\nrules:\n  - id: a\n    access_token: { max_ttl: 1h, max_uses: ~ }\n");
+    assert!(ok.is_empty(), "{ok:?}");
+}

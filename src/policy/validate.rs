@@ -524,6 +524,16 @@ fn access_token(ctx: &mut Ctx, node: &Node, label: &str) -> Option<AccessTokenCh
     if let Some(n) = f.get("allow_periodic") {
         out.allow_periodic = boolean(ctx, n, &format!("{what}.allow_periodic"));
     }
+    // Written keys that are all null (`max_ttl: ~`) check nothing: a rule that looks like a
+    // check but passes everything is refused.
+    if !f.entries.is_empty() && f.entries.iter().all(|(_, n)| n.kind == Kind::Null) {
+        ctx.err(
+            node,
+            format!(
+                "{what}: every check is null (~), so it checks nothing; give at least one a value"
+            ),
+        );
+    }
     Some(out)
 }
 
