@@ -10,7 +10,10 @@
 //! - [`infisical`]: the HTTP client (login, listing, per-method GET/PATCH, retries, rate limits).
 //! - [`audit`]: listing → bounded concurrent fetch → evaluate → stream to report writers.
 //! - [`progress`]: the progress bar on stderr (terminals only).
-//! - [`report`]: JSON and CSV writers and the human summary.
+//! - [`remediate`]: plans, their re-check, self-protection, PATCH bodies, apply with a journal,
+//!   verification and rollback.
+//! - [`report`]: the report writers (json, csv, md, html, sarif, junit) and the human summary.
+//! - [`input`]: local input files read through a size cap.
 //! - [`diff`]: what changed between two runs' report.json files (`idguard diff`, `--baseline`).
 //! - [`sim`]: the simulated Infisical server used by tests, benchmarks and the demo.
 //! - [`cli`], [`commands`]: argument parsing and one glue function per subcommand.
@@ -23,6 +26,7 @@ pub mod evaluate;
 pub mod exit;
 pub mod finding;
 pub mod infisical;
+pub mod input;
 pub mod model;
 pub mod pattern;
 pub mod policy;

@@ -12,7 +12,7 @@ mod node;
 mod validate;
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ipnet::IpNet;
 use sha2::{Digest, Sha256};
@@ -24,7 +24,7 @@ use crate::pattern::Pattern;
 pub use duration::{format_duration, format_seconds, parse_duration_text};
 
 /// Inputs longer than this are refused before parsing (a policy is a few kilobytes).
-pub const MAX_POLICY_BYTES: usize = 4 * 1024 * 1024;
+pub const MAX_POLICY_BYTES: usize = crate::input::POLICY_CAP as usize;
 
 /// A validated policy, version 1.
 #[derive(Debug, Clone, PartialEq)]
@@ -207,12 +207,9 @@ impl fmt::Display for Diagnostic {
 /// Why a policy could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
-    /// The file could not be read.
-    #[error("cannot read policy {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    /// The file could not be read, or is larger than a policy can be.
+    #[error(transparent)]
+    Read(crate::input::InputError),
     /// The policy has problems; every one is listed.
     #[error("{}", DiagnosticList(diagnostics))]
     Invalid { diagnostics: Vec<Diagnostic> },
@@ -236,10 +233,8 @@ impl fmt::Display for DiagnosticList<'_> {
 /// diagnostics, not read errors.
 pub fn load(path: &Path) -> Result<Policy, PolicyError> {
     let origin = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|source| PolicyError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let bytes = crate::input::read_capped(path, crate::input::POLICY_CAP, "policy")
+        .map_err(PolicyError::Read)?;
     parse_bytes(&bytes, &origin).map_err(|diagnostics| PolicyError::Invalid { diagnostics })
 }
 

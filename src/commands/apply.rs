@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::ApplyArgs;
 use crate::exit::{Exit, Failure};
 use crate::policy::Policy;
-use crate::remediate::plan::Plan;
+use crate::remediate::plan::{Plan, PlanError};
 use crate::remediate::{apply, recheck, self_guard};
 use crate::report;
 
@@ -19,7 +19,10 @@ use super::{connect, validate, writes};
 
 /// Runs `idguard apply`.
 pub async fn run(args: ApplyArgs, quiet: bool, stderr: &mut dyn Write) -> Result<Exit, Failure> {
-    let plan = Plan::load(&args.plan).map_err(|e| Failure::new(Exit::DataErr, e))?;
+    let plan = Plan::load(&args.plan).map_err(|e| match e {
+        PlanError::Read(e) => validate::input_failure(e),
+        invalid => Failure::new(Exit::DataErr, invalid),
+    })?;
     let policy = plan_policy(args.policy.as_deref(), &plan)?;
     let now = jiff::Timestamp::now();
     let today = now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();

@@ -125,12 +125,16 @@ pub async fn connect_for_file(
 pub fn options(args: &ConnectionArgs) -> Result<ConnectOptions, Failure> {
     let credentials = match &args.token_file {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                Failure::new(
-                    Exit::NoPerm,
-                    anyhow::anyhow!("cannot read --token-file {}: {e}", path.display()),
-                )
-            })?;
+            let bytes = crate::input::read_capped(path, crate::input::TOKEN_FILE_CAP, "token file")
+                .map_err(|e| {
+                    let exit = if e.is_too_large() {
+                        Exit::DataErr
+                    } else {
+                        Exit::NoPerm
+                    };
+                    Failure::new(exit, anyhow::anyhow!("--token-file: {e}"))
+                })?;
+            let text = String::from_utf8_lossy(&bytes);
             let token = text.trim();
             if token.is_empty() {
                 return Err(Failure::new(

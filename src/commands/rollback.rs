@@ -11,11 +11,14 @@ use crate::remediate::rollback;
 use crate::report;
 
 use super::audit::io_failure;
-use super::{connect, writes};
+use super::{connect, validate, writes};
 
 /// Runs `idguard rollback`.
 pub async fn run(args: RollbackArgs, quiet: bool, stderr: &mut dyn Write) -> Result<Exit, Failure> {
-    let journal = journal::read(&args.journal).map_err(|e| Failure::new(Exit::DataErr, e))?;
+    let journal = journal::read(&args.journal).map_err(|e| match e {
+        journal::JournalError::Read(e) => validate::input_failure(e),
+        invalid => Failure::new(Exit::DataErr, invalid),
+    })?;
     if journal.truncated_tail {
         let _ = writeln!(
             stderr,

@@ -23,6 +23,16 @@ pub fn run(path: &Path, quiet: bool, stderr: &mut dyn Write) -> Result<Exit, Fai
 
 /// Loads a policy, mapping any problem to exit 65 (invalid) with every diagnostic listed,
 /// each with the source line it points at.
+/// The failure of a local input file: too large is bad input (65), unreadable is I/O (74).
+pub fn input_failure(e: crate::input::InputError) -> Failure {
+    let exit = if e.is_too_large() {
+        Exit::DataErr
+    } else {
+        Exit::IoErr
+    };
+    Failure::new(exit, e)
+}
+
 pub fn load_policy(path: &Path) -> Result<policy::Policy, Failure> {
     policy::load(path).map_err(|e| match e {
         policy::PolicyError::Invalid { diagnostics } => {
@@ -40,6 +50,6 @@ pub fn load_policy(path: &Path) -> Result<policy::Policy, Failure> {
                 ),
             )
         }
-        other => Failure::new(Exit::DataErr, other),
+        policy::PolicyError::Read(e) => input_failure(e),
     })
 }

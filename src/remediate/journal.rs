@@ -7,7 +7,7 @@
 //! A journal cut short by a crash is readable: a partial last line is ignored (and reported).
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -92,12 +92,8 @@ pub enum JournalError {
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot read journal {path}: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] crate::input::InputError),
     #[error("{path}:{line}: not a journal entry: {message}")]
     Invalid {
         path: PathBuf,
@@ -187,7 +183,9 @@ pub struct Journal {
 /// Reads a journal. Every complete line must be a valid entry (else an error naming the
 /// line); a partial last line without its newline is ignored and flagged.
 pub fn read(path: &Path) -> Result<Journal, JournalError> {
-    let file = File::open(path).map_err(|source| JournalError::Read {
+    use crate::input::{InputError, JOURNAL_CAP, JOURNAL_LINE_CAP, read_line_capped};
+    let file = File::open(path).map_err(|source| InputError::Io {
+        what: "journal",
         path: path.to_owned(),
         source,
     })?;
@@ -196,16 +194,21 @@ pub fn read(path: &Path) -> Result<Journal, JournalError> {
     let mut truncated_tail = false;
     let mut buf = Vec::new();
     let mut line_no = 0;
+    let mut total: u64 = 0;
     loop {
         buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|source| JournalError::Read {
-                path: path.to_owned(),
-                source,
-            })?;
+        let n = read_line_capped(&mut reader, &mut buf, JOURNAL_LINE_CAP, "journal", path)?;
         if n == 0 {
             break;
+        }
+        total += n as u64;
+        if total > JOURNAL_CAP {
+            return Err(InputError::TooLarge {
+                what: "journal",
+                path: path.to_owned(),
+                cap: JOURNAL_CAP,
+            }
+            .into());
         }
         line_no += 1;
         let complete = buf.ends_with(b"\n");

@@ -98,12 +98,8 @@ pub struct ManualItem {
 /// Errors reading a plan.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("cannot read plan {path}: {source}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Read(#[from] crate::input::InputError),
     #[error("{path}:{line}:{column}: not a valid idguard plan: {message}")]
     Invalid {
         path: PathBuf,
@@ -116,17 +112,14 @@ pub enum PlanError {
 impl Plan {
     /// Reads and checks a plan file.
     pub fn load(path: &Path) -> Result<Plan, PlanError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PlanError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let bytes = crate::input::read_capped(path, crate::input::PLAN_CAP, "plan")?;
         let invalid = |line, column, message: String| PlanError::Invalid {
             path: path.to_owned(),
             line,
             column,
             message,
         };
-        let plan: Plan = serde_json::from_str(&text)
+        let plan: Plan = serde_json::from_slice(&bytes)
             .map_err(|e| invalid(e.line(), e.column(), e.to_string()))?;
         if plan.schema_version != PLAN_SCHEMA_VERSION || plan.kind != "idguard-plan" {
             return Err(invalid(

@@ -10,6 +10,7 @@ mod faults;
 mod files;
 mod formats;
 mod hostile;
+mod inputs;
 mod patch_answer;
 mod rates;
 mod remediate;

@@ -1,0 +1,34 @@
+//! Local input files read through a size cap: an endless or huge policy, plan, journal or
+//! token file is refused with its path and exit 65, never read into memory or aborted on.
+
+use crate::support::idguard;
+
+/// `/dev/zero` as a policy, plan, journal or token file: exit 65 naming the file.
+#[cfg(unix)]
+#[test]
+fn endless_input_files_are_refused() {
+    let cases: [&[&str]; 4] = [
+        &["validate", "/dev/zero"],
+        &["apply", "/dev/zero", "--yes"],
+        &["rollback", "/dev/zero"],
+        &[
+            "audit",
+            "--policy",
+            "policies/example.yaml",
+            "--token-file",
+            "/dev/zero",
+        ],
+    ];
+    for args in cases {
+        let o = idguard()
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("INFISICAL_DOMAIN", "http://127.0.0.1:9")
+            .output()
+            .expect("binary runs");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(65), "{args:?}: {err}");
+        assert!(err.contains("/dev/zero"), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
