@@ -13,6 +13,7 @@ use futures::{StreamExt, stream};
 use jiff::civil::Date;
 use tokio::sync::mpsc;
 
+use crate::display::safe;
 use crate::evaluate;
 use crate::infisical::{ApiError, Client};
 use crate::model::{AuthConfig, AuthMethod, Identity};
@@ -118,7 +119,7 @@ pub async fn run(
                     }
                     Err(err) => {
                         outcome.config_errors += 1;
-                        tracing::warn!(identity = %identity.id, method = %method, "config could not be read: {err}");
+                        tracing::warn!(identity = %safe(&identity.id), method = %safe(method.as_str()), "config could not be read: {err}");
                         found = evaluate::error_findings(
                             policy,
                             &org_id,

@@ -14,6 +14,7 @@
 //!   verification and rollback.
 //! - [`report`]: the report writers (json, csv, md, html, sarif, junit) and the human summary.
 //! - [`input`]: local input files read through a size cap.
+//! - [`display`]: server-supplied text made safe for a terminal or a log line.
 //! - [`diff`]: what changed between two runs' report.json files (`idguard diff`, `--baseline`).
 //! - [`sim`]: the simulated Infisical server used by tests, benchmarks and the demo.
 //! - [`cli`], [`commands`]: argument parsing and one glue function per subcommand.
@@ -22,6 +23,7 @@ pub mod audit;
 pub mod cli;
 pub mod commands;
 pub mod diff;
+pub mod display;
 pub mod evaluate;
 pub mod exit;
 pub mod finding;

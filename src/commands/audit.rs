@@ -228,7 +228,11 @@ pub fn finish_phase(
 
     let mut human = format!("idguard: {}", counts.human());
     if !outcome.unknown_methods.is_empty() {
-        let names: Vec<_> = outcome.unknown_methods.iter().map(String::as_str).collect();
+        let names: Vec<_> = outcome
+            .unknown_methods
+            .iter()
+            .map(|m| crate::display::safe(m))
+            .collect();
         human.push_str(&format!(
             "  note: auth methods unknown to this idguard version were audited by their common fields only: {}\n",
             names.join(", ")

@@ -5,6 +5,7 @@
 use std::io::Write;
 
 use crate::cli::RollbackArgs;
+use crate::display::safe;
 use crate::exit::{Exit, Failure};
 use crate::remediate::journal::{self, Entry};
 use crate::remediate::rollback;
@@ -59,20 +60,23 @@ pub async fn run(args: RollbackArgs, quiet: bool, stderr: &mut dyn Write) -> Res
                     .unwrap_or_default();
                 let _ = writeln!(
                     stderr,
-                    "~ {} ({}) {}: {field}: {from} → {value}{why}",
-                    step.item.identity_name.escape_debug(),
-                    step.item.identity_id.escape_debug(),
-                    step.item.auth_method.escape_debug()
+                    "~ {} ({}) {}: {}: {} → {}{why}",
+                    safe(&step.item.identity_name),
+                    safe(&step.item.identity_id),
+                    safe(&step.item.auth_method),
+                    safe(field),
+                    safe(&from.to_string()),
+                    safe(&value.to_string())
                 );
             }
             if !step.changed_since.is_empty() {
                 let _ = writeln!(
                     stderr,
                     "! {} ({}) {}: changed since idguard wrote them, left alone: {}",
-                    step.item.identity_name,
-                    step.item.identity_id,
-                    step.item.auth_method,
-                    step.changed_since.join(", ")
+                    safe(&step.item.identity_name),
+                    safe(&step.item.identity_id),
+                    safe(&step.item.auth_method),
+                    safe(&step.changed_since.join(", "))
                 );
             }
             if let Some(e) = &outcome.error
@@ -80,8 +84,10 @@ pub async fn run(args: RollbackArgs, quiet: bool, stderr: &mut dyn Write) -> Res
             {
                 let _ = writeln!(
                     stderr,
-                    "! {} {}: {e}",
-                    step.item.identity_id, step.item.auth_method
+                    "! {} {}: {}",
+                    safe(&step.item.identity_id),
+                    safe(&step.item.auth_method),
+                    safe(e)
                 );
             }
         }

@@ -6,6 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::display::safe;
 use crate::exit::{Exit, Failure};
 use crate::infisical::Client;
 use crate::remediate::apply::ChangeOutcome;
@@ -84,9 +85,9 @@ pub fn print_held(held: &[ManualItem], stderr: &mut dyn Write) {
         let _ = writeln!(
             stderr,
             "idguard: held: {} ({}) {} [{}]: {}",
-            m.identity_name.escape_debug(),
-            m.identity_id.escape_debug(),
-            m.auth_method.escape_debug(),
+            safe(&m.identity_name),
+            safe(&m.identity_id),
+            safe(&m.auth_method),
             m.rule,
             m.reason
         );
@@ -143,10 +144,10 @@ pub fn summarise(outcomes: &[ChangeOutcome], not_attempted: usize) -> (Vec<Strin
         lines.push(format!(
             "  {} {} ({}) {}: {}",
             c.outcome.as_str(),
-            c.identity_name,
-            c.identity_id,
-            c.auth_method,
-            c.error.as_deref().unwrap_or("")
+            safe(&c.identity_name),
+            safe(&c.identity_id),
+            safe(&c.auth_method),
+            safe(c.error.as_deref().unwrap_or(""))
         ));
     }
     let failed = outcomes

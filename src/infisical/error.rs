@@ -277,7 +277,7 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
             }
             '>' if in_tag => in_tag = false,
             _ if in_tag => {}
-            c if c.is_control() => out.push(' '),
+            c if crate::display::is_unsafe(c) => out.push(' '),
             c => out.push(c),
         }
     }
@@ -294,11 +294,11 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
 }
 
 /// Cuts server text to at most [`MAX_SERVER_TEXT`] characters (on a char boundary) and drops
-/// control characters, so it cannot spoof log lines.
+/// control and bidirectional-override characters, so it cannot spoof log lines.
 pub(crate) fn truncate(s: &str) -> String {
     let clean: String = s
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| if crate::display::is_unsafe(c) { ' ' } else { c })
         .collect();
     if clean.chars().count() <= MAX_SERVER_TEXT {
         clean

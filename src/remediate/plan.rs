@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::patch_body;
+use crate::display::safe;
 use crate::evaluate::ConfigChange;
 use crate::finding::{Finding, Status};
 use crate::model::{AuthConfig, Identity};
@@ -334,9 +335,9 @@ pub fn render_diff(plan: &Plan) -> String {
         let _ = writeln!(
             out,
             "~ {} ({}) {}  [{}]",
-            c.identity_name,
-            c.identity_id,
-            c.auth_method,
+            safe(&c.identity_name),
+            safe(&c.identity_id),
+            safe(&c.auth_method),
             c.rules_fixed.join(", ")
         );
         for (field, after) in &c.after {
@@ -348,7 +349,11 @@ pub fn render_diff(plan: &Plan) -> String {
         let _ = writeln!(
             out,
             "! {} ({}) {} [{}]: manual: {}",
-            m.identity_name, m.identity_id, m.auth_method, m.rule, m.reason
+            safe(&m.identity_name),
+            safe(&m.identity_id),
+            safe(&m.auth_method),
+            m.rule,
+            safe(&m.reason)
         );
     }
     out
@@ -364,6 +369,7 @@ fn short(v: &Value) -> String {
         Value::String(s) => format!("\"{s}\""),
         other => other.to_string(),
     };
+    let text = safe(&text).into_owned();
     if text.chars().count() > 120 {
         format!("{}…", text.chars().take(120).collect::<String>())
     } else {

@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 use super::patch_body;
 use super::plan::{self, Plan, PlannedChange};
+use crate::display::safe;
 use crate::evaluate;
 use crate::model::{AuthConfig, AuthMethod, Identity, IdentityScope};
 use crate::policy::Policy;
@@ -36,8 +37,12 @@ impl fmt::Display for Offence {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "change {} ({} {:?}, {}): {}",
-            self.position, self.identity_id, self.identity_name, self.auth_method, self.problem
+            "change {} ({} {}, {}): {}",
+            self.position,
+            safe(&self.identity_id),
+            safe(&self.identity_name),
+            safe(&self.auth_method),
+            safe(&self.problem)
         )
     }
 }

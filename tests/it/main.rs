@@ -16,5 +16,6 @@ mod rates;
 mod remediate;
 mod sim_api;
 mod support;
+mod terminal;
 mod tls;
 mod write_safety;
