@@ -20,7 +20,7 @@ use crate::pattern::Pattern;
 use crate::policy::{Exemption, Policy, Rule};
 use part::Part;
 
-pub use allowlist::entries as allowlist_entries;
+pub use allowlist::{entries as allowlist_entries, field_entries as allowlist_field_entries};
 
 /// Whether `rule.applies_to` covers this identity and method (before looking at checks).
 pub fn rule_matches(rule: &Rule, identity: &Identity, method: &AuthMethod) -> bool {

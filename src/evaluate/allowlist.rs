@@ -7,10 +7,27 @@ use serde_json::{Map, Value};
 
 use super::part::Part;
 use crate::finding::{CheckCode, Violation};
-use crate::model::AuthConfig;
+use crate::model::{AuthConfig, AuthMethod};
 use crate::policy::AllowlistCheck;
 
-/// The entries of a stored allowlist; `None` when the field is missing or null.
+/// The entries of the stored allowlist `field`: a comma-separated list split and trimmed, or,
+/// for a single-value field (Kubernetes `allowedAudience`), the whole trimmed value. `None`
+/// when the field is missing or null.
+pub fn field_entries(field: &str, value: Option<&Value>) -> Option<Vec<String>> {
+    if AuthMethod::is_single_value_field(field)
+        && let Some(Value::String(s)) = value
+    {
+        let one = s.trim();
+        return Some(if one.is_empty() {
+            vec![]
+        } else {
+            vec![one.to_owned()]
+        });
+    }
+    entries(value)
+}
+
+/// The entries of a stored comma-separated allowlist; `None` when the field is missing or null.
 pub fn entries(value: Option<&Value>) -> Option<Vec<String>> {
     let split = |s: &str| -> Vec<String> {
         s.split(',')
@@ -50,7 +67,7 @@ pub(crate) fn check(rule: &AllowlistCheck, cfg: &AuthConfig) -> Option<Part> {
     }
     let field = rule.field.as_str();
     let raw = cfg.field(field);
-    let list = entries(raw);
+    let list = field_entries(field, raw);
     let mut violations = Vec::new();
     let empty = list.as_ref().is_none_or(Vec::is_empty);
     if rule.required && empty {

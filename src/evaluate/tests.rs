@@ -753,3 +753,43 @@ fn conflicting_rule_fixes_are_left_manual() {
     assert_eq!(change.manual.len(), 1);
     assert_eq!(change.manual[0].0, "b");
 }
+
+/// Kubernetes `allowedAudience` is one value, commas included: it is judged whole and never
+/// cut down to a part of itself; without a default its fix is manual.
+#[test]
+fn kubernetes_audience_is_a_single_value() {
+    let p = policy(
+        "version: 1\nrules:\n  - id: aud\n    allowlists:\n      - field: allowedAudience\n        allowed: [\"sts.example.com\"]\n",
+    );
+    let c = cfg(
+        AuthMethod::Kubernetes,
+        json!({"allowedAudience": "sts.example.com, evil", "allowedNamespaces": "prod"}),
+    );
+    let f = &evaluate(&p, "org", &who(), &c, today())[0];
+    assert_eq!(f.status, Status::Fail);
+    assert_eq!(f.violations[0].observed, "sts.example.com, evil");
+    assert!(
+        matches!(f.remediation, Some(Remediation::Manual { .. })),
+        "{:?}",
+        f.remediation
+    );
+    let ok = cfg(
+        AuthMethod::Kubernetes,
+        json!({"allowedAudience": " sts.example.com "}),
+    );
+    assert_eq!(
+        evaluate(&p, "org", &who(), &ok, today())[0].status,
+        Status::Pass
+    );
+    // A default for a single-value field takes one entry.
+    let errs = crate::policy::parse(
+        "version: 1\nrules:\n  - id: aud\n    allowlists:\n      - field: allowedAudience\n        required: true\n        default: [a, b]\n",
+        "p.yaml",
+    )
+    .expect_err("two defaults");
+    assert!(
+        errs[0].to_string().contains("takes one entry"),
+        "{}",
+        errs[0]
+    );
+}

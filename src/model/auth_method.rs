@@ -125,6 +125,20 @@ impl AuthMethod {
         }
     }
 
+    /// Whether `field` (an allowlist field) holds one value rather than a comma-separated list:
+    /// Kubernetes `allowedAudience` is compared whole by Infisical, commas included.
+    pub fn is_single_value_field(field: &str) -> bool {
+        field == "allowedAudience"
+    }
+
+    /// Whether `field` is an allowlist field of some method (null and empty both mean
+    /// "anyone" there).
+    pub fn is_allowlist_field(field: &str) -> bool {
+        Self::KNOWN
+            .iter()
+            .any(|m| m.allowlist_fields().contains(&field))
+    }
+
     /// Whether the method has `clientSecretTrustedIps` (universal-auth only).
     pub fn has_client_secret_trusted_ips(&self) -> bool {
         matches!(self, AuthMethod::Universal)

@@ -701,6 +701,15 @@ fn allowlists(
                     values.push(t.to_owned());
                 }
             }
+            if values.len() > 1
+                && let Some(name) = &field
+                && AuthMethod::is_single_value_field(name)
+            {
+                ctx.err(
+                    n,
+                    format!("{fw}.default: `{name}` holds one value, so `default` takes one entry"),
+                );
+            }
             if !values.is_empty() {
                 default = Some(values);
             }

@@ -19,7 +19,7 @@ use super::patch_body;
 use crate::display::safe;
 use crate::evaluate::ConfigChange;
 use crate::finding::{Finding, Status};
-use crate::model::{AuthConfig, Identity};
+use crate::model::{AuthConfig, AuthMethod, Identity};
 
 /// The plan schema version (2: changes record `planned_from`).
 pub const PLAN_SCHEMA_VERSION: u32 = 2;
@@ -241,10 +241,13 @@ pub fn same_value(field: &str, live: &Value, intended: &Value) -> bool {
         return true;
     }
     match (live, intended) {
+        (Value::String(a), Value::String(b)) if AuthMethod::is_single_value_field(field) => {
+            a.trim() == b.trim()
+        }
         (Value::String(a), Value::String(b)) => comma_set(a) == comma_set(b),
         (Value::Null, Value::String(s)) | (Value::String(s), Value::Null) => {
             // An empty list and null both mean "no restriction" only for allowlists.
-            field.starts_with("allowed") && comma_set(s).is_empty()
+            AuthMethod::is_allowlist_field(field) && comma_set(s).is_empty()
         }
         (Value::Array(a), Value::Array(b)) if field.ends_with("TrustedIps") => {
             ip_set(a) == ip_set(b)
@@ -506,5 +509,30 @@ impl PlanBuilder {
             changes: self.changes,
             manual: self.manual,
         }
+    }
+}
+
+#[cfg(test)]
+mod emptiness_tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Null and an empty list mean "anyone" for every allowlist field (OIDC/JWT
+    /// `boundAudiences` included), and for no other field; a single-value field compares whole.
+    #[test]
+    fn null_and_empty_are_the_same_for_every_allowlist() {
+        assert!(same_value("boundAudiences", &Value::Null, &json!("")));
+        assert!(same_value("allowedUsernames", &json!(" , "), &Value::Null));
+        assert!(!same_value("jwksUrl", &Value::Null, &json!("")));
+        assert!(same_value(
+            "allowedAudience",
+            &json!(" a,b "),
+            &json!("a,b")
+        ));
+        assert!(!same_value(
+            "allowedAudience",
+            &json!("a, b"),
+            &json!("b,a")
+        ));
     }
 }

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use super::apply::{ChangeOutcome, SharedJournal, now, verify};
 use super::journal::{Entry, Journal, JournalError, JournalWriter, Outcome};
 use super::{patch_body, plan};
-use crate::evaluate::allowlist_entries;
+use crate::evaluate::allowlist_field_entries;
 use crate::infisical::Client;
 use crate::model::{AuthMethod, TrustedIp};
 
@@ -110,7 +110,8 @@ pub fn loosening(field: &str, from: &Value, to: &Value) -> Option<String> {
             (!wider.is_empty()).then(|| format!("admits {} again", wider.join(", ")))
         }
         _ => {
-            let (from, to) = (allowlist_entries(Some(from)), allowlist_entries(Some(to)));
+            let entries = |v: &Value| allowlist_field_entries(field, Some(v));
+            let (from, to) = (entries(from), entries(to));
             match (from.unwrap_or_default(), to.unwrap_or_default()) {
                 (f, t) if !f.is_empty() && t.is_empty() => {
                     Some("empty again: anyone may log in".into())
