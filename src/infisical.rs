@@ -204,7 +204,7 @@ impl Client {
     ) -> Result<(), ApiError> {
         // Sent again only when no 2xx came back (5xx, 408, 429, connection errors, timeouts): a
         // PATCH sets absolute values, so sending it twice leaves the same state. After a 2xx it
-        // is never sent again, even when its answer cannot be decoded.
+        // is never sent again, even when its answer cannot be decoded or is cut short.
         let mut req = self.config_request(Method::PATCH, identity_id, method, Class::Write)?;
         req.set_json(&Value::Object(body.clone()));
         self.inner

@@ -3,7 +3,7 @@
 //! backoff with jitter (backon) on 5xx / timeouts / connection errors / truncated or invalid
 //! JSON, the request deadline, the replay after a token refresh, and the request counters.
 //! A write whose answer is not needed ([`Transport::execute_write`]) is never sent again after
-//! a 2xx answer was read, whatever its body.
+//! a 2xx status arrived, whatever its body, even one cut short in transit.
 //!
 //! What a status means for a given endpoint (not configured, not found, ...) is decided by the
 //! callers; this module only separates "retry", "wait" and "give up".
@@ -175,21 +175,21 @@ impl Transport {
     }
 
     /// Sends a write whose answer is not needed: any 2xx is success, its body not decoded
-    /// (it may be anything, even not JSON). A 2xx means the server applied the write, so the
-    /// request is never sent again after one; without a 2xx it is retried as
+    /// (it may be anything, even not JSON, or cut short in transit). A 2xx means the server
+    /// applied the write, so the request is never sent again after one (the caller reads the
+    /// config back to verify it); without a 2xx it is retried as
     /// [`execute_with`](Transport::execute_with) retries (5xx, 408, 429, connection errors,
-    /// timeouts). A body cut short in transit is retried too: the HTTP layer reports it without
-    /// the status it came with.
+    /// timeouts).
     pub async fn execute_write(
         &self,
         req: &Request,
         session: Option<&Session>,
     ) -> Result<(), ApiError> {
-        self.execute_with(req, session, |_| Ok(())).await
+        self.run(req, session, |_| Ok(()), || Some(())).await
     }
 
-    /// [`Transport::execute`] with the 2xx body decoded by `decode`; a decode error is a bad
-    /// (truncated or invalid) body and is retried like one, which sends the request again: a
+    /// [`Transport::execute`] with the 2xx body decoded by `decode`; a decode error, or a body
+    /// cut short, is a bad body and is retried like one, which sends the request again: a
     /// write that must not be re-sent after a 2xx goes through
     /// [`execute_write`](Transport::execute_write).
     pub async fn execute_with<T>(
@@ -197,6 +197,19 @@ impl Transport {
         req: &Request,
         session: Option<&Session>,
         decode: impl Fn(&[u8]) -> serde_json::Result<T>,
+    ) -> Result<T, ApiError> {
+        self.run(req, session, decode, || None).await
+    }
+
+    /// The sending loop of [`execute_with`](Transport::execute_with) and
+    /// [`execute_write`](Transport::execute_write). `after_cut_2xx` gives the result of a 2xx
+    /// whose body was cut short in transit, or `None` to retry it as a bad body.
+    async fn run<T>(
+        &self,
+        req: &Request,
+        session: Option<&Session>,
+        decode: impl Fn(&[u8]) -> serde_json::Result<T>,
+        after_cut_2xx: impl Fn() -> Option<T>,
     ) -> Result<T, ApiError> {
         let started = Instant::now();
         let deadline_at = self.deadline.map(|d| started + d);
@@ -261,8 +274,18 @@ impl Transport {
                 Ok(Err(HttpError::Connect(detail) | HttpError::Send(detail))) => {
                     Retryable::Unreachable(detail)
                 }
-                Ok(Err(HttpError::Body(detail))) => {
-                    Retryable::BadBody(format!("truncated body: {detail}"))
+                Ok(Err(HttpError::Body { status, message })) => {
+                    match after_cut_2xx().filter(|_| status.is_success()) {
+                        Some(v) => {
+                            tracing::debug!(method = %req.method, path = req.path_only(), status = status.as_u16(), "2xx answer cut short; the request was processed and is not re-sent");
+                            throttle.note_success();
+                            if let (Some(s), Some((generation, _))) = (session, &token) {
+                                s.note_success(*generation);
+                            }
+                            return Ok(v);
+                        }
+                        None => Retryable::BadBody(format!("truncated body: {message}")),
+                    }
                 }
                 Ok(Err(HttpError::TooLarge)) => {
                     return Err(ApiError::Decode {

@@ -995,6 +995,86 @@ async fn patch_sends_body_and_retries_5xx() {
     assert_eq!(calls[1].body, Value::Object(body));
 }
 
+/// A PATCH answered with a 200 head whose body is then cut short (the connection closes before
+/// the announced content-length) has been processed: it is sent once and succeeds, never sent
+/// again. A GET answered the same way is retried (its body is needed).
+#[tokio::test]
+async fn a_2xx_patch_whose_body_is_cut_short_is_not_resent() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            // The request head and its body (by content-length), then a cut answer.
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; 8192];
+            let head_end = loop {
+                if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break Some(i + 4);
+                }
+                match sock.read(&mut buf).await {
+                    Ok(0) | Err(_) => break None,
+                    Ok(k) => got.extend_from_slice(&buf[..k]),
+                }
+            };
+            let Some(head_end) = head_end else { continue };
+            let head = String::from_utf8_lossy(&got[..head_end]).to_ascii_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            while got.len() < head_end + len {
+                match sock.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => got.extend_from_slice(&buf[..k]),
+                }
+            }
+            log.lock()
+                .unwrap()
+                .push(head.lines().next().unwrap_or_default().to_owned());
+            let full = ua_config(900).to_string();
+            let cut = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{}",
+                full.len(),
+                &full[..20]
+            );
+            let _ = sock.write_all(cut.as_bytes()).await;
+            let _ = sock.shutdown().await;
+        }
+    });
+    let mut o = with_org(opts(&format!("http://{addr}"), token("t")));
+    o.max_retries = 2;
+    let client = Client::connect(o).await.unwrap();
+    let mut body = serde_json::Map::new();
+    body.insert("accessTokenTTL".into(), json!(900));
+    client
+        .patch_config("id-1", &AuthMethod::Universal, &body)
+        .await
+        .expect("a 2xx PATCH is a success whatever its body");
+    let patches = |seen: &Mutex<Vec<String>>| {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.starts_with("patch "))
+            .count()
+    };
+    assert_eq!(patches(&seen), 1, "sent once: {:?}", seen.lock().unwrap());
+    assert_eq!(client.stats().retries, 0);
+
+    let err = client
+        .get_config("id-1", &AuthMethod::Universal)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
+    assert_eq!(client.stats().retries, 2, "the GET was retried");
+    assert_eq!(patches(&seen), 1);
+}
+
 /// A 422 on PATCH renders the issue array readably as a Validation error; so does an older
 /// server's 401 `ValidationFailure`.
 #[tokio::test]
