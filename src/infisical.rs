@@ -28,8 +28,8 @@ use url::Url;
 pub use error::{ApiError, ErrorKind};
 pub use listing::IdentityPager;
 pub use options::{
-    ConnectOptions, Credentials, CredentialsError, Rate, RateParseError, load_ca_certs,
-    normalise_api_url,
+    ConnectOptions, Credentials, CredentialsError, Rate, RateParseError, check_api_url,
+    load_ca_certs, normalise_api_url,
 };
 pub use transport::ApiStats;
 

@@ -9,7 +9,8 @@ use secrecy::SecretString;
 use crate::cli::ConnectionArgs;
 use crate::exit::{Exit, Failure};
 use crate::infisical::{
-    ApiError, Client, ConnectOptions, Credentials, ErrorKind, load_ca_certs, normalise_api_url,
+    ApiError, Client, ConnectOptions, Credentials, ErrorKind, check_api_url, load_ca_certs,
+    normalise_api_url,
 };
 
 /// The default base URL (Infisical Cloud, US).
@@ -148,6 +149,16 @@ pub fn options(args: &ConnectionArgs) -> Result<ConnectOptions, Failure> {
             .map_err(|e| Failure::new(Exit::NoPerm, e).hint(CREDENTIALS_HINT))?,
     };
     let url = api_url(args.api_url.as_deref());
+    // A URL the client would refuse is a usage error, found before anything is sent.
+    check_api_url(&url, args.allow_insecure_http).map_err(|e| {
+        let hint = match e.kind() {
+            ErrorKind::InsecureUrl => {
+                "use https://, or pass --allow-insecure-http if you accept sending credentials in clear"
+            }
+            _ => "--api-url / INFISICAL_DOMAIN take the server's base URL, e.g. https://infisical.example.com",
+        };
+        Failure::new(Exit::Usage, e).hint(hint)
+    })?;
     let (default_read, default_write) = ConnectOptions::default_rates_for(&url);
     let mut opts = ConnectOptions::new(url, credentials);
     opts.org_id = args.org_id.clone().filter(|s| !s.trim().is_empty());

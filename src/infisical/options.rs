@@ -310,17 +310,35 @@ pub fn normalise_api_url(url: &str) -> String {
     s.to_owned()
 }
 
+/// Checks a base URL as given (before normalising) the way [`Client::connect`](super::Client)
+/// will: a URL it would refuse is refused here, before anything is sent.
+pub fn check_api_url(url: &str, allow_insecure_http: bool) -> Result<(), ApiError> {
+    checked_base_url(&normalise_api_url(url), allow_insecure_http).map(|_| ())
+}
+
 /// Parses a normalised base URL and refuses plain `http://` to a non-loopback host unless
 /// `allow_insecure_http`.
 pub(crate) fn checked_base_url(
     normalised: &str,
     allow_insecure_http: bool,
 ) -> Result<Url, ApiError> {
+    let parsed = Url::parse(normalised);
+    // Shown in errors: never with the user info a URL may carry (a password).
+    let shown: String = match &parsed {
+        Ok(u) if !u.username().is_empty() || u.password().is_some() => {
+            let mut u = u.clone();
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        _ => normalised.to_owned(),
+    };
+    let shown: String = crate::display::safe(&shown).chars().take(200).collect();
     let invalid = |reason: &str| ApiError::InvalidUrl {
-        url: normalised.chars().take(200).collect(),
+        url: shown.clone(),
         reason: reason.to_owned(),
     };
-    let url = Url::parse(normalised).map_err(|e| invalid(&e.to_string()))?;
+    let url = parsed.map_err(|e| invalid(&e.to_string()))?;
     if url.host().is_none() {
         return Err(invalid("no host"));
     }
@@ -333,9 +351,7 @@ pub(crate) fn checked_base_url(
     match url.scheme() {
         "https" => Ok(url),
         "http" if allow_insecure_http || is_loopback(&url) => Ok(url),
-        "http" => Err(ApiError::InsecureUrl {
-            url: normalised.chars().take(200).collect(),
-        }),
+        "http" => Err(ApiError::InsecureUrl { url: shown }),
         other => Err(invalid(&format!("unsupported scheme `{other}`"))),
     }
 }
@@ -350,7 +366,8 @@ fn is_loopback(url: &Url) -> bool {
         .to_ascii_lowercase();
     match host.parse::<std::net::IpAddr>() {
         Ok(ip) => ip.is_loopback(),
-        Err(_) => host == "localhost" || host.ends_with(".localhost"),
+        // Exactly `localhost`: a name under it (`evil.localhost`) goes to the resolver.
+        Err(_) => host == "localhost",
     }
 }
 
@@ -398,7 +415,11 @@ mod tests {
         assert_eq!(err.kind(), super::super::ErrorKind::InsecureUrl);
         assert!(checked_base_url("http://infisical.internal", true).is_ok());
         assert!(checked_base_url("ftp://a.b", true).is_err());
-        assert!(checked_base_url("https://user:pw@a.b", true).is_err());
+        let err = checked_base_url("https://user:s3cret@a.b", true).unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+        // Only a literal loopback address or exactly `localhost` is loopback.
+        let err = checked_base_url("http://evil.localhost", false).unwrap_err();
+        assert_eq!(err.kind(), super::super::ErrorKind::InsecureUrl);
     }
 
     #[test]

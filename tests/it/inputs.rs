@@ -32,3 +32,33 @@ fn endless_input_files_are_refused() {
         assert!(!err.contains("panicked"), "{args:?}: {err}");
     }
 }
+
+/// A base URL idguard would refuse is a usage error (64) found before anything is sent: a
+/// scheme other than http(s), a query, user info (never echoed), plain http to a name under
+/// `localhost`.
+#[test]
+fn bad_api_urls_are_usage_errors() {
+    for url in [
+        "ftp://infisical.example.com",
+        "https://infisical.example.com/?x=1",
+        "https://admin:s3cret@infisical.example.com",
+        "http://evil.localhost:8080",
+        "not a url",
+    ] {
+        let o = idguard()
+            .args([
+                "audit",
+                "--policy",
+                "policies/example.yaml",
+                "--api-url",
+                url,
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("INFISICAL_TOKEN", "not-a-real-token")
+            .output()
+            .expect("binary runs");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(64), "{url}: {err}");
+        assert!(!err.contains("s3cret"), "{url}: {err}");
+    }
+}
