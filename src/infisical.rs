@@ -12,8 +12,6 @@ mod http;
 mod listing;
 mod options;
 mod org;
-mod page;
-mod pruned;
 mod session;
 mod throttle;
 mod transport;
