@@ -10,10 +10,13 @@
 //! - [`infisical`]: the HTTP client (login, listing, per-method GET/PATCH, retries, rate limits).
 //! - [`audit`]: listing → bounded concurrent fetch → evaluate → stream to report writers.
 //! - [`progress`]: the progress bar on stderr (terminals only).
-//! - [`report`]: JSON and CSV writers and the human summary.
+//! - [`report`]: the report writers (JSON, CSV, Markdown, HTML, SARIF, JUnit) and the human
+//!   summary.
 //! - [`diff`]: what changed between two runs' report.json files (`idguard diff`, `--baseline`).
+//! - [`remediate`]: plans of safe PATCHes, their re-check, apply with a journal, rollback.
 //! - [`sim`]: the simulated Infisical server used by tests, benchmarks and the demo.
 //! - [`cli`], [`commands`]: argument parsing and one glue function per subcommand.
+//! - [`exit`]: exit codes and the failure type that carries one up to `main`.
 
 pub mod audit;
 pub mod cli;
