@@ -12,8 +12,6 @@ mod http;
 mod listing;
 mod options;
 mod org;
-mod page;
-mod pruned;
 mod session;
 mod throttle;
 mod transport;
@@ -33,7 +31,7 @@ pub use options::{
 };
 pub use transport::ApiStats;
 
-use crate::model::{AuthConfig, AuthMethod, ConfigBody};
+use crate::model::{AuthConfig, AuthMethod, ConfigDecodeError};
 use http::{HttpClient, HttpOptions, ProxyConfig};
 use session::Session;
 use throttle::Class;
@@ -56,17 +54,14 @@ struct Inner {
 }
 
 impl Inner {
-    /// A config GET: the answer split at its top level, the config itself left as text until
-    /// it is decoded (an answer that is not JSON is retried like a truncated body).
+    /// A config GET, its answer decoded into JSON values (see
+    /// [`AuthConfig::response_value`]).
     async fn execute_config(
         &self,
         req: &Request,
-        method: &AuthMethod,
-    ) -> Result<ConfigBody, ApiError> {
+    ) -> Result<Result<Value, ConfigDecodeError>, ApiError> {
         self.transport
-            .execute_with(req, Some(&self.session), |body| {
-                ConfigBody::parse(body, method)
-            })
+            .execute_with(req, Some(&self.session), AuthConfig::response_value)
             .await
     }
 
@@ -186,7 +181,7 @@ impl Client {
         let req = self.config_request(Method::GET, identity_id, method, Class::Read)?;
         let body = self
             .inner
-            .execute_config(&req, method)
+            .execute_config(&req)
             .await
             .map_err(not_configured)?;
         decode_config(&req, method, body)
@@ -241,15 +236,17 @@ impl Client {
     }
 }
 
+/// The config of a GET answer (see [`AuthConfig::from_response_owned`]).
 fn decode_config(
     req: &Request,
     method: &AuthMethod,
-    body: ConfigBody,
+    body: Result<Value, ConfigDecodeError>,
 ) -> Result<AuthConfig, ApiError> {
-    AuthConfig::from_body(method, body).map_err(|e| ApiError::Decode {
-        request: req.describe(),
-        detail: e.to_string(),
-    })
+    body.and_then(|body| AuthConfig::from_response_owned(method, body))
+        .map_err(|e| ApiError::Decode {
+            request: req.describe(),
+            detail: e.to_string(),
+        })
 }
 
 /// 400/404 whose message says the method is not attached → [`ErrorKind::NotConfigured`].

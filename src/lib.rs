@@ -10,14 +10,16 @@
 //! - [`infisical`]: the HTTP client (login, listing, per-method GET/PATCH, retries, rate limits).
 //! - [`audit`]: listing → bounded concurrent fetch → evaluate → stream to report writers.
 //! - [`progress`]: the progress bar on stderr (terminals only).
-//! - [`remediate`]: plans, their re-check, self-protection, PATCH bodies, apply with a journal,
-//!   verification and rollback.
-//! - [`report`]: the report writers (json, csv, md, html, sarif, junit) and the human summary.
+//! - [`report`]: the report writers (JSON, CSV, Markdown, HTML, SARIF, JUnit) and the human
+//!   summary.
 //! - [`input`]: local input files read through a size cap.
 //! - [`display`]: server-supplied text made safe for a terminal or a log line.
 //! - [`diff`]: what changed between two runs' report.json files (`idguard diff`, `--baseline`).
+//! - [`remediate`]: plans of safe PATCHes, their re-check, self-protection, apply with a
+//!   journal, verification and rollback.
 //! - [`sim`]: the simulated Infisical server used by tests, benchmarks and the demo.
 //! - [`cli`], [`commands`]: argument parsing and one glue function per subcommand.
+//! - [`exit`]: exit codes and the failure type that carries one up to `main`.
 
 pub mod audit;
 pub mod cli;

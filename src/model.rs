@@ -6,12 +6,10 @@
 
 mod auth_config;
 mod auth_method;
-mod config_body;
 mod identity;
 mod trusted_ip;
 
 pub use auth_config::{AuthConfig, ConfigDecodeError};
 pub use auth_method::AuthMethod;
-pub use config_body::ConfigBody;
 pub use identity::{Identity, IdentityScope};
 pub use trusted_ip::{TrustedIp, TrustedIpError};
