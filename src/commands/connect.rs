@@ -209,6 +209,7 @@ pub fn exit_for(kind: ErrorKind) -> Exit {
     match kind {
         ErrorKind::Auth | ErrorKind::PermissionDenied => Exit::NoPerm,
         ErrorKind::InsecureUrl => Exit::Usage,
+        ErrorKind::ListingIncomplete => Exit::Incomplete,
         _ => Exit::Unavailable,
     }
 }

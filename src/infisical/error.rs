@@ -38,6 +38,10 @@ pub enum ErrorKind {
     Timeout,
     /// Plain `http://` to a non-loopback host without `allow_insecure_http`.
     InsecureUrl,
+    /// The identity listing cannot be trusted to be whole (pages repeated, fewer identities
+    /// than announced, no or a changing count): what was listed is audited, the run is
+    /// incomplete.
+    ListingIncomplete,
 }
 
 /// An error from the Infisical client. The text never holds a token or a secret.
@@ -121,6 +125,12 @@ pub enum ApiError {
         /// What is wrong.
         detail: String,
     },
+    /// The listing stopped because it cannot be trusted to be whole.
+    #[error("the identity listing is incomplete: {reason}")]
+    ListingIncomplete {
+        /// What the server did.
+        reason: String,
+    },
     /// The organization could not be determined from the token.
     #[error("cannot determine the organization ({detail}); pass --org-id")]
     OrgUnknown {
@@ -142,6 +152,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => ErrorKind::RateLimited,
             ApiError::InvalidArgument { .. } => ErrorKind::Validation,
             ApiError::Decode { .. } => ErrorKind::Decode,
+            ApiError::ListingIncomplete { .. } => ErrorKind::ListingIncomplete,
             ApiError::Login { source, .. } => match source.kind() {
                 ErrorKind::Validation | ErrorKind::PermissionDenied => ErrorKind::Auth,
                 other => other,

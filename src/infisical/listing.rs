@@ -69,6 +69,14 @@ pub struct IdentityPager {
     shifted: bool,
     /// Extra passes made so far.
     repasses: u32,
+    /// Pages fetched in the current pass.
+    pass_pages: u64,
+    /// Items of the first page of the current pass (the server's page size).
+    page_size: u64,
+    /// Items listed again (the same identity on two pages), counted once.
+    duplicates: u64,
+    /// Why the listing cannot be trusted, returned once the identities before it are.
+    failure: Option<ApiError>,
 }
 
 /// How many times the listing is paged again after `totalCount` changed.
@@ -87,48 +95,132 @@ impl IdentityPager {
             pass_total: None,
             shifted: false,
             repasses: 0,
+            pass_pages: 0,
+            page_size: 0,
+            duplicates: 0,
+            failure: None,
         }
     }
 
+    /// Identities listed more than once (each counted once in the listing).
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates
+    }
+
     /// The next page of identities not seen before; `None` when the listing is complete.
+    ///
+    /// A listing that cannot be trusted to be whole ends with
+    /// [`ApiError::ListingIncomplete`] (the identities already returned stay listed): a page
+    /// without `totalCount`, a page that brings no new identity while the count holds, more
+    /// pages than the count can need, a count that keeps changing after the listing was paged
+    /// again, or fewer distinct identities than the count at the end.
     pub async fn next_page(&mut self) -> Result<Option<Vec<Identity>>, ApiError> {
+        if let Some(failure) = self.failure.take() {
+            return Err(failure);
+        }
         while !self.done {
             let (identities, total) = self.fetch().await?;
             self.first = false;
+            self.pass_pages += 1;
             let page_len = identities.len() as u64;
+            if self.pass_pages == 1 {
+                self.page_size = page_len;
+            }
             self.offset += page_len;
-            if let Some(t) = total {
-                self.total = Some(t);
-                match self.pass_total {
-                    None => self.pass_total = Some(t),
-                    Some(first) if first != t => self.shifted = true,
-                    Some(_) => {}
+            let mut page = Vec::with_capacity(identities.len());
+            for identity in identities {
+                if self.seen.insert(&identity.id) {
+                    page.push(identity);
+                } else {
+                    self.duplicates += 1;
                 }
             }
-            if page_len == 0 || self.total.is_some_and(|t| self.offset >= t) {
+            let Some(t) = total else {
+                self.stop(
+                    "the server did not say how many identities there are (no `totalCount`), so \
+                     idguard cannot tell whether it saw them all",
+                );
+                if !page.is_empty() {
+                    return Ok(Some(page));
+                }
+                continue;
+            };
+            self.total = Some(t);
+            match self.pass_total {
+                None => self.pass_total = Some(t),
+                Some(first) if first != t => self.shifted = true,
+                Some(_) => {}
+            }
+            // (A pass made again after the count changed starts with identities already listed.)
+            if page_len > 0 && page.is_empty() && !self.shifted && self.repasses == 0 {
+                self.stop(&format!(
+                    "the page at offset {} repeated identities already listed while the count \
+                     stayed {t}",
+                    self.offset - page_len
+                ));
+                continue;
+            }
+            // Pages the count can need, at the server's page size, plus a margin for shifts.
+            let needed = t.div_ceil(self.page_size.max(1)) + 2;
+            if self.pass_pages > needed {
+                self.stop(&format!(
+                    "{} pages were served for {t} identities, more than the count can need",
+                    self.pass_pages
+                ));
+                if !page.is_empty() {
+                    return Ok(Some(page));
+                }
+                continue;
+            }
+            if page_len == 0 || self.offset >= t {
                 if self.shifted && self.repasses < MAX_REPASSES {
                     tracing::info!(
-                        "the identity count changed while listing; listing again from the start so no identity is skipped"
+                        "the identity count changed while listing; listing again from the start \
+                         so no identity is skipped"
                     );
                     self.repasses += 1;
                     self.offset = 0;
                     self.pass_total = None;
                     self.shifted = false;
+                    self.pass_pages = 0;
+                } else if self.shifted {
+                    self.stop(&format!(
+                        "the identity count kept changing while listing ({} passes)",
+                        self.repasses + 1
+                    ));
                 } else {
                     self.done = true;
-                }
-            }
-            let mut page = Vec::with_capacity(identities.len());
-            for identity in identities {
-                if self.seen.insert(&identity.id) {
-                    page.push(identity);
+                    let listed = self.seen.len();
+                    if listed < t {
+                        self.stop(&format!(
+                            "{listed} distinct identities were listed, the server announced {t}"
+                        ));
+                    }
+                    if self.duplicates > 0 {
+                        tracing::warn!(
+                            duplicates = self.duplicates,
+                            "the listing served some identities more than once; each is audited once"
+                        );
+                    }
                 }
             }
             if !page.is_empty() {
                 return Ok(Some(page));
             }
         }
-        Ok(None)
+        match self.failure.take() {
+            Some(failure) => Err(failure),
+            None => Ok(None),
+        }
+    }
+
+    /// Ends the listing: it cannot be trusted to be whole. The identities already listed
+    /// stay listed; the next call reports `reason`.
+    fn stop(&mut self, reason: &str) {
+        self.done = true;
+        self.failure = Some(ApiError::ListingIncomplete {
+            reason: reason.to_owned(),
+        });
     }
 
     /// The latest `totalCount` the server reported.
@@ -197,6 +289,11 @@ struct SeenIds {
 }
 
 impl SeenIds {
+    /// How many distinct ids were added.
+    fn len(&self) -> u64 {
+        (self.uuids.len() + self.others.len()) as u64
+    }
+
     /// Adds `id`; `false` when it was there already.
     fn insert(&mut self, id: &str) -> bool {
         match canonical_uuid(id) {

@@ -10,6 +10,7 @@ mod faults;
 mod files;
 mod formats;
 mod hostile;
+mod hostile_listing;
 mod inputs;
 mod patch_answer;
 mod rates;
