@@ -12,6 +12,7 @@ mod http;
 mod listing;
 mod options;
 mod org;
+mod redact;
 mod session;
 mod throttle;
 mod transport;

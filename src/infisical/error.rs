@@ -160,6 +160,49 @@ impl ApiError {
         }
     }
 
+    /// This error with every server-supplied text redacted (known secrets, JWTs, bearer
+    /// credentials) and then cut to [`MAX_SERVER_TEXT`] characters, in that order, so no part
+    /// of a secret survives the cut.
+    pub(crate) fn scrubbed(self, redactor: &super::redact::Redactor) -> ApiError {
+        let clean = |s: String| truncate(&redactor.redact(&s));
+        match self {
+            ApiError::Status {
+                request,
+                status,
+                error_name,
+                message,
+                kind,
+            } => ApiError::Status {
+                request,
+                status,
+                error_name: error_name.map(clean),
+                message: clean(message),
+                kind,
+            },
+            ApiError::RateLimited { request, message } => ApiError::RateLimited {
+                request,
+                message: clean(message),
+            },
+            ApiError::Decode { request, detail } => ApiError::Decode {
+                request,
+                detail: clean(detail),
+            },
+            ApiError::Unreachable { request, detail } => ApiError::Unreachable {
+                request,
+                detail: redactor.redact(&detail),
+            },
+            ApiError::OrgUnknown { detail, kind } => ApiError::OrgUnknown {
+                detail: redactor.redact(&detail),
+                kind,
+            },
+            ApiError::Login { what, source } => ApiError::Login {
+                what,
+                source: Box::new(source.scrubbed(redactor)),
+            },
+            other => other,
+        }
+    }
+
     /// The HTTP status when the server answered with an error status.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -206,10 +249,10 @@ impl ServerError {
     pub fn parse(body: &[u8]) -> ServerError {
         match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(obj)) => {
-                let error_name = obj.get("error").and_then(Value::as_str).map(truncate);
+                let error_name = obj.get("error").and_then(Value::as_str).map(clean);
                 let message = match obj.get("message") {
                     Some(m) => render_message(m),
-                    None => truncate(&Value::Object(obj.clone()).to_string()),
+                    None => clean(&Value::Object(obj.clone()).to_string()),
                 };
                 ServerError {
                     error_name,
@@ -218,7 +261,7 @@ impl ServerError {
             }
             Ok(other) => ServerError {
                 error_name: None,
-                message: truncate(&other.to_string()),
+                message: clean(&other.to_string()),
             },
             Err(_) => ServerError {
                 error_name: None,
@@ -240,7 +283,7 @@ pub(crate) fn render_message(m: &Value) -> String {
         Value::Null => String::new(),
         other => other.to_string(),
     };
-    truncate(&text)
+    clean(&text)
 }
 
 fn render_issue(issue: &Value) -> String {
@@ -274,9 +317,10 @@ fn render_issue(issue: &Value) -> String {
     }
 }
 
-/// A short, single-line excerpt of a non-JSON body (HTML tags dropped, whitespace collapsed).
+/// A single-line excerpt of a non-JSON body (HTML tags dropped, whitespace collapsed), not
+/// yet cut: [`ApiError::scrubbed`] redacts it first.
 pub(crate) fn excerpt(body: &[u8]) -> String {
-    let head = &body[..body.len().min(4096)];
+    let head = &body[..body.len().min(MAX_SCANNED)];
     let text = String::from_utf8_lossy(head);
     let mut out = String::new();
     let mut in_tag = false;
@@ -300,8 +344,20 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
             "(non-text body)".to_owned()
         }
     } else {
-        truncate(&collapsed)
+        collapsed
     }
+}
+
+/// How much of an error body is read for its text (enough to hold any echoed secret whole).
+const MAX_SCANNED: usize = 64 * 1024;
+
+/// Server text made one line (control and bidi characters dropped) and bounded to
+/// [`MAX_SCANNED`], but not yet cut to [`MAX_SERVER_TEXT`]: secrets are removed first.
+fn clean(s: &str) -> String {
+    s.chars()
+        .take(MAX_SCANNED)
+        .map(|c| if crate::display::is_unsafe(c) { ' ' } else { c })
+        .collect()
 }
 
 /// Cuts server text to at most [`MAX_SERVER_TEXT`] characters (on a char boundary) and drops
@@ -342,6 +398,8 @@ mod tests {
         );
     }
 
+    /// HTML bodies become one line; long texts are kept whole until the error is scrubbed
+    /// (redaction first), then cut.
     #[test]
     fn html_and_long_bodies_are_cut() {
         let e = ServerError::parse(
@@ -351,7 +409,19 @@ mod tests {
         assert_eq!(e.error_name, None);
         let long = format!(r#"{{"message":"{}"}}"#, "x".repeat(5000));
         let e = ServerError::parse(long.as_bytes());
-        assert_eq!(e.message.chars().count(), MAX_SERVER_TEXT);
+        assert_eq!(e.message.chars().count(), 5000);
+        let err = ApiError::Status {
+            request: "GET /x".into(),
+            status: 500,
+            error_name: None,
+            message: e.message,
+            kind: ErrorKind::Server,
+        }
+        .scrubbed(&super::super::redact::Redactor::default());
+        let ApiError::Status { message, .. } = err else {
+            panic!("still a status error")
+        };
+        assert_eq!(message.chars().count(), MAX_SERVER_TEXT);
         assert_eq!(excerpt(b""), "(empty body)");
         assert_eq!(truncate("a\nb"), "a b");
     }

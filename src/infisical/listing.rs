@@ -341,9 +341,11 @@ async fn fetch_page(
         .execute_decoded(req, |bytes| decode_page(bytes, source))
         .await?;
     page.map(|page| (page.identities, page.total))
-        .map_err(|refused| ApiError::Decode {
-            request: req.describe(),
-            detail: refused.detail(source, base),
+        .map_err(|refused| {
+            inner.transport.scrub(ApiError::Decode {
+                request: req.describe(),
+                detail: refused.detail(source, base),
+            })
         })
 }
 

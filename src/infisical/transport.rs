@@ -22,6 +22,7 @@ use url::Url;
 
 use super::error::{ApiError, ErrorKind, ServerError, truncate};
 use super::http::{HttpClient, HttpError, HttpResponse};
+use super::redact::Redactor;
 use super::session::Session;
 use super::throttle::{Class, Throttle, rate_limit_wait};
 
@@ -116,6 +117,8 @@ pub(crate) struct Transport {
     max_retries: u32,
     request_timeout: Duration,
     deadline: Option<Duration>,
+    /// Removes secrets from every server-supplied text before it leaves the transport.
+    redactor: Redactor,
 }
 
 /// Why one attempt failed in a way that may be retried.
@@ -145,7 +148,19 @@ impl Transport {
             max_retries,
             request_timeout,
             deadline,
+            redactor: Redactor::default(),
         }
+    }
+
+    /// The secrets removed from every server-supplied text (the session adds its own).
+    pub(crate) fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// `err` with its server-supplied text redacted and cut (for errors built outside the
+    /// sending loop from a server's answer).
+    pub(crate) fn scrub(&self, err: ApiError) -> ApiError {
+        err.scrubbed(&self.redactor)
     }
 
     pub fn stats(&self) -> ApiStats {
@@ -203,8 +218,21 @@ impl Transport {
 
     /// The sending loop of [`execute_with`](Transport::execute_with) and
     /// [`execute_write`](Transport::execute_write). `after_cut_2xx` gives the result of a 2xx
-    /// whose body was cut short in transit, or `None` to retry it as a bad body.
+    /// whose body was cut short in transit, or `None` to retry it as a bad body. Every error
+    /// leaves with its server-supplied text redacted.
     async fn run<T>(
+        &self,
+        req: &Request,
+        session: Option<&Session>,
+        decode: impl Fn(&[u8]) -> serde_json::Result<T>,
+        after_cut_2xx: impl Fn() -> Option<T>,
+    ) -> Result<T, ApiError> {
+        self.attempts(req, session, decode, after_cut_2xx)
+            .await
+            .map_err(|e| self.scrub(e))
+    }
+
+    async fn attempts<T>(
         &self,
         req: &Request,
         session: Option<&Session>,

@@ -10,7 +10,7 @@ mod faults;
 mod files;
 mod formats;
 mod hostile;
-mod hostile_listing;
+mod hostile_server;
 mod inputs;
 mod patch_answer;
 mod rates;
