@@ -232,10 +232,9 @@ fn echoing(failing: &'static str) -> Handler {
         if line.starts_with(failing) {
             return echo(if failing.contains("login") { 401 } else { 500 }, &secrets);
         }
-        let answer = if line.starts_with("POST /api/v1/auth/universal-auth/login") {
-            json!({"accessToken": TOKEN, "expiresIn": 86400, "accessTokenMaxTTL": 86400,
-                   "tokenType": "Bearer"})
-        } else if line.starts_with("POST /api/v1/auth/token/renew") {
+        let answer = if line.starts_with("POST /api/v1/auth/universal-auth/login")
+            || line.starts_with("POST /api/v1/auth/token/renew")
+        {
             json!({"accessToken": TOKEN, "expiresIn": 86400, "accessTokenMaxTTL": 86400,
                    "tokenType": "Bearer"})
         } else if line.starts_with("GET /api/v1/identities/details") {
