@@ -39,14 +39,14 @@ pub enum InputError {
         source: std::io::Error,
     },
     /// A line of the file is longer than its cap.
-    #[error("{what} {} has a line longer than {} (not an idguard {what}?)", path.display(), size(*cap))]
+    #[error("{what} {} has a line longer than {}", path.display(), size(*cap))]
     LineTooLong {
         what: &'static str,
         path: PathBuf,
         cap: u64,
     },
     /// The file is larger than its cap.
-    #[error("{what} {} is larger than {} (not an idguard {what}?)", path.display(), size(*cap))]
+    #[error("{what} {} is larger than {}", path.display(), size(*cap))]
     TooLarge {
         what: &'static str,
         path: PathBuf,

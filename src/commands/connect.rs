@@ -170,7 +170,10 @@ pub fn options(args: &ConnectionArgs) -> Result<ConnectOptions, Failure> {
     opts.deadline = Some(Duration::from_secs(args.deadline.max(1)));
     opts.allow_insecure_http = args.allow_insecure_http;
     if let Some(path) = &args.ca_cert {
-        // Checked here so a bad file is a usage error before anything is sent.
+        // Checked here so a bad file is an error before anything is sent: too large or
+        // unreadable as any input file, not PEM certificates as a usage error.
+        crate::input::read_capped(path, crate::input::CA_FILE_CAP, "CA certificate file")
+            .map_err(super::validate::input_failure)?;
         load_ca_certs(path).map_err(|e| {
             Failure::new(Exit::Usage, e).hint("--ca-cert takes a PEM file of CA certificates")
         })?;

@@ -288,7 +288,10 @@ pub fn load_ca_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ApiErr
     let bad = |why: String| ApiError::InvalidArgument {
         detail: format!("CA certificate file {}: {why}", path.display()),
     };
-    let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read it: {e}")))?;
+    let pem = crate::input::read_capped(path, crate::input::CA_FILE_CAP, "CA certificate file")
+        .map_err(|e| ApiError::InvalidArgument {
+            detail: e.to_string(),
+        })?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| bad(format!("not a PEM certificate bundle: {e}")))?;

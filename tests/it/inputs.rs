@@ -7,7 +7,7 @@ use crate::support::idguard;
 #[cfg(unix)]
 #[test]
 fn endless_input_files_are_refused() {
-    let cases: [&[&str]; 4] = [
+    let cases: [&[&str]; 5] = [
         &["validate", "/dev/zero"],
         &["apply", "/dev/zero", "--yes"],
         &["rollback", "/dev/zero"],
