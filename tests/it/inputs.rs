@@ -18,6 +18,13 @@ fn endless_input_files_are_refused() {
             "--token-file",
             "/dev/zero",
         ],
+        &[
+            "audit",
+            "--policy",
+            "policies/example.yaml",
+            "--ca-cert",
+            "/dev/zero",
+        ],
     ];
     for args in cases {
         let o = idguard()
