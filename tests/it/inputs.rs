@@ -31,6 +31,7 @@ fn endless_input_files_are_refused() {
             .args(args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("INFISICAL_DOMAIN", "http://127.0.0.1:9")
+            .env("INFISICAL_TOKEN", "not-a-real-token")
             .output()
             .expect("binary runs");
         let err = String::from_utf8_lossy(&o.stderr);
