@@ -221,19 +221,58 @@ impl Throttle {
     }
 }
 
-/// How long a 429 asks us to wait: `Retry-After` seconds, else "try again in N seconds" /
-/// "in N minutes" / "in 1 minute" in the message, else [`DEFAULT_429_WAIT`]; capped at
-/// [`MAX_429_WAIT`].
+/// How long a 429 asks us to wait: `Retry-After` (seconds or an HTTP date), else "try again
+/// in N seconds" / "in N minutes" / "in 1 minute" in the message, else [`DEFAULT_429_WAIT`];
+/// capped at [`MAX_429_WAIT`]. A `Retry-After` that is negative, unparseable or past the cap
+/// is logged (once per run) and capped or ignored.
 pub(crate) fn rate_limit_wait(headers: &HeaderMap, message: &str) -> Duration {
     let from_header = headers
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    from_header
+        .and_then(|v| match retry_after(v, jiff::Timestamp::now()) {
+            Some(wait) => Some(wait),
+            None => {
+                odd_retry_after(v);
+                None
+            }
+        });
+    let wait = from_header
         .or_else(|| wait_from_text(message))
-        .unwrap_or(DEFAULT_429_WAIT)
-        .min(MAX_429_WAIT)
+        .unwrap_or(DEFAULT_429_WAIT);
+    if wait > MAX_429_WAIT {
+        odd_retry_after(&format!("{}s", wait.as_secs()));
+    }
+    wait.min(MAX_429_WAIT)
+}
+
+/// `Retry-After` as delay-seconds or an HTTP date (RFC 9110), relative to `now`; a date in
+/// the past is no wait. `None` for anything else (a negative number, garbage).
+fn retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    // IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") is RFC 2822 with the `GMT` zone.
+    let date = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
+    let secs = date.as_second().saturating_sub(now.as_second());
+    Some(Duration::from_secs(u64::try_from(secs).unwrap_or(0)))
+}
+
+/// Logs, once per run, a `Retry-After` idguard did not follow as given.
+fn odd_retry_after(value: &str) {
+    static LOGGED: std::sync::Once = std::sync::Once::new();
+    let shown = crate::display::safe(value)
+        .chars()
+        .take(80)
+        .collect::<String>();
+    LOGGED.call_once(|| {
+        tracing::warn!(
+            retry_after = %shown,
+            "the server asked to wait in a way idguard does not follow as given (negative, \
+             unreadable, or longer than {} s); waiting at most that long",
+            MAX_429_WAIT.as_secs()
+        );
+    });
 }
 
 /// Parses "in N second(s)", "in N minute(s)", "in a minute" from a message.
@@ -268,6 +307,32 @@ pub(crate) fn wait_from_text(message: &str) -> Option<Duration> {
 mod tests {
     use super::*;
     use http::header::HeaderValue;
+
+    /// `Retry-After` as seconds or as an HTTP date (in the future: the difference; in the past:
+    /// no wait); negative or garbage is not a wait (the message or the default applies).
+    #[test]
+    fn retry_after_takes_seconds_and_http_dates() {
+        let now: jiff::Timestamp = "2026-12-05T08:00:00Z".parse().expect("time");
+        assert_eq!(retry_after("21", now), Some(Duration::from_secs(21)));
+        assert_eq!(
+            retry_after("Sat, 05 Dec 2026 08:01:30 GMT", now),
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(
+            retry_after("Sat, 05 Dec 2026 07:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after("-5", now), None);
+        assert_eq!(retry_after("soon", now), None);
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("99999999"));
+        assert_eq!(rate_limit_wait(&h, ""), MAX_429_WAIT);
+        h.insert(RETRY_AFTER, HeaderValue::from_static("-1"));
+        assert_eq!(
+            rate_limit_wait(&h, "try again in 7 seconds"),
+            Duration::from_secs(7)
+        );
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_429_paces_at_what_the_server_let_through_then_grows_back() {
