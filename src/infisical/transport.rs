@@ -51,7 +51,14 @@ struct Counters {
     requests: AtomicU64,
     retries: AtomicU64,
     rate_limited: AtomicU64,
+    /// Attempts in a row, across all requests, that got no answer before their timeout.
+    silent_in_a_row: AtomicU64,
 }
+
+/// Attempts in a row without any answer (each timing out) after which the server is taken to
+/// be down: every request still to send fails at once instead of waiting out its own
+/// timeouts and retries (the circuit breaker).
+const SILENT_ATTEMPTS_TO_GIVE_UP: u64 = 24;
 
 /// One request to send.
 pub(crate) struct Request {
@@ -282,6 +289,16 @@ impl Transport {
             bounded(deadline_at, throttle.pace())
                 .await
                 .ok_or_else(timed_out)?;
+            let silent = self.counters.silent_in_a_row.load(Ordering::Relaxed);
+            if silent >= SILENT_ATTEMPTS_TO_GIVE_UP {
+                return Err(ApiError::Unreachable {
+                    request: req.describe(),
+                    detail: format!(
+                        "the server stopped answering ({silent} attempts in a row timed out); \
+                         giving up on the requests still to send"
+                    ),
+                });
+            }
             let token = session.map(Session::current_bearer);
             let remaining = deadline_at.map(|d| d.saturating_duration_since(Instant::now()));
             let per_attempt =
@@ -297,6 +314,13 @@ impl Transport {
             .await;
             drop(permit);
 
+            match outcome {
+                Err(_) => self
+                    .counters
+                    .silent_in_a_row
+                    .fetch_add(1, Ordering::Relaxed),
+                Ok(_) => self.counters.silent_in_a_row.swap(0, Ordering::Relaxed),
+            };
             let failure = match outcome {
                 Err(_) => Retryable::Timeout(per_attempt),
                 Ok(Err(HttpError::Connect(detail) | HttpError::Send(detail))) => {

@@ -68,7 +68,8 @@ fn page(listing: Listing, offset: u64, served: u64) -> Value {
     }
 }
 
-/// What a hostile server answers: (request line, body) → (status, JSON answer).
+/// What a hostile server answers: (request line, body) → (status, JSON answer); status 0
+/// means it never answers.
 pub(crate) type Handler = Arc<dyn Fn(&str, &Value) -> (u16, Value) + Send + Sync>;
 
 /// Answers one request on `stream` with `handler`.
@@ -108,6 +109,10 @@ async fn serve(mut stream: TcpStream, handler: Handler) {
     let body: Value = serde_json::from_slice(&buf[head_end..]).unwrap_or(Value::Null);
     let line = head.lines().next().unwrap_or_default().to_owned();
     let (code, answer) = handler(&line, &body);
+    if code == 0 {
+        // Accept, read, and never answer.
+        std::future::pending::<()>().await;
+    }
     let status = match code {
         200 => "200 OK".to_owned(),
         other => format!("{other} Error"),
@@ -323,4 +328,55 @@ async fn echoed_secrets_and_tokens_appear_nowhere() {
             }
         }
     }
+}
+
+/// A server that accepts config GETs and never answers them: after a run of attempts that all
+/// time out, idguard stops sending (the circuit breaker) and reports every config it could not
+/// read as `error` (exit 2) instead of waiting out each request's timeouts and retries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_stops_answering_trips_the_breaker() {
+    let hung = Arc::new(AtomicU64::new(0));
+    let count = hung.clone();
+    let handler: Handler = Arc::new(move |line: &str, _body: &Value| {
+        if line.starts_with("POST /api/v1/auth/universal-auth/login") {
+            (
+                200,
+                json!({"accessToken": "hostile-token", "expiresIn": 86400,
+                         "accessTokenMaxTTL": 86400, "tokenType": "Bearer"}),
+            )
+        } else if line.starts_with("GET /api/v1/identities/details") {
+            (
+                200,
+                json!({"identityDetails": {"organization": {"id": "org-h", "name": "h", "slug": "h"}}}),
+            )
+        } else if line.starts_with("POST /api/v2/identities/search") {
+            (
+                200,
+                json!({"identities": (0..60).map(item).collect::<Vec<_>>(), "totalCount": 60}),
+            )
+        } else {
+            count.fetch_add(1, Ordering::SeqCst);
+            (0, Value::Null)
+        }
+    });
+    let url = start_hostile(handler).await;
+    let run = audit(
+        &url,
+        &["--timeout", "1", "--max-retries", "3", "--concurrency", "8"],
+    )
+    .await;
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    let report = run.report();
+    assert_eq!(report["summary"]["auth_configs"], 60);
+    assert_eq!(report["summary"]["pass"], 0, "every config is an error");
+    assert!(
+        run.stderr().contains("stopped answering"),
+        "{}",
+        run.stderr()
+    );
+    let sent = hung.load(Ordering::SeqCst);
+    assert!(
+        sent <= 24 + 8,
+        "{sent} config GETs sent (without the breaker: 240)"
+    );
 }
