@@ -353,7 +353,6 @@ async fn works_on_a_multi_thread_runtime() {
         t.await.unwrap().unwrap();
     }
     assert_eq!(server.seen().len(), 40);
-    assert!(server.conns() <= 8, "{} connections", server.conns());
 }
 
 /// A pooled connection the server closed when it went idle (keep-alive timeout) does not
