@@ -29,6 +29,9 @@ pub struct AuditOptions {
     pub concurrency: usize,
     /// The UTC date exemptions are judged against.
     pub today: Date,
+    /// When to stop reading the org (`--max-duration`): what is left is not audited and the
+    /// run is incomplete.
+    pub stop_at: Option<tokio::time::Instant>,
 }
 
 /// What the caller needs to know beyond the findings.
@@ -92,7 +95,19 @@ pub async fn run(
     let mut fetched = std::pin::pin!(fetched);
     let mut found: Vec<crate::finding::Finding> = Vec::new();
 
-    while let Some(done) = fetched.next().await {
+    loop {
+        let next = match opts.stop_at {
+            Some(at) => tokio::select! {
+                done = fetched.next() => done,
+                () = tokio::time::sleep_until(at) => {
+                    lister.abort();
+                    outcome.listing_error = Some(ListingError::Budget);
+                    return Ok(outcome);
+                }
+            },
+            None => fetched.next().await,
+        };
+        let Some(done) = next else { break };
         match done {
             Done::Listed(configs) => {
                 sink.count_identity();
@@ -168,6 +183,9 @@ pub enum ListingError {
     Api(#[source] ApiError),
     #[error("the identity listing stopped: {0}")]
     Task(String),
+    /// `--max-duration` was reached before every identity was audited.
+    #[error("the run reached --max-duration before every identity was audited")]
+    Budget,
 }
 
 enum Job {

@@ -162,6 +162,10 @@ pub struct ReportArgs {
     /// Unexempted failures of this severity or higher set exit code 1.
     #[arg(long, value_parser = parse_severity, default_value = "low")]
     pub fail_on: Severity,
+    /// Bound on reading the org (listing and configs), e.g. `2h` or `90m`: when it is
+    /// reached the run stops, writes its reports marked incomplete and exits 2. Default: none.
+    #[arg(long, value_name = "DURATION", value_parser = parse_max_duration)]
+    pub max_duration: Option<std::time::Duration>,
 }
 
 /// How to reach Infisical. Credentials come from the environment: `INFISICAL_TOKEN`, or
@@ -272,6 +276,13 @@ pub struct SimArgs {
     /// Behave like an October-2024 server (no v2 search, `authMethod`, 401 validation errors).
     #[arg(long)]
     pub legacy: bool,
+}
+
+fn parse_max_duration(s: &str) -> Result<std::time::Duration, String> {
+    match crate::policy::parse_duration_text(s)? {
+        0 => Err("must be more than 0".into()),
+        secs => Ok(std::time::Duration::from_secs(secs)),
+    }
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {

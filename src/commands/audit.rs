@@ -111,7 +111,13 @@ pub async fn audit_phase(
     }
     let today = started.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
     let mut planner = plan.then(|| PlanBuilder::new(client.org_id(), today));
-    let audit_opts = AuditOptions { concurrency, today };
+    let audit_opts = AuditOptions {
+        concurrency,
+        today,
+        stop_at: report_args
+            .max_duration
+            .map(|d| tokio::time::Instant::now() + d),
+    };
     let progress = Progress::new(!quiet);
     let outcome = audit::run(
         &client,
@@ -267,6 +273,7 @@ pub fn finish_phase(
 fn listing_failure(err: ListingError) -> Failure {
     match err {
         ListingError::Api(api) => connect::api_failure("the identity listing failed", api),
+        ListingError::Budget => Failure::new(Exit::Incomplete, anyhow::Error::new(err)),
         ListingError::Task(msg) => Failure::new(
             Exit::Unavailable,
             anyhow::anyhow!("the identity listing stopped: {msg}"),

@@ -63,6 +63,7 @@ pub async fn run(args: DemoArgs, quiet: bool, stderr: &mut dyn Write) -> Result<
     let opts = ConnectOptions::new(server.url(), credentials);
     let report_args = ReportArgs {
         baseline: None,
+        max_duration: None,
         out: args.out,
         format: vec![
             Format::Json,

@@ -380,3 +380,39 @@ async fn a_server_that_stops_answering_trips_the_breaker() {
         "{sent} config GETs sent (without the breaker: 240)"
     );
 }
+
+/// `--max-duration` bounds the run: against config GETs that never answer (and a 30 s
+/// timeout), the run stops at the budget, writes its reports marked incomplete and exits 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_duration_bounds_the_run() {
+    let handler: Handler = Arc::new(move |line: &str, _body: &Value| {
+        if line.starts_with("POST /api/v1/auth/universal-auth/login") {
+            (
+                200,
+                json!({"accessToken": "hostile-token", "expiresIn": 86400,
+                         "accessTokenMaxTTL": 86400, "tokenType": "Bearer"}),
+            )
+        } else if line.starts_with("GET /api/v1/identities/details") {
+            (
+                200,
+                json!({"identityDetails": {"organization": {"id": "org-h", "name": "h", "slug": "h"}}}),
+            )
+        } else if line.starts_with("POST /api/v2/identities/search") {
+            (
+                200,
+                json!({"identities": (0..5).map(item).collect::<Vec<_>>(), "totalCount": 5}),
+            )
+        } else {
+            (0, Value::Null)
+        }
+    });
+    let url = start_hostile(handler).await;
+    let run = audit(&url, &["--timeout", "30", "--max-duration", "2s"]).await;
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    let report = run.report();
+    assert_eq!(report["run"]["complete"], false);
+    let why = report["run"]["incomplete_reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(why.contains("--max-duration"), "{why}");
+}
