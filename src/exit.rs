@@ -90,14 +90,43 @@ impl Failure {
 }
 
 impl fmt::Display for Failure {
+    /// The error and its causes, `outer: inner: ...`, each cause once: an error whose own
+    /// message already quotes its cause does not get it repeated.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:#}", self.error)
+        let mut text = self.error.to_string();
+        for cause in self.error.chain().skip(1) {
+            let cause = cause.to_string();
+            if !text.contains(&cause) {
+                text.push_str(": ");
+                text.push_str(&cause);
+            }
+        }
+        f.write_str(&text)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A cause already quoted by the error above it is printed once.
+    #[test]
+    fn causes_are_printed_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("cannot write report.json: {source}")]
+        struct Write {
+            source: std::io::Error,
+        }
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "permission denied");
+        let failure = Failure::new(
+            Exit::IoErr,
+            anyhow::Error::new(Write { source: io }).context("cannot finish the reports"),
+        );
+        assert_eq!(
+            failure.to_string(),
+            "cannot finish the reports: cannot write report.json: permission denied"
+        );
+    }
 
     #[test]
     fn errors_win_over_writes_and_findings() {
