@@ -43,6 +43,9 @@ pub struct AuditOutcome {
     pub unknown_methods: BTreeSet<String>,
     /// Configs that could not be read.
     pub config_errors: u64,
+    /// Exemption names that several identities of the org hold: those exemptions covered
+    /// none of them by name.
+    pub shared_exemption_names: Vec<String>,
 }
 
 /// Audits every identity the client lists, writing findings to `sink`.
@@ -74,13 +77,13 @@ pub async fn run(
                 .collect();
             let n = jobs.len() as u64;
             stream::iter(
-                std::iter::once(Job::Listed(n))
+                std::iter::once(Job::Listed(n, identity.clone()))
                     .chain(jobs.into_iter().map(|(i, m)| Job::Fetch(i, m))),
             )
         })
         .map(|job| async move {
             match job {
-                Job::Listed(n) => Done::Listed(n),
+                Job::Listed(n, identity) => Done::Listed(n, identity),
                 Job::Fetch(identity, method) => {
                     // Boxed: the request's future is a few KiB, and the job futures are moved
                     // into the buffer; a box keeps those moves to a pointer's size.
@@ -94,22 +97,34 @@ pub async fn run(
         .buffer_unordered(fetch_slots(opts.concurrency));
     let mut fetched = std::pin::pin!(fetched);
     let mut found: Vec<crate::finding::Finding> = Vec::new();
+    // Identities whose name an exemption names, counted as they are listed; their configs
+    // are judged after the listing, when it is known whether the name is shared.
+    let mut name_holders: std::collections::HashMap<&str, u32> = policy
+        .exemptions
+        .iter()
+        .map(|e| (e.identity.as_str(), 0))
+        .collect();
+    let mut deferred: Vec<(Arc<Identity>, AuthConfig)> = Vec::new();
 
+    let mut budget_spent = false;
     loop {
         let next = match opts.stop_at {
             Some(at) => tokio::select! {
                 done = fetched.next() => done,
                 () = tokio::time::sleep_until(at) => {
                     lister.abort();
-                    outcome.listing_error = Some(ListingError::Budget);
-                    return Ok(outcome);
+                    budget_spent = true;
+                    break;
                 }
             },
             None => fetched.next().await,
         };
         let Some(done) = next else { break };
         match done {
-            Done::Listed(configs) => {
+            Done::Listed(configs, identity) => {
+                if let Some(count) = name_holders.get_mut(identity.name.as_str()) {
+                    *count += 1;
+                }
                 sink.count_identity();
                 if total_rx.has_changed().unwrap_or(false) {
                     progress.set_total_identities(*total_rx.borrow_and_update());
@@ -123,6 +138,11 @@ pub async fn run(
                     outcome.unknown_methods.insert(method.to_string());
                 }
                 match *result {
+                    // Judged once the whole listing says whether its name is shared.
+                    Ok(config) if name_holders.contains_key(identity.name.as_str()) => {
+                        deferred.push((identity, config));
+                        continue;
+                    }
                     Ok(config) => {
                         // One Vec for every config: its findings' strings are reused.
                         evaluate::evaluate_into(
@@ -151,11 +171,43 @@ pub async fn run(
         }
     }
 
-    outcome.listing_error = match lister.await {
-        Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(ListingError::Api(e)),
-        Err(join) => Some(ListingError::Task(join.to_string())),
+    outcome.listing_error = if budget_spent {
+        Some(ListingError::Budget)
+    } else {
+        match lister.await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(ListingError::Api(e)),
+            Err(join) => Some(ListingError::Task(join.to_string())),
+        }
     };
+
+    // The configs of identities named by an exemption, now that the listing says whether
+    // several identities share the name (then the exemption covers none of them by name).
+    let mut shared: Vec<String> = name_holders
+        .iter()
+        .filter(|(_, holders)| **holders > 1)
+        .map(|(name, _)| (*name).to_owned())
+        .collect();
+    shared.sort();
+    let judged = if shared.is_empty() {
+        std::borrow::Cow::Borrowed(policy)
+    } else {
+        tracing::warn!(
+            names = ?shared,
+            "exemptions name identities that share their name with others: they exempt none of them"
+        );
+        std::borrow::Cow::Owned(policy.with_shared_names(&shared))
+    };
+    for (identity, config) in deferred {
+        evaluate::evaluate_into(&judged, &org_id, &identity, &config, opts.today, &mut found);
+        if let Some(planner) = planner.as_deref_mut() {
+            planner.observe(&judged, &identity, &config, &found);
+        }
+        for finding in &found {
+            sink.write(finding)?;
+        }
+    }
+    outcome.shared_exemption_names = shared;
     Ok(outcome)
 }
 
@@ -190,13 +242,13 @@ pub enum ListingError {
 
 enum Job {
     /// Marks one listed identity with its number of configs (so identities without methods
-    /// are counted too).
-    Listed(u64),
+    /// are counted too), and which identity it is (its name may hold an exemption).
+    Listed(u64, Arc<Identity>),
     Fetch(Arc<Identity>, AuthMethod),
 }
 
 enum Done {
-    Listed(u64),
+    Listed(u64, Arc<Identity>),
     Fetched(Arc<Identity>, AuthMethod, Box<Result<AuthConfig, ApiError>>),
 }
 

@@ -63,7 +63,7 @@ pub fn exemption_for<'p>(
     today: Date,
 ) -> Option<&'p Exemption> {
     policy.exemptions.iter().find(|e| {
-        (e.identity == identity.id || e.identity == identity.name)
+        (e.identity == identity.id || (!e.name_shared && e.identity == identity.name))
             && e.rules
                 .as_ref()
                 .is_none_or(|r| r.iter().any(|id| id == rule_id))

@@ -42,6 +42,16 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// This policy with the exemptions naming one of `shared` (names several identities of
+    /// the org hold) applying to none of them by name.
+    pub fn with_shared_names(&self, shared: &[String]) -> Policy {
+        let mut policy = self.clone();
+        for e in &mut policy.exemptions {
+            e.name_shared = shared.contains(&e.identity);
+        }
+        policy
+    }
+
     /// The rule with this id.
     pub fn rule(&self, id: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| r.id == id)
@@ -166,6 +176,10 @@ pub struct Exemption {
     pub owner: Option<String>,
     /// From this UTC day on the exemption no longer applies.
     pub expires: jiff::civil::Date,
+    /// The org holds several identities with the name `identity`: the exemption then covers
+    /// none of them by name (anyone who can create an identity could otherwise borrow it),
+    /// only an identity whose id it is. Set per run, never read from the file.
+    pub name_shared: bool,
 }
 
 /// One problem in a policy, with its position (1-based line and column, in characters).

@@ -78,6 +78,9 @@ pub struct RunInfo {
     pub complete: bool,
     pub incomplete_reason: Option<String>,
     pub api: ApiCounts,
+    /// What the run found wrong with its inputs, beyond the findings (e.g. an exemption whose
+    /// name several identities share, which therefore exempts none of them).
+    pub problems: Vec<String>,
 }
 
 /// The policy a run used.
@@ -313,6 +316,7 @@ mod tests {
             complete: true,
             incomplete_reason: None,
             api: ApiCounts::default(),
+            problems: Vec::new(),
         }
     }
 

@@ -227,12 +227,20 @@ pub fn finish_phase(
             retries: stats.retries,
             rate_limited: stats.rate_limited,
         },
+        problems: outcome
+            .shared_exemption_names
+            .iter()
+            .map(|name| shared_name_problem(name))
+            .collect(),
     };
     let files = sink
         .finish(&run, &policy.exemptions, today, annotations)
         .map_err(io_failure)?;
 
     let mut human = format!("idguard: {}", counts.human());
+    for problem in &run.problems {
+        human.push_str(&format!("  problem: {}\n", crate::display::safe(problem)));
+    }
     if !outcome.unknown_methods.is_empty() {
         let names: Vec<_> = outcome
             .unknown_methods
@@ -268,6 +276,14 @@ pub fn finish_phase(
         human,
         failure: listing_failure,
     })
+}
+
+/// The problem reported for an exemption whose name several identities hold.
+fn shared_name_problem(name: &str) -> String {
+    format!(
+        "the exemption for `{name}` exempts nobody: several identities of the org are named so \
+         (anyone who can create an identity could borrow an exemption by name); exempt by id"
+    )
 }
 
 fn listing_failure(err: ListingError) -> Failure {

@@ -36,6 +36,7 @@ pub async fn run(
             sha256: policy.sha256.clone(),
         },
     );
+    plan.shared_exemption_names = audited.outcome.shared_exemption_names.clone();
     // Changes that could lock idguard out become manual items (or, with --include-self, go
     // last): the plan on disk says what an apply of it writes.
     let runs_as = writes::runs_as(&audited.client, stderr);

@@ -17,8 +17,27 @@ pub fn run(path: &Path, quiet: bool, stderr: &mut dyn Write) -> Result<Exit, Fai
             policy.rules.len(),
             policy.exemptions.len()
         );
+        for e in policy.exemptions.iter().filter(|e| !is_uuid(&e.identity)) {
+            let _ = writeln!(
+                stderr,
+                "warning: the exemption for `{}` matches by name: a name is weaker than an id \
+                 (an exemption whose name several identities share exempts none of them); \
+                 prefer the identity id",
+                crate::display::safe(&e.identity)
+            );
+        }
     }
     Ok(Exit::Ok)
+}
+
+/// Whether `s` looks like an identity id (a UUID: 8-4-4-4-12 hex digits).
+fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Loads a policy, mapping any problem to exit 65 (invalid) with every diagnostic listed,

@@ -354,6 +354,7 @@ fn real_reports_and_baseline_tracker_agree() {
         complete: true,
         incomplete_reason: None,
         api: ApiCounts::default(),
+        problems: Vec::new(),
     };
     let rules = [RuleInfo {
         id: "r".into(),

@@ -792,6 +792,7 @@ fn exemption(ctx: &mut Ctx, node: &Node, rule_ids: &HashMap<String, usize>) -> O
         reason: reason?,
         owner,
         expires: expires?,
+        name_shared: false,
     })
 }
 

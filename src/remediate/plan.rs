@@ -36,6 +36,10 @@ pub struct Plan {
     pub policy: PlanPolicy,
     pub changes: Vec<PlannedChange>,
     pub manual: Vec<ManualItem>,
+    /// Exemption names several identities of the org held when the plan was made: those
+    /// exemptions covered none of them (the re-check judges the plan the same way).
+    #[serde(default)]
+    pub shared_exemption_names: Vec<String>,
 }
 
 /// The policy a plan was computed with.
@@ -508,6 +512,7 @@ impl PlanBuilder {
             policy,
             changes: self.changes,
             manual: self.manual,
+            shared_exemption_names: Vec::new(),
         }
     }
 }

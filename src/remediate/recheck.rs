@@ -50,6 +50,7 @@ impl fmt::Display for Offence {
 /// Every change of `plan` that differs from what `policy` computes from its `planned_from`
 /// (empty: the plan may be applied).
 pub fn recheck(plan: &Plan, policy: &Policy, today: Date) -> Vec<Offence> {
+    let policy = &policy.with_shared_names(&plan.shared_exemption_names);
     let mut offences = Vec::new();
     let mut seen = BTreeSet::new();
     for (i, change) in plan.changes.iter().enumerate() {

@@ -157,6 +157,7 @@ mod tests {
             complete: true,
             incomplete_reason: None,
             api: crate::report::ApiCounts::default(),
+            problems: Vec::new(),
         };
         let summary = crate::report::Counts::new(&[]).summary();
         let annotations = crate::report::Annotations::new();

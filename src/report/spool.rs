@@ -316,12 +316,14 @@ pub(super) mod fixture {
             complete: false,
             incomplete_reason: Some("1 config could not be read".into()),
             api: ApiCounts::default(),
+            problems: Vec::new(),
         }
     }
 
     /// Exemptions expiring in 10 days, in 60 days, and expired 5 days ago.
     pub fn exemptions() -> Vec<crate::policy::Exemption> {
         let ex = |identity: &str, expires| crate::policy::Exemption {
+            name_shared: false,
             identity: identity.into(),
             rules: Some(vec!["token-lifetime".into()]),
             reason: format!("reason for {identity}"),

@@ -101,6 +101,7 @@ fn run_info() -> RunInfo {
         complete: false,
         incomplete_reason: Some("6 configs could not be read".into()),
         api: ApiCounts::default(),
+        problems: Vec::new(),
     }
 }
 

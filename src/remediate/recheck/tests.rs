@@ -184,6 +184,7 @@ fn plan_of(change: PlannedChange, policy: &Policy) -> Plan {
         },
         changes: vec![change],
         manual: vec![],
+        shared_exemption_names: vec![],
     }
 }
 
