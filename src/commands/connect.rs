@@ -170,10 +170,18 @@ pub fn options(args: &ConnectionArgs) -> Result<ConnectOptions, Failure> {
     opts.deadline = Some(Duration::from_secs(args.deadline.max(1)));
     opts.allow_insecure_http = args.allow_insecure_http;
     if let Some(path) = &args.ca_cert {
-        // Checked here so a bad file is an error before anything is sent: too large or
-        // unreadable as any input file, not PEM certificates as a usage error.
-        crate::input::read_capped(path, crate::input::CA_FILE_CAP, "CA certificate file")
-            .map_err(super::validate::input_failure)?;
+        // Checked here so a bad file is an error before anything is sent: too large is bad
+        // input (65), missing, unreadable or not PEM certificates a usage error (64).
+        crate::input::read_capped(path, crate::input::CA_FILE_CAP, "CA certificate file").map_err(
+            |e| {
+                let exit = if e.is_too_large() {
+                    Exit::DataErr
+                } else {
+                    Exit::Usage
+                };
+                Failure::new(exit, e).hint("--ca-cert takes a PEM file of CA certificates")
+            },
+        )?;
         load_ca_certs(path).map_err(|e| {
             Failure::new(Exit::Usage, e).hint("--ca-cert takes a PEM file of CA certificates")
         })?;
