@@ -5,8 +5,8 @@
 //! server.
 
 use std::borrow::Cow;
-use std::fs::File;
 use std::path::{Path, PathBuf};
+use tempfile::NamedTempFile;
 
 use super::{FinishContext, FormatWriter, ReportError, files};
 use crate::finding::{Finding, Remediation, Violation};
@@ -33,25 +33,20 @@ pub const COLUMNS: [&str; 16] = [
 
 pub(super) struct CsvReport {
     final_path: PathBuf,
-    tmp: PathBuf,
-    writer: csv::Writer<File>,
+    writer: csv::Writer<NamedTempFile>,
 }
 
 impl CsvReport {
     pub(super) fn create(dir: &Path) -> Result<CsvReport, ReportError> {
         let final_path = dir.join("report.csv");
-        let (file, tmp) = files::create_temp(&final_path)?;
+        let tmp = files::create_temp(&final_path)?;
         let mut writer = csv::WriterBuilder::new()
             .terminator(csv::Terminator::CRLF)
-            .from_writer(file);
+            .from_writer(tmp);
         writer
             .write_record(COLUMNS)
-            .map_err(|source| csv_error(&tmp, source))?;
-        Ok(CsvReport {
-            final_path,
-            tmp,
-            writer,
-        })
+            .map_err(|source| csv_error(&final_path, source))?;
+        Ok(CsvReport { final_path, writer })
     }
 }
 
@@ -113,20 +108,16 @@ impl FormatWriter for CsvReport {
         let row = cells(f);
         self.writer
             .write_record(row.iter().map(|c| defuse(c).into_owned()))
-            .map_err(|source| csv_error(&self.tmp, source))
+            .map_err(|source| csv_error(&self.final_path, source))
     }
 
     fn finish(self: Box<Self>, _ctx: &FinishContext<'_>) -> Result<PathBuf, ReportError> {
-        let CsvReport {
-            final_path,
-            tmp,
-            writer,
-        } = *self;
-        let file = writer.into_inner().map_err(|e| ReportError::Io {
-            path: tmp.clone(),
+        let CsvReport { final_path, writer } = *self;
+        let tmp = writer.into_inner().map_err(|e| ReportError::Io {
+            path: final_path.clone(),
             source: std::io::Error::other(e.to_string()),
         })?;
-        files::commit(file, &tmp, &final_path)?;
+        files::commit(tmp, &final_path)?;
         Ok(final_path)
     }
 }

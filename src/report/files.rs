@@ -6,9 +6,11 @@
 //! Folders idguard creates are 0700 and files 0600 whatever the umask; folders that already
 //! exist are left as they are.
 
-use std::fs::{DirBuilder, File, OpenOptions};
+use std::fs::DirBuilder;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
 
 use super::ReportError;
 
@@ -167,52 +169,48 @@ fn point_latest(base: &Path, dir: &Path) {
     }
 }
 
-/// Creates a hidden temp file beside `final_path` with mode 0600.
-pub(super) fn create_temp(final_path: &Path) -> Result<(File, PathBuf), ReportError> {
+/// Creates a hidden temp file beside `final_path` (mode 0600), removed when dropped unless
+/// [`commit`]ted: a run that fails or panics leaves no temp file behind.
+pub(super) fn create_temp(final_path: &Path) -> Result<NamedTempFile, ReportError> {
     let name = final_path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "report".into());
-    let tmp = final_path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    let mut opts = OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let file = opts.open(&tmp).map_err(|source| ReportError::Io {
-        path: tmp.clone(),
-        source,
-    })?;
-    Ok((file, tmp))
+    let dir = match final_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|source| ReportError::Io {
+            path: final_path.to_owned(),
+            source,
+        })
 }
 
-/// Flushes `file` to disk and renames `tmp` to `final_path`, refusing to replace a file.
-pub(super) fn commit(file: File, tmp: &Path, final_path: &Path) -> Result<(), ReportError> {
+/// Flushes `tmp` to disk and moves it to `final_path`, never replacing a file there (no
+/// check-then-rename race: the move itself refuses).
+pub(super) fn commit(tmp: NamedTempFile, final_path: &Path) -> Result<(), ReportError> {
     let io = |source| ReportError::Io {
         path: final_path.to_owned(),
         source,
     };
-    file.sync_all().map_err(io)?;
-    drop(file);
-    if final_path.exists() {
-        return Err(io(std::io::Error::new(
-            std::io::ErrorKind::AlreadyExists,
-            "refusing to overwrite an existing report",
-        )));
-    }
-    std::fs::rename(tmp, final_path).map_err(io)
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist_noclobber(final_path)
+        .map(drop)
+        .map_err(|e| io(e.error))
 }
 
 /// Writes `bytes` to `path` atomically (temp file, fsync, rename), mode 0600.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let (mut file, tmp) = create_temp(path)?;
-    file.write_all(bytes).map_err(|source| ReportError::Io {
-        path: tmp.clone(),
+    let mut tmp = create_temp(path)?;
+    tmp.write_all(bytes).map_err(|source| ReportError::Io {
+        path: path.to_owned(),
         source,
     })?;
-    commit(file, &tmp, path)
+    commit(tmp, path)
 }
 
 #[cfg(test)]

@@ -2,11 +2,11 @@
 //! the summary and the results are assembled into the final file, which is moved into place.
 //! Memory holds one finding at a time.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use tempfile::NamedTempFile;
 
 use super::{FinishContext, FormatWriter, ReportError, SCHEMA_VERSION, files};
 use crate::finding::Finding;
@@ -17,7 +17,7 @@ const WRITE_BUFFER: usize = 1 << 20;
 /// The streaming writer of `report.json`.
 pub(super) struct JsonReport {
     final_path: PathBuf,
-    results: BufWriter<File>,
+    results: BufWriter<NamedTempFile>,
     results_path: PathBuf,
     count: u64,
 }
@@ -36,11 +36,11 @@ const TOOL: Tool = Tool {
 impl JsonReport {
     pub(super) fn create(dir: &Path) -> Result<JsonReport, ReportError> {
         let final_path = dir.join("report.json");
-        let (file, results_path) = files::create_temp(&dir.join("report.json.results"))?;
+        let spool = files::create_temp(&dir.join("report.json.results"))?;
         Ok(JsonReport {
             final_path,
-            results: BufWriter::with_capacity(WRITE_BUFFER, file),
-            results_path,
+            results_path: spool.path().to_owned(),
+            results: BufWriter::with_capacity(WRITE_BUFFER, spool),
             count: 0,
         })
     }
@@ -73,14 +73,13 @@ impl FormatWriter for JsonReport {
         let results = results
             .into_inner()
             .map_err(|e| results_io(e.into_error()))?;
-        drop(results);
 
-        let (file, tmp) = files::create_temp(&final_path)?;
+        let tmp = files::create_temp(&final_path)?;
         let io = |source| ReportError::Io {
-            path: tmp.clone(),
+            path: final_path.clone(),
             source,
         };
-        let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
+        let mut out = BufWriter::with_capacity(WRITE_BUFFER, tmp);
         write!(
             out,
             "{{\n  \"schema_version\": {SCHEMA_VERSION},\n  \"tool\": "
@@ -98,14 +97,15 @@ impl FormatWriter for JsonReport {
         out.write_all(b",\n  \"results\": [").map_err(io)?;
         if count > 0 {
             out.write_all(b"\n").map_err(io)?;
-            let reader = BufReader::new(File::open(&results_path).map_err(results_io)?);
+            let reader = BufReader::new(results.reopen().map_err(results_io)?);
             copy_annotated(reader, &mut out, ctx.annotations).map_err(io)?;
             out.write_all(b"\n  ").map_err(io)?;
         }
         out.write_all(b"]\n}\n").map_err(io)?;
-        let file = out.into_inner().map_err(|e| io(e.into_error()))?;
-        files::commit(file, &tmp, &final_path)?;
-        let _ = std::fs::remove_file(&results_path);
+        let tmp = out.into_inner().map_err(|e| io(e.into_error()))?;
+        files::commit(tmp, &final_path)?;
+        // The results spool is removed as it is dropped.
+        drop(results);
         Ok(final_path)
     }
 }

@@ -8,12 +8,14 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use tempfile::NamedTempFile;
+
 use super::{ReportError, files};
 
 /// A temp file written in order and read back at finish. Removed on drop.
 pub(super) struct Spool {
     path: PathBuf,
-    writer: BufWriter<File>,
+    writer: BufWriter<NamedTempFile>,
     /// Bytes written so far.
     len: u64,
 }
@@ -25,10 +27,9 @@ impl Spool {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "report".into());
-        let (file, path) =
-            files::create_temp(&final_path.with_file_name(format!("{name}.{part}")))?;
+        let file = files::create_temp(&final_path.with_file_name(format!("{name}.{part}")))?;
         Ok(Spool {
-            path,
+            path: file.path().to_owned(),
             writer: BufWriter::new(file),
             len: 0,
         })
@@ -69,7 +70,7 @@ impl Spool {
         if let Err(e) = self.writer.flush() {
             return Err(self.io_error(e));
         }
-        match File::open(&self.path) {
+        match self.writer.get_ref().reopen() {
             Ok(f) => Ok(BufReader::new(f)),
             Err(e) => Err(self.io_error(e)),
         }
@@ -90,35 +91,27 @@ impl Spool {
     }
 }
 
-impl Drop for Spool {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
-}
-
 /// The final file of a report being assembled: a buffered temp file moved into place by
 /// [`Assembly::commit`] (and removed if dropped before that).
 pub(super) struct Assembly {
     final_path: PathBuf,
     tmp: PathBuf,
-    out: Option<BufWriter<File>>,
-    committed: bool,
+    out: Option<BufWriter<NamedTempFile>>,
 }
 
 impl Assembly {
     /// Starts assembling `final_path`.
     pub(super) fn create(final_path: &Path) -> Result<Assembly, ReportError> {
-        let (file, tmp) = files::create_temp(final_path)?;
+        let file = files::create_temp(final_path)?;
         Ok(Assembly {
             final_path: final_path.to_owned(),
-            tmp,
+            tmp: file.path().to_owned(),
             out: Some(BufWriter::new(file)),
-            committed: false,
         })
     }
 
     /// The writer, or the error for a committed assembly (not reachable: `commit` consumes it).
-    fn out(&mut self) -> Result<&mut BufWriter<File>, ReportError> {
+    fn out(&mut self) -> Result<&mut BufWriter<NamedTempFile>, ReportError> {
         let tmp = &self.tmp;
         self.out.as_mut().ok_or_else(|| ReportError::Io {
             path: tmp.clone(),
@@ -159,17 +152,8 @@ impl Assembly {
             path: tmp.clone(),
             source: e.into_error(),
         })?;
-        files::commit(file, &tmp, &self.final_path)?;
-        self.committed = true;
+        files::commit(file, &self.final_path)?;
         Ok(self.final_path.clone())
-    }
-}
-
-impl Drop for Assembly {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
     }
 }
 
