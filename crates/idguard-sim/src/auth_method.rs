@@ -2,7 +2,7 @@
 //! its URL path segment under `/api/v1/auth/`) and the key that wraps its config in GET/PATCH
 //! answers.
 //!
-//! It is written from Infisical's routers (`server/routes/v1/identity-*-auth-router.ts`), not
+//! It is written from Infisical's API as idguard's `docs/infisical-api.md` records it, not
 //! shared with idguard's client, so a mistake in the client's list is not repeated by the server
 //! the client is tested against. What each method's PATCH validates lives in `patch.rs`, what
 //! its generated configs hold in `generator.rs`.
