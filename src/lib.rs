@@ -1,6 +1,11 @@
 //! idguard: audit the auth configurations of Infisical machine identities against a YAML
 //! policy, write compliance reports, and bring non-compliant identities into line.
 //!
+//! The simulated Infisical server that `idguard demo`, `idguard sim` and the tests run against
+//! is the separate crate `idguard-sim` (`crates/idguard-sim/`), which does not depend on this
+//! one; the benchmark is the binary crate `idguard-bench` (`crates/idguard-bench/`), which runs
+//! the `idguard` binary as a process.
+//!
 //! Module map:
 //! - [`model`]: auth methods, identities, auth configs, trusted IPs (shared vocabulary).
 //! - [`finding`]: the result data every report is written from.
@@ -17,7 +22,6 @@
 //! - [`diff`]: what changed between two runs' report.json files (`idguard diff`, `--baseline`).
 //! - [`remediate`]: plans of safe PATCHes, their re-check, self-protection, apply with a
 //!   journal, verification and rollback.
-//! - [`sim`]: the simulated Infisical server used by tests, benchmarks and the demo.
 //! - [`cli`], [`commands`]: argument parsing and one glue function per subcommand.
 //! - [`exit`]: exit codes and the failure type that carries one up to `main`.
 
@@ -37,4 +41,3 @@ pub mod policy;
 pub mod progress;
 pub mod remediate;
 pub mod report;
-pub mod sim;

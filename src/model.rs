@@ -1,5 +1,5 @@
-//! Domain types shared by the API client, the simulator, the evaluation and the reports:
-//! auth methods, identities, auth-method configurations and trusted-IP entries.
+//! Domain types shared by the API client, the evaluation and the reports: auth methods,
+//! identities, auth-method configurations and trusted-IP entries.
 //!
 //! These types describe what Infisical stores, decoded once at the edge. They know nothing of
 //! policies (see `policy`) or of HTTP (see `infisical`).

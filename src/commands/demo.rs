@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use idguard_sim::{self as sim, SimConfig};
 use secrecy::SecretString;
 
 use crate::cli::{DemoArgs, ReportArgs};
@@ -12,7 +13,6 @@ use crate::finding::Severity;
 use crate::infisical::{ConnectOptions, Credentials};
 use crate::policy;
 use crate::report::Format;
-use crate::sim::{self, SimConfig};
 
 use super::{audit, validate};
 

@@ -3,9 +3,10 @@
 use std::io::Write;
 use std::time::Duration;
 
+use idguard_sim::{self as sim, FaultKind, Faults, RateLimit, SimConfig};
+
 use crate::cli::SimArgs;
 use crate::exit::{Exit, Failure};
-use crate::sim::{self, FaultKind, Faults, RateLimit, SimConfig};
 
 /// Runs the simulator in the foreground.
 pub async fn run(args: SimArgs, stderr: &mut dyn Write) -> Result<Exit, Failure> {

@@ -103,7 +103,8 @@ impl TrustedIp {
         serde_json::json!({ "ipAddress": self.to_request_string() })
     }
 
-    /// The GET-response object `{"ipAddress", "type", "prefix"?}` (used by the simulator).
+    /// The GET-response object `{"ipAddress", "type", "prefix"?}` (what tests store in a
+    /// simulated config).
     pub fn to_stored_json(&self) -> Value {
         let kind = if self.address.is_ipv4() {
             "ipv4"

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use idguard::sim::{FaultKind, Faults, RateLimit, SimConfig};
+use idguard_sim::{FaultKind, Faults, RateLimit, SimConfig};
 use serde_json::Value;
 
 use crate::support::{audit, audit_with, configured, idguard, policy_path, results, start_sim};
@@ -283,7 +283,7 @@ async fn bad_credentials_exit_77_without_leaking_the_secret() {
     let run = audit_with(
         &server.url(),
         &["--log-level", "debug"],
-        idguard::sim::DEMO_CLIENT_ID,
+        idguard_sim::DEMO_CLIENT_ID,
         secret,
     )
     .await;

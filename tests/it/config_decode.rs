@@ -1,8 +1,7 @@
 //! A config answer whose object cannot be decoded into a map of JSON values is reported as an
 //! `error` result by the audit, never evaluated (or remediated) as an empty config.
 
-use idguard::model::AuthMethod;
-use idguard::sim::{IdentitySpec, SimConfig, baseline_config};
+use idguard_sim::{AuthMethod, IdentitySpec, SimConfig, baseline_config};
 use serde_json::{Value, json};
 
 use crate::support::{audit, results, start_sim};

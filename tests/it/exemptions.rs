@@ -1,8 +1,7 @@
 //! Exemptions by name against an org where the name is not unique: anyone who can create an
 //! identity could otherwise borrow an exemption by reusing its name.
 
-use idguard::model::AuthMethod;
-use idguard::sim::{IdentitySpec, SimConfig, baseline_config};
+use idguard_sim::{AuthMethod, IdentitySpec, SimConfig, baseline_config};
 use serde_json::{Value, json};
 
 use crate::remediate::{args, example, read_json, run, stderr};

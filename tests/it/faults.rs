@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use idguard::sim::{self, FaultKind, Faults, ListingChurn, RateLimit, Sim, SimConfig};
+use idguard_sim::{self as sim, FaultKind, Faults, ListingChurn, RateLimit, Sim, SimConfig};
 use serde_json::Value;
 
 use crate::support::{idguard, policy_path, results, start_sim};

@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
-use idguard::sim::{self, SimConfig};
+use idguard_sim::{self as sim, SimConfig};
 
 use crate::support::{idguard, policy_path, start_sim};
 

@@ -394,7 +394,8 @@ fn junit_report_parses_with_a_case_per_result() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn diff_of_two_simulator_runs_shows_the_changes() {
     use crate::support;
-    use idguard::sim::{IdentitySpec, SimConfig, baseline_config};
+    // The simulator's own method type, in place of the report's.
+    use idguard_sim::{AuthMethod, IdentitySpec, SimConfig, baseline_config};
 
     let server = support::start_sim(SimConfig {
         identities: 40,

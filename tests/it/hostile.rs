@@ -18,7 +18,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use idguard::infisical::{Client, ConnectOptions, Credentials};
 use idguard::model::{AuthConfig, AuthMethod, TrustedIp};
-use idguard::sim::baseline_config;
+use idguard_sim::baseline_config;
 use proptest::prelude::*;
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
@@ -75,7 +75,7 @@ fn mutated_config() -> impl Strategy<Value = (AuthMethod, Value)> {
     )
         .prop_map(|(m, edits, drop_field)| {
             let method = AuthMethod::KNOWN[m].clone();
-            let mut config = baseline_config(&method);
+            let mut config = baseline_config(&idguard_sim::AuthMethod::parse(method.as_str()));
             if let Some(obj) = config.as_object_mut() {
                 for (field, value) in edits {
                     if drop_field {
@@ -499,8 +499,7 @@ fn policy_loader_handles_out_of_range_values() {
 mod secrets {
     use std::path::{Path, PathBuf};
 
-    use idguard::model::AuthMethod;
-    use idguard::sim::{self, IdentitySpec, Sim, SimConfig, baseline_config};
+    use idguard_sim::{self as sim, AuthMethod, IdentitySpec, Sim, SimConfig, baseline_config};
     use serde_json::{Value, json};
 
     use crate::support::{idguard, policy_path, start_sim};
@@ -774,7 +773,7 @@ mod files {
     use std::os::unix::fs::PermissionsExt;
     use std::path::Path;
 
-    use idguard::sim::{self, SimConfig};
+    use idguard_sim::{self as sim, SimConfig};
 
     use crate::support::{idguard, policy_path, start_sim};
 

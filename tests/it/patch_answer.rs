@@ -1,8 +1,9 @@
 //! A PATCH answered 2xx has landed, whatever the body of that answer: idguard never sends it
 //! again, and verifies the change by reading the config back.
 
-use idguard::model::AuthMethod;
-use idguard::sim::{self, FaultKind, Faults, IdentitySpec, SimConfig, baseline_config};
+use idguard_sim::{
+    self as sim, AuthMethod, FaultKind, Faults, IdentitySpec, SimConfig, baseline_config,
+};
 use serde_json::{Value, json};
 
 use crate::support::{idguard, policy_path, start_sim};

@@ -5,8 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use idguard::model::AuthMethod;
-use idguard::sim::{self, IdentitySpec, Sim, SimConfig, baseline_config};
+use idguard_sim::{self as sim, AuthMethod, IdentitySpec, Sim, SimConfig, baseline_config};
 use serde_json::json;
 
 use crate::support::{idguard, policy_path, start_sim};

@@ -6,8 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use idguard::model::AuthMethod;
-use idguard::sim::{self, Faults, IdentitySpec, Sim, SimConfig, baseline_config};
+use idguard_sim::{self as sim, AuthMethod, Faults, IdentitySpec, Sim, SimConfig, baseline_config};
 use serde_json::{Value, json};
 
 use crate::support::{configured, idguard, policy_path, results, start_sim};

@@ -6,10 +6,9 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use idguard::model::{AuthMethod, TrustedIp};
-use idguard::sim::{
-    self, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FaultKind, Faults, IdentitySpec, RateLimit,
-    SimConfig, SimServer, SpiffeApi,
+use idguard_sim::{
+    self as sim, AuthMethod, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FaultKind, Faults, IdentitySpec,
+    RateLimit, SimConfig, SimServer, SpiffeApi,
 };
 use serde_json::{Value, json};
 
@@ -319,7 +318,7 @@ async fn get_wrapper_keys_and_not_configured() {
             if covered.insert(m.clone()) {
                 let (status, body) = get(&c, &config_url(&base, &m, &id), &token).await;
                 assert_eq!(status, 200, "{m}");
-                let inner = &body[m.wrapper_key().unwrap()];
+                let inner = &body[&*m.wrapper_key()];
                 assert!(inner["accessTokenTTL"].is_u64(), "{m}: {body}");
                 assert_eq!(Some(inner.clone()), sim.config_json(&id, &m));
             }
@@ -819,12 +818,28 @@ async fn serves_concurrent_requests_and_logs_each() {
     eprintln!("{} GETs in {elapsed:?}", urls.len());
 }
 
-/// Trusted IPs in their stored (GET) form, for `Sim::set_config_field`.
+/// Trusted IPs in their stored (GET) form, for `Sim::set_config_field`: `"10.0.0.0/8"` is
+/// `{"ipAddress": "10.0.0.0", "type": "ipv4", "prefix": 8}`, a host has no `prefix`.
 fn stored_ips(entries: &[&str]) -> Value {
     Value::Array(
         entries
             .iter()
-            .map(|e| TrustedIp::parse(e).unwrap().to_stored_json())
+            .map(|e| {
+                let (address, prefix) = match e.split_once('/') {
+                    Some((a, p)) => (a, Some(p.parse::<u8>().unwrap())),
+                    None => (*e, None),
+                };
+                let kind = if address.contains(':') {
+                    "ipv6"
+                } else {
+                    "ipv4"
+                };
+                let mut entry = json!({"ipAddress": address, "type": kind});
+                if let Some(p) = prefix {
+                    entry["prefix"] = json!(p);
+                }
+                entry
+            })
             .collect(),
     )
 }

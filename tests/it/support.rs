@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use idguard::sim::{self, SimConfig, SimServer};
+use idguard_sim::{self as sim, SimConfig, SimServer};
 use serde_json::Value;
 
 /// Starts a simulator with `config`.
@@ -128,7 +128,7 @@ pub fn results(report: &Value) -> &Vec<Value> {
 /// Every (identity id, auth method) the simulator holds; project-scoped ones only when
 /// `with_projects`.
 pub fn configured(
-    sim: &idguard::sim::Sim,
+    sim: &idguard_sim::Sim,
     with_projects: bool,
 ) -> std::collections::BTreeSet<(String, String)> {
     sim.identity_ids()

@@ -3,8 +3,7 @@
 //! shown escaped in every summary, plan diff and rollback preview.
 
 use idguard::display::is_unsafe;
-use idguard::model::AuthMethod;
-use idguard::sim::{IdentitySpec, SimConfig};
+use idguard_sim::{AuthMethod, IdentitySpec, SimConfig};
 use serde_json::json;
 
 use crate::remediate::{args, example, run, stderr};
@@ -26,7 +25,7 @@ async fn hostile_names_never_reach_the_terminal_raw() {
         "\u{202e}gnp.exe",
         "line\nidguard: exit 0: all good",
     ] {
-        let mut config = idguard::sim::baseline_config(&AuthMethod::Universal);
+        let mut config = idguard_sim::baseline_config(&AuthMethod::Universal);
         config["accessTokenTTL"] = json!(0);
         config["accessTokenMaxTTL"] = json!(0);
         sim.add_identity(IdentitySpec {

@@ -9,7 +9,7 @@ use rcgen::{
 };
 
 use crate::support::{audit, start_sim};
-use idguard::sim::{SimConfig, SimServer};
+use idguard_sim::{SimConfig, SimServer};
 
 /// A private CA and a server certificate it signed for 127.0.0.1 and localhost.
 struct TestPki {
@@ -172,7 +172,7 @@ async fn the_simulator_refuses_a_bad_certificate() {
         (pki.server_chain_pem.clone(), "not a key".to_owned()),
         (pki.server_chain_pem.clone(), other_key_pem()),
     ] {
-        let err = idguard::sim::start(SimConfig {
+        let err = idguard_sim::start(SimConfig {
             identities: 2,
             tls: Some((cert, key)),
             ..SimConfig::default()
@@ -211,11 +211,11 @@ async fn proxies_from_the_environment_are_honoured() {
         .env("HTTP_PROXY", server.url())
         .env(
             "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID",
-            idguard::sim::DEMO_CLIENT_ID,
+            idguard_sim::DEMO_CLIENT_ID,
         )
         .env(
             "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET",
-            idguard::sim::DEMO_CLIENT_SECRET,
+            idguard_sim::DEMO_CLIENT_SECRET,
         );
     let output = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await

@@ -12,7 +12,7 @@ use idguard::infisical::{Client, ConnectOptions, Credentials};
 use idguard::remediate::journal::{self, Entry, JournalSink, JournalWriter};
 use idguard::remediate::plan::Plan;
 use idguard::remediate::{apply, recheck, rollback, self_guard};
-use idguard::sim::{self, Sim, SimConfig};
+use idguard_sim::{self as sim, Sim, SimConfig};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
@@ -541,7 +541,7 @@ fn wide_open() -> Value {
 
 /// A simulator that enforces trusted IPs, whose login identity may log in and use its token
 /// from anywhere (127.0.0.1 included), and a policy that narrows every identity's network.
-async fn enforcing_org(dir: &Path) -> (idguard::sim::SimServer, PathBuf) {
+async fn enforcing_org(dir: &Path) -> (idguard_sim::SimServer, PathBuf) {
     let server = start_sim(SimConfig {
         identities: 60,
         enforce_trusted_ips: true,
@@ -551,12 +551,7 @@ async fn enforcing_org(dir: &Path) -> (idguard::sim::SimServer, PathBuf) {
     let sim = server.handle();
     let me = sim.login_identity_id();
     for field in ["accessTokenTrustedIps", "clientSecretTrustedIps"] {
-        sim.set_config_field(
-            &me,
-            &idguard::model::AuthMethod::Universal,
-            field,
-            wide_open(),
-        );
+        sim.set_config_field(&me, &idguard_sim::AuthMethod::Universal, field, wide_open());
     }
     let policy = dir.join("network.yaml");
     std::fs::write(
@@ -579,7 +574,7 @@ async fn idguard_never_locks_itself_out_unless_asked() {
     let sim = server.handle();
     let me = sim.login_identity_id();
     let mine = format!("/api/v1/auth/universal-auth/identities/{me}");
-    let before = sim.config_json(&me, &idguard::model::AuthMethod::Universal);
+    let before = sim.config_json(&me, &idguard_sim::AuthMethod::Universal);
     let out = tmp.path().join("held");
     let o = run(
         &server.url(),
@@ -615,7 +610,7 @@ async fn idguard_never_locks_itself_out_unless_asked() {
         "no PATCH of idguard's identity"
     );
     assert_eq!(
-        sim.config_json(&me, &idguard::model::AuthMethod::Universal),
+        sim.config_json(&me, &idguard_sim::AuthMethod::Universal),
         before
     );
     let plan = read_json(&out.join("plan.json"));
@@ -686,11 +681,11 @@ async fn unknown_auth_methods_are_audited_but_never_patched() {
     })
     .await;
     let sim = server.handle();
-    let id = sim.add_identity(idguard::sim::IdentitySpec {
+    let id = sim.add_identity(idguard_sim::IdentitySpec {
         name: "quantum-worker".into(),
         project_id: None,
         methods: vec![(
-            idguard::model::AuthMethod::Unknown("quantum-auth".into()),
+            idguard_sim::AuthMethod::Unknown("quantum-auth".into()),
             Some(json!({"id": "5b0a3c1e-8f5d-4c59-9a57-0d6f3f3b2a11",
                         "accessTokenTTL": 0, "accessTokenMaxTTL": 0,
                         "accessTokenNumUsesLimit": 0,

@@ -5,8 +5,8 @@
 //! Routes: universal-auth login, token renew, `/api/v1/identities/details`,
 //! `/api/v1/identities/{id}`, `POST /api/v2/identities/search`,
 //! `GET /api/v2/organizations/{orgId}/identity-memberships`, and GET/PATCH
-//! `/api/v1/auth/<method>/identities/{id}` for all 13 methods and for any method unknown to
-//! idguard that a hand-built identity was given.
+//! `/api/v1/auth/<method>/identities/{id}` for all 13 methods and for any other method that a
+//! hand-built identity was given.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -31,7 +31,7 @@ use super::token::TokenProblem;
 use super::trusted_ips::{self, FORBIDDEN_IP_MESSAGE};
 use super::zod::{self, Seg};
 use super::{FaultKind, LoggedRequest, RequestClass, Sim};
-use crate::model::AuthMethod;
+use crate::AuthMethod;
 
 /// The router: everything goes through [`dispatch`].
 pub(crate) fn router(sim: Sim) -> Router {
@@ -1248,25 +1248,11 @@ fn pretty(method: &AuthMethod) -> &'static str {
 /// The GET/PATCH answer: what GET shows of the stored config, under the wrapper key.
 fn wrapped(s: &Shared, method: &AuthMethod, cfg: &Map<String, Value>) -> Value {
     let mut out = Map::new();
-    out.insert(wrapper_key(method), Value::Object(s.view(method, cfg)));
+    out.insert(
+        method.wrapper_key().into_owned(),
+        Value::Object(s.view(method, cfg)),
+    );
     Value::Object(out)
-}
-
-/// The GET/PATCH wrapper key. GUESS for a method idguard does not know: Infisical's pattern
-/// `identity` + the path segment in upper camel case (`quantum-auth` → `identityQuantumAuth`).
-fn wrapper_key(method: &AuthMethod) -> String {
-    if let Some(key) = method.wrapper_key() {
-        return key.to_owned();
-    }
-    let mut key = String::from("identity");
-    for part in method.as_str().split('-') {
-        let mut chars = part.chars();
-        if let Some(first) = chars.next() {
-            key.extend(first.to_uppercase());
-            key.push_str(chars.as_str());
-        }
-    }
-    key
 }
 
 fn get_config(req: &Req<'_>, method: &AuthMethod, id: &str) -> Response {

@@ -16,7 +16,7 @@ use super::limits::Limiter;
 use super::records::{IdentityRec, OrgRec};
 use super::token::AuthState;
 use super::{Faults, IdentitySpec, LoggedRequest, RateLimit, SimConfig, SpiffeApi};
-use crate::model::AuthMethod;
+use crate::AuthMethod;
 
 /// Which identities a listing covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

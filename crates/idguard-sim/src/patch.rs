@@ -13,7 +13,8 @@ use serde_json::{Map, Value};
 use super::SpiffeApi;
 use super::spiffe;
 use super::zod::{self, Seg};
-use crate::model::{AuthMethod, TrustedIp};
+use crate::AuthMethod;
+use crate::stored_ip::StoredIp;
 
 /// Largest TTL Infisical accepts (10 years).
 pub(crate) const MAX_TTL: u64 = 315_360_000;
@@ -151,15 +152,9 @@ pub(crate) fn apply(
                     "Failed to add IP access range to {what} due to plan restriction. Upgrade plan to add IP access range."
                 )));
             }
-            let ip = TrustedIp::parse(raw).map_err(|_| {
+            let ip = StoredIp::from_request(raw).ok_or_else(|| {
                 PatchError::BadRequest("The IP is not a valid IPv4, IPv6, or CIDR block".into())
             })?;
-            // isValidIpOrCidr does not trim: " 10.0.0.0/8" would fail there.
-            if raw.trim() != raw {
-                return Err(PatchError::BadRequest(
-                    "The IP is not a valid IPv4, IPv6, or CIDR block".into(),
-                ));
-            }
             converted.push(ip.to_stored_json());
         }
         updated.insert((*field).to_owned(), Value::Array(converted));

@@ -3,9 +3,11 @@
 //! `remediate --apply`) release binary against it, and prints a Markdown table of what idguard
 //! did against what the API's latency or rate limit allows, then each scenario's targets.
 //!
-//! Run it with `cargo run --release --bin idguard-bench [-- --quick | --scenario NAME]`.
-//! Scenarios live in `scenario.rs`, process handling and measuring in `process.rs`, the row
-//! and the targets in `judge.rs` (all beside this file).
+//! Run it with `cargo run --release -p idguard-bench [-- --quick | --scenario NAME]`. It is a
+//! crate of its own so that `cargo install` of idguard does not build it: it does not link
+//! idguard's library (it measures the binary as a process) and takes only the demo credential
+//! from `idguard-sim`. Scenarios live in `scenario.rs`, process handling and measuring in
+//! `process.rs`, the row and the targets in `judge.rs` (all beside this file).
 
 mod judge;
 mod process;
@@ -39,7 +41,7 @@ struct Args {
     /// The idguard binary (default: the one beside this binary, rebuilt first under cargo).
     #[arg(long)]
     idguard: Option<PathBuf>,
-    /// Do not run `cargo build --bin idguard` first.
+    /// Do not run `cargo build -p idguard --bin idguard` first.
     #[arg(long)]
     no_build: bool,
     /// Where runs write their reports (default: target/bench/<UTC timestamp>).
@@ -78,11 +80,10 @@ fn run(args: &Args, out: &mut dyn Write) -> Result<bool> {
     let stamp = jiff::Timestamp::now()
         .strftime("%Y%m%dT%H%M%SZ")
         .to_string();
-    let base = args.out.clone().unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("target/bench")
-            .join(stamp)
-    });
+    let base = args
+        .out
+        .clone()
+        .unwrap_or_else(|| process::workspace_root().join("target/bench").join(stamp));
 
     let mut rows: Vec<(Scenario, Row, Vec<Verdict>)> = Vec::new();
     let mut err = std::io::stderr();

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::model::AuthMethod;
+use crate::AuthMethod;
 
 /// One issued token.
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::model::AuthMethod;
+use crate::AuthMethod;
 
 /// A project a project-scoped identity belongs to.
 #[derive(Debug, Clone)]

@@ -1,4 +1,4 @@
-//! The seeded generator of the simulator's sample organization, built against
+//! The seeded generator of the simulator's sample organization, built against idguard's
 //! `policies/example.yaml`: realistic identities over all 13 auth methods whose configs are
 //! compliant except for the violations it plants (about 40% of configs get one or two), with
 //! the planted set returned as ground truth for tests.
@@ -15,7 +15,8 @@ use serde_json::{Map, Value, json};
 
 use super::records::{IdentityRec, OrgRec, ProjectRec};
 use super::{IdentitySpec, SimConfig};
-use crate::model::{AuthMethod, TrustedIp};
+use crate::AuthMethod;
+use crate::stored_ip::stored_list;
 
 /// One violation the generator planted: ground truth for tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -469,16 +470,6 @@ fn pick_violations(rng: &mut ChaCha8Rng, method: &AuthMethod) -> Vec<PlantedKind
     out
 }
 
-fn ip_list(entries: &[&str]) -> Value {
-    Value::Array(
-        entries
-            .iter()
-            .filter_map(|e| TrustedIp::parse(e).ok())
-            .map(|ip| ip.to_stored_json())
-            .collect(),
-    )
-}
-
 const GOOD_IPS: [&[&str]; 5] = [
     &["10.0.0.0/8"],
     &["10.20.0.0/16", "10.1.2.3"],
@@ -490,7 +481,7 @@ const OUTSIDE_IPS: [&str; 3] = ["203.0.113.7", "192.168.0.0/16", "::ffff:0:0/96"
 
 fn trusted_ips(rng: &mut ChaCha8Rng, field: &'static str, kinds: &[PlantedKind]) -> Value {
     if kinds.contains(&PlantedKind::TrustedIpsOpen { field }) {
-        return ip_list(&["0.0.0.0/0", "::/0"]);
+        return stored_list(&["0.0.0.0/0", "::/0"]);
     }
     let mut entries: Vec<&str> = GOOD_IPS.choose(rng).copied().unwrap_or(&[]).to_vec();
     if kinds.contains(&PlantedKind::TrustedIpsOutside { field })
@@ -498,7 +489,7 @@ fn trusted_ips(rng: &mut ChaCha8Rng, field: &'static str, kinds: &[PlantedKind])
     {
         entries.push(bad);
     }
-    ip_list(&entries)
+    stored_list(&entries)
 }
 
 /// Builds one stored config with the given planted violations (and compliant otherwise).

@@ -13,7 +13,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use idguard::sim::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET};
+use idguard_sim::{DEMO_CLIENT_ID, DEMO_CLIENT_SECRET};
 use serde_json::Value;
 
 use crate::scenario::{self, Scenario};
@@ -172,7 +172,7 @@ pub fn run_idguard(
     sim: &SimProcess,
     out: &Path,
 ) -> Result<Measured> {
-    let policy = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/example.yaml");
+    let policy = workspace_root().join("policies/example.yaml");
     let mut cmd = Command::new(idguard);
     match sc.command {
         scenario::Command::Audit => {
@@ -281,7 +281,8 @@ fn clock_ticks() -> u64 {
         .unwrap_or(100)
 }
 
-/// The `idguard` binary beside this one (built by `cargo build --release` first).
+/// The `idguard` binary beside this one (rebuilt first by `cargo build -p idguard` in the
+/// bench's own profile when the bench runs under cargo).
 pub fn idguard_binary(explicit: Option<PathBuf>, build: bool) -> Result<PathBuf> {
     if let Some(p) = explicit {
         return Ok(p);
@@ -297,24 +298,35 @@ pub fn idguard_binary(explicit: Option<PathBuf>, build: bool) -> Result<PathBuf>
             vec![]
         };
         let ok = Command::new(cargo)
-            .args(["build", "--bin", "idguard"])
+            .args(["build", "-p", "idguard", "--bin", "idguard"])
             .args(profile)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .current_dir(workspace_root())
             .status()
             .context("cannot run cargo build")?
             .success();
         if !ok {
-            bail!("`cargo build --bin idguard` failed");
+            bail!("`cargo build -p idguard --bin idguard` failed");
         }
     }
     let path = dir.join("idguard");
     if !path.exists() {
         bail!(
-            "{} not found: run `cargo build --release --bin idguard` first, or pass --idguard",
+            "{} not found: run `cargo build --release -p idguard --bin idguard` first, or pass \
+             --idguard",
             path.display()
         );
     }
     Ok(path)
+}
+
+/// The workspace this bench was built in (two folders above its own `crates/idguard-bench`).
+pub fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .nth(2)
+        .unwrap_or(manifest)
+        .to_path_buf()
 }
 
 #[cfg(test)]

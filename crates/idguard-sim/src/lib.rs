@@ -1,17 +1,31 @@
-//! The simulated Infisical server: an axum HTTP server on 127.0.0.1 over shared in-memory state,
-//! used by idguard's tests, benchmarks, `idguard demo` and `idguard sim`.
+//! idguard-sim: a simulated Infisical server, an axum HTTP server on 127.0.0.1 over shared
+//! in-memory state, used by idguard's tests, its benchmark, `idguard demo` and `idguard sim`.
 //!
-//! It behaves like the current Infisical API as `docs/infisical-api.md` describes it (login, token
-//! expiry, both identity listings, GET/PATCH of all 13 auth methods with Infisical's validation,
-//! omission traps and error shapes, rate limiting), optionally like an October-2024 server
-//! (`legacy`), can inject faults (including 403s, deletions between listing and GET and an org
-//! that changes while it is listed), and serves HTTPS when given a certificate. It can also
-//! enforce trusted IPs, serve an auth method idguard does not know, and speak either version
-//! of spiffe-auth's API. It never is more forgiving than Infisical. Every request is recorded so tests can assert what was sent,
-//! how fast and in what order. This module holds the public API; the HTTP routes, PATCH
-//! schemas, generator and limiter live in `sim/`.
+//! It behaves like the current Infisical API as idguard's `docs/infisical-api.md` describes it
+//! (login, token expiry, both identity listings, GET/PATCH of all 13 auth methods with
+//! Infisical's validation, omission traps and error shapes, rate limiting), optionally like an
+//! October-2024 server (`legacy`), can inject faults (including 403s, deletions between listing
+//! and GET and an org that changes while it is listed), and serves HTTPS when given a
+//! certificate. It can also enforce trusted IPs, serve an auth method outside Infisical's 13,
+//! and speak either version of spiffe-auth's API. It never is more forgiving than Infisical.
+//! Every request is recorded so tests can assert what was sent, how fast and in what order.
+//!
+//! The crate does not depend on idguard: it holds its own model of Infisical ([`AuthMethod`],
+//! the trusted-IP entry in `stored_ip.rs`), so a mistake in the client's model is not mirrored
+//! by the server the client is tested against, and the compiler keeps the simulator out of
+//! idguard's audit, evaluation and remediation.
+//!
+//! Module map: this file holds the public API ([`start`], [`SimConfig`], [`SimServer`],
+//! [`Faults`], ...); [`Sim`] the shared state and its test hooks (`state.rs`, records in
+//! `records.rs`); `routes.rs` the HTTP routes, `admin.rs` the `/__sim/*` statistics,
+//! `http.rs` the listener (TLS, dropped connections), `delay.rs` the precise latency,
+//! `limits.rs` the rate limiter, `token.rs` the access tokens, `patch.rs`, `spiffe.rs` and
+//! `zod.rs` the PATCH validation, `stored_ip.rs` a trusted-IP entry's request and stored
+//! forms, `trusted_ips.rs` the caller's IP check, `generator.rs` the generated org, and
+//! `auth_method.rs` Infisical's list of auth methods.
 
 mod admin;
+mod auth_method;
 mod delay;
 mod generator;
 mod http;
@@ -21,6 +35,7 @@ mod records;
 mod routes;
 mod spiffe;
 mod state;
+mod stored_ip;
 mod token;
 mod trusted_ips;
 mod zod;
@@ -33,8 +48,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::model::AuthMethod;
-
+pub use auth_method::AuthMethod;
 pub use generator::{LOGIN_IDENTITY_NAME, Planted, PlantedKind, baseline_config};
 pub use state::Sim;
 
@@ -64,7 +78,8 @@ pub struct SimConfig {
     pub client_id: String,
     /// The matching client secret.
     pub client_secret: String,
-    /// Behave like the October-2024 server ("Older servers" in docs/infisical-api.md).
+    /// Behave like the October-2024 server ("Older servers" in idguard's
+    /// `docs/infisical-api.md`).
     pub legacy: bool,
     /// The plan feature `ipAllowlisting`; false: trusted IPs other than `0.0.0.0/0`/`::/0`
     /// are refused with 400 "plan restriction".
@@ -83,7 +98,7 @@ pub struct SimConfig {
 }
 
 /// The two versions of Infisical's spiffe-auth API (both over the same stored row; see
-/// `sim/spiffe.rs`).
+/// `spiffe.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SpiffeApi {
     /// GET returns the trust-bundle source flat (`configurationType` `static`|`remote`,

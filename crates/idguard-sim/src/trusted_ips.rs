@@ -1,6 +1,7 @@
 //! Infisical's trusted-IP check: whether a caller's address is inside one of the stored
-//! trusted-IP entries of an auth config. It owns the containment rule only; when the check
-//! runs (login, every authenticated request) is decided in `routes.rs`.
+//! trusted-IP entries of an auth config. It owns the containment rule only: when the check
+//! runs (login, every authenticated request) is decided in `routes.rs`, and the stored form of
+//! an entry in `stored_ip.rs`.
 //!
 //! Infisical's source (`lib/ip/index.ts`, `checkIPAgainstBlocklist`) puts every stored entry
 //! into a Node `net.BlockList` (`addSubnet(ipAddress, prefix, type)`, or `addAddress` for an
@@ -15,7 +16,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde_json::Value;
 
-use crate::model::TrustedIp;
+use crate::stored_ip::StoredIp;
 
 /// The message of Infisical's `ForbiddenRequestError` for a caller outside the trusted IPs.
 pub(crate) const FORBIDDEN_IP_MESSAGE: &str =
@@ -26,13 +27,13 @@ pub(crate) const FORBIDDEN_IP_MESSAGE: &str =
 pub(crate) fn allows(entries: &[Value], peer: IpAddr) -> bool {
     entries
         .iter()
-        .filter_map(|e| TrustedIp::from_json(e).ok())
+        .filter_map(StoredIp::from_stored)
         .any(|entry| contains(&entry, peer))
 }
 
 /// Node's `BlockList` containment of one entry (a missing prefix is a single host).
-fn contains(entry: &TrustedIp, peer: IpAddr) -> bool {
-    let full = if entry.address.is_ipv4() { 32 } else { 128 };
+fn contains(entry: &StoredIp, peer: IpAddr) -> bool {
+    let full = entry.host_prefix();
     let Ok(net) = IpNet::new(entry.address, entry.prefix.unwrap_or(full)) else {
         return false;
     };
@@ -51,7 +52,7 @@ mod tests {
 
     fn stored(list: &[&str]) -> Vec<Value> {
         list.iter()
-            .map(|e| TrustedIp::parse(e).map(|ip| ip.to_stored_json()).unwrap())
+            .map(|e| StoredIp::from_request(e).unwrap().to_stored_json())
             .collect()
     }
 
