@@ -249,18 +249,12 @@ impl FindingIds {
         id
     }
 
-    /// [`FindingIds::for_rule`] into `id` (its buffer reused).
+    /// [`FindingIds::for_rule`] into `id`.
     pub fn write_for_rule(&self, rule: &str, id: &mut String) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut h = self.0.clone();
         h.update(rule.as_bytes());
         h.update([0u8]);
-        let digest = h.finalize();
-        id.clear();
-        for b in &digest[..16] {
-            id.push(HEX[usize::from(b >> 4)] as char);
-            id.push(HEX[usize::from(b & 0x0f)] as char);
-        }
+        *id = hex::encode(&h.finalize()[..16]);
     }
 }
 
