@@ -301,6 +301,8 @@ async fn echoed_secrets_and_tokens_appear_nowhere() {
                     "--log-format",
                     format,
                 ])
+                // One attempt per request: the echo is in the first answer.
+                .args(["--max-retries", "0"])
                 .arg("--out")
                 .arg(&out)
                 .env("INFISICAL_DOMAIN", &url)
@@ -330,35 +332,34 @@ async fn echoed_secrets_and_tokens_appear_nowhere() {
     }
 }
 
+/// An org of `identities` whose login, lookup and listing work and whose config GETs are
+/// accepted and never answered (counted in `hung`).
+fn hanging_configs(identities: u64, hung: Arc<AtomicU64>) -> Handler {
+    Arc::new(move |line: &str, _body: &Value| {
+        if line.starts_with("POST /api/v1/auth/universal-auth/login") {
+            let token = json!({"accessToken": "hostile-token", "expiresIn": 86400,
+                               "accessTokenMaxTTL": 86400, "tokenType": "Bearer"});
+            (200, token)
+        } else if line.starts_with("GET /api/v1/identities/details") {
+            let org = json!({"identityDetails": {"organization": {"id": "org-h", "name": "h", "slug": "h"}}});
+            (200, org)
+        } else if line.starts_with("POST /api/v2/identities/search") {
+            let items: Vec<Value> = (0..identities).map(item).collect();
+            (200, json!({"identities": items, "totalCount": identities}))
+        } else {
+            hung.fetch_add(1, Ordering::SeqCst);
+            (0, Value::Null)
+        }
+    })
+}
+
 /// A server that accepts config GETs and never answers them: after a run of attempts that all
 /// time out, idguard stops sending (the circuit breaker) and reports every config it could not
 /// read as `error` (exit 2) instead of waiting out each request's timeouts and retries.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_stops_answering_trips_the_breaker() {
     let hung = Arc::new(AtomicU64::new(0));
-    let count = hung.clone();
-    let handler: Handler = Arc::new(move |line: &str, _body: &Value| {
-        if line.starts_with("POST /api/v1/auth/universal-auth/login") {
-            (
-                200,
-                json!({"accessToken": "hostile-token", "expiresIn": 86400,
-                         "accessTokenMaxTTL": 86400, "tokenType": "Bearer"}),
-            )
-        } else if line.starts_with("GET /api/v1/identities/details") {
-            (
-                200,
-                json!({"identityDetails": {"organization": {"id": "org-h", "name": "h", "slug": "h"}}}),
-            )
-        } else if line.starts_with("POST /api/v2/identities/search") {
-            (
-                200,
-                json!({"identities": (0..60).map(item).collect::<Vec<_>>(), "totalCount": 60}),
-            )
-        } else {
-            count.fetch_add(1, Ordering::SeqCst);
-            (0, Value::Null)
-        }
-    });
+    let handler = hanging_configs(60, hung.clone());
     let url = start_hostile(handler).await;
     let run = audit(
         &url,
@@ -385,27 +386,7 @@ async fn a_server_that_stops_answering_trips_the_breaker() {
 /// timeout), the run stops at the budget, writes its reports marked incomplete and exits 2.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_duration_bounds_the_run() {
-    let handler: Handler = Arc::new(move |line: &str, _body: &Value| {
-        if line.starts_with("POST /api/v1/auth/universal-auth/login") {
-            (
-                200,
-                json!({"accessToken": "hostile-token", "expiresIn": 86400,
-                         "accessTokenMaxTTL": 86400, "tokenType": "Bearer"}),
-            )
-        } else if line.starts_with("GET /api/v1/identities/details") {
-            (
-                200,
-                json!({"identityDetails": {"organization": {"id": "org-h", "name": "h", "slug": "h"}}}),
-            )
-        } else if line.starts_with("POST /api/v2/identities/search") {
-            (
-                200,
-                json!({"identities": (0..5).map(item).collect::<Vec<_>>(), "totalCount": 5}),
-            )
-        } else {
-            (0, Value::Null)
-        }
-    });
+    let handler = hanging_configs(5, Arc::new(AtomicU64::new(0)));
     let url = start_hostile(handler).await;
     let run = audit(&url, &["--timeout", "30", "--max-duration", "2s"]).await;
     assert_eq!(run.code(), 2, "{}", run.stderr());
