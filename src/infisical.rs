@@ -36,7 +36,7 @@ use crate::model::{AuthConfig, AuthMethod, ConfigDecodeError};
 use http::{HttpClient, HttpOptions, ProxyConfig};
 use session::Session;
 use throttle::Class;
-use transport::{Request, Transport};
+use transport::{Request, TokenHolder, Transport};
 
 /// A connected client. Cheap to clone (shared state inside); `Send + Sync`.
 #[derive(Clone)]
@@ -62,7 +62,11 @@ impl Inner {
         req: &Request,
     ) -> Result<Result<Value, ConfigDecodeError>, ApiError> {
         self.transport
-            .execute_with(req, Some(&self.session), AuthConfig::response_value)
+            .execute_with(
+                req,
+                Some(&self.session as &dyn TokenHolder),
+                AuthConfig::response_value,
+            )
             .await
     }
 
@@ -74,7 +78,7 @@ impl Inner {
         decode: impl Fn(&[u8]) -> serde_json::Result<T>,
     ) -> Result<T, ApiError> {
         self.transport
-            .execute_with(req, Some(&self.session), decode)
+            .execute_with(req, Some(&self.session as &dyn TokenHolder), decode)
             .await
     }
 }
@@ -205,7 +209,7 @@ impl Client {
         req.set_json(&Value::Object(body.clone()));
         self.inner
             .transport
-            .execute_write(&req, Some(&self.inner.session))
+            .execute_write(&req, Some(&self.inner.session as &dyn TokenHolder))
             .await
             .map_err(not_configured)
     }

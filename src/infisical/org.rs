@@ -12,7 +12,7 @@ use super::endpoint;
 use super::error::{ApiError, ErrorKind};
 use super::session::Session;
 use super::throttle::Class;
-use super::transport::{Request, Transport};
+use super::transport::{Request, TokenHolder, Transport};
 
 /// Finds the organization id of the session's token.
 pub(crate) async fn discover(
@@ -28,7 +28,10 @@ pub(crate) async fn discover(
     // A 500 here means "older server" far more often than "transient": go to the fallback.
     req.retry_server_errors = false;
     req.forbidden = ErrorKind::Auth;
-    match transport.execute(&req, Some(session)).await {
+    match transport
+        .execute(&req, Some(session as &dyn TokenHolder))
+        .await
+    {
         Ok(body) => body
             .pointer("/identityDetails/organization/id")
             .and_then(Value::as_str)
@@ -80,7 +83,7 @@ async fn legacy(
         Class::Read,
     );
     let body = transport
-        .execute(&req, Some(session))
+        .execute(&req, Some(session as &dyn TokenHolder))
         .await
         .map_err(|e| match e.status() {
             Some(_) => ApiError::OrgUnknown {

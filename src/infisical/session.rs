@@ -21,7 +21,9 @@ use super::endpoint;
 use super::error::{ApiError, ErrorKind};
 use super::options::Credentials;
 use super::throttle::Class;
-use super::transport::{Request, Transport};
+use futures::future::BoxFuture;
+
+use super::transport::{Request, TokenHolder, Transport};
 
 /// Refreshed tokens rejected in a row (no request succeeded in between) before refreshing
 /// stops: a server that rejects every new token must not cause a login per request.
@@ -337,6 +339,28 @@ pub(crate) fn jwt_claims(token: &str) -> Option<Map<String, Value>> {
     match serde_json::from_slice(&bytes).ok()? {
         Value::Object(m) => Some(m),
         _ => None,
+    }
+}
+
+impl TokenHolder for Session {
+    fn bearer(&self) -> (u64, Option<HeaderValue>) {
+        self.current_bearer()
+    }
+
+    fn worked(&self, generation: u64) {
+        self.note_success(generation);
+    }
+
+    fn renew_if_due<'a>(&'a self, transport: &'a Transport) -> BoxFuture<'a, ()> {
+        Box::pin(Session::renew_if_due(self, transport))
+    }
+
+    fn refresh<'a>(
+        &'a self,
+        transport: &'a Transport,
+        generation: u64,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(self.refresh_after_token_error(transport, generation))
     }
 }
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 
 use serde_json::Value;
@@ -23,7 +24,6 @@ use url::Url;
 use super::error::{ApiError, ErrorKind, ServerError, truncate};
 use super::http::{HttpClient, HttpError, HttpResponse};
 use super::redact::Redactor;
-use super::session::Session;
 use super::throttle::{Class, Throttle, rate_limit_wait};
 
 /// Body cap of a config GET/PATCH or login answer.
@@ -59,6 +59,25 @@ struct Counters {
 /// be down: every request still to send fails at once instead of waiting out its own
 /// timeouts and retries (the circuit breaker).
 const SILENT_ATTEMPTS_TO_GIVE_UP: u64 = 24;
+
+/// What the sending loop needs from whoever holds the access token (the session): the bearer
+/// to send, word that it worked, and a fresh token when it expires. Defined here and
+/// implemented by the session, so that the transport never depends on the session (the
+/// session sends its logins through the transport).
+pub(crate) trait TokenHolder: Sync {
+    /// The current token's generation and `Authorization` header value.
+    fn bearer(&self) -> (u64, Option<HeaderValue>);
+    /// A request sent with the token of `generation` succeeded.
+    fn worked(&self, generation: u64);
+    /// Renews the token first if it is about to expire.
+    fn renew_if_due<'a>(&'a self, transport: &'a Transport) -> BoxFuture<'a, ()>;
+    /// The server refused the token of `generation` (`TokenError`): obtain a new one.
+    fn refresh<'a>(
+        &'a self,
+        transport: &'a Transport,
+        generation: u64,
+    ) -> BoxFuture<'a, Result<(), ApiError>>;
+}
 
 /// One request to send.
 pub(crate) struct Request {
@@ -190,7 +209,7 @@ impl Transport {
     pub async fn execute(
         &self,
         req: &Request,
-        session: Option<&Session>,
+        session: Option<&dyn TokenHolder>,
     ) -> Result<Value, ApiError> {
         self.execute_with(req, session, |body| serde_json::from_slice::<Value>(body))
             .await
@@ -205,7 +224,7 @@ impl Transport {
     pub async fn execute_write(
         &self,
         req: &Request,
-        session: Option<&Session>,
+        session: Option<&dyn TokenHolder>,
     ) -> Result<(), ApiError> {
         self.run(req, session, |_| Ok(()), || Some(())).await
     }
@@ -217,7 +236,7 @@ impl Transport {
     pub async fn execute_with<T>(
         &self,
         req: &Request,
-        session: Option<&Session>,
+        session: Option<&dyn TokenHolder>,
         decode: impl Fn(&[u8]) -> serde_json::Result<T>,
     ) -> Result<T, ApiError> {
         self.run(req, session, decode, || None).await
@@ -230,7 +249,7 @@ impl Transport {
     async fn run<T>(
         &self,
         req: &Request,
-        session: Option<&Session>,
+        session: Option<&dyn TokenHolder>,
         decode: impl Fn(&[u8]) -> serde_json::Result<T>,
         after_cut_2xx: impl Fn() -> Option<T>,
     ) -> Result<T, ApiError> {
@@ -242,7 +261,7 @@ impl Transport {
     async fn attempts<T>(
         &self,
         req: &Request,
-        session: Option<&Session>,
+        session: Option<&dyn TokenHolder>,
         decode: impl Fn(&[u8]) -> serde_json::Result<T>,
         after_cut_2xx: impl Fn() -> Option<T>,
     ) -> Result<T, ApiError> {
@@ -299,7 +318,7 @@ impl Transport {
                     ),
                 });
             }
-            let token = session.map(Session::current_bearer);
+            let token = session.map(|s| s.bearer());
             let remaining = deadline_at.map(|d| d.saturating_duration_since(Instant::now()));
             let per_attempt =
                 remaining.map_or(self.request_timeout, |r| r.min(self.request_timeout));
@@ -332,7 +351,7 @@ impl Transport {
                             tracing::debug!(method = %req.method, path = req.path_only(), status = status.as_u16(), "2xx answer cut short; the request was processed and is not re-sent");
                             throttle.note_success();
                             if let (Some(s), Some((generation, _))) = (session, &token) {
-                                s.note_success(*generation);
+                                s.worked(*generation);
                             }
                             return Ok(v);
                         }
@@ -359,7 +378,7 @@ impl Transport {
                             Ok(v) => {
                                 throttle.note_success();
                                 if let (Some(s), Some((generation, _))) = (session, &token) {
-                                    s.note_success(*generation);
+                                    s.worked(*generation);
                                 }
                                 return Ok(v);
                             }
@@ -401,7 +420,7 @@ impl Transport {
                                 && refreshes < MAX_REFRESHES_PER_REQUEST
                             {
                                 refreshes += 1;
-                                s.refresh_after_token_error(self, *generation).await?;
+                                s.refresh(self, *generation).await?;
                                 continue;
                             }
                             return Err(err.with_kind(ErrorKind::Auth));
