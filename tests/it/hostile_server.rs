@@ -231,11 +231,25 @@ fn echoing(failing: &'static str) -> Handler {
         // What idguard sent: the client secret to the login, the token everywhere else.
         let secrets = if failing.contains("login") {
             format!("secret={CLIENT_SECRET}")
+        } else if failing.contains("renew") {
+            format!("body={{\"accessToken\":\"{TOKEN}\"}} raw={TOKEN}")
         } else {
             format!("secret={CLIENT_SECRET} auth=Bearer {TOKEN} raw={TOKEN}")
         };
         if line.starts_with(failing) {
-            return echo(if failing.contains("login") { 401 } else { 500 }, &secrets);
+            let status = if failing.contains("login") || failing.contains("renew") {
+                401
+            } else {
+                500
+            };
+            return echo(status, &secrets);
+        }
+        // A ready-made token is renewed when the server calls it expired.
+        if failing.contains("renew") && line.starts_with("GET /api/v1/auth/") {
+            return (
+                403,
+                json!({"statusCode": 403, "error": "TokenError", "message": "Your token has expired"}),
+            );
         }
         let answer = if line.starts_with("POST /api/v1/auth/universal-auth/login")
             || line.starts_with("POST /api/v1/auth/token/renew")
@@ -273,8 +287,8 @@ fn files(dir: &std::path::Path) -> String {
     all
 }
 
-/// Secrets and tokens echoed in any error field of the login, the organization lookup, the
-/// search, a config GET and a PATCH appear nowhere: not on stderr or stdout at trace level (in
+/// Secrets and tokens echoed in any error field of the login, the token renewal, the
+/// organization lookup, the search, a config GET and a PATCH appear nowhere: not on stderr or stdout at trace level (in
 /// text and JSON logs), not in any report, plan or journal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echoed_secrets_and_tokens_appear_nowhere() {
@@ -285,6 +299,7 @@ async fn echoed_secrets_and_tokens_appear_nowhere() {
         "POST /api/v2/identities/search",
         "GET /api/v1/auth/universal-auth/identities/",
         "PATCH /api/v1/auth/universal-auth/identities/",
+        "POST /api/v1/auth/token/renew",
     ] {
         let url = start_hostile(echoing(failing)).await;
         for format in ["text", "json"] {
@@ -306,9 +321,13 @@ async fn echoed_secrets_and_tokens_appear_nowhere() {
                 .arg("--out")
                 .arg(&out)
                 .env("INFISICAL_DOMAIN", &url)
-                .env("INFISICAL_UNIVERSAL_AUTH_CLIENT_ID", "echo-client")
-                .env("INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET", CLIENT_SECRET)
                 .stdin(std::process::Stdio::null());
+            if failing.contains("renew") {
+                cmd.env("INFISICAL_TOKEN", TOKEN);
+            } else {
+                cmd.env("INFISICAL_UNIVERSAL_AUTH_CLIENT_ID", "echo-client")
+                    .env("INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET", CLIENT_SECRET);
+            }
             let o = tokio::task::spawn_blocking(move || cmd.output().expect("runs"))
                 .await
                 .expect("join");
