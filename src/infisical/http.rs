@@ -145,9 +145,13 @@ pub(crate) enum HttpError {
         /// What failed, naming the origin.
         message: String,
     },
-    /// The body (or its announced content-length) is larger than the limit.
+    /// The body (or its announced content-length) is larger than the limit; `status` came
+    /// with it (a 2xx write was processed).
     #[error("response body larger than the limit")]
-    TooLarge,
+    TooLarge {
+        /// The status of the answer.
+        status: StatusCode,
+    },
     /// `path_and_query` does not start with `/` or is not a valid request target (a caller bug).
     #[error("invalid request path: {0}")]
     InvalidPath(String),
@@ -315,12 +319,12 @@ impl HttpClient {
         let status = resp.status();
         let headers = std::mem::take(resp.headers_mut());
         if content_length(&headers).is_some_and(|n| n > body_limit as u64) {
-            return Err(HttpError::TooLarge);
+            return Err(HttpError::TooLarge { status });
         }
         let body = read_body(&mut resp, body_limit)
             .await
             .map_err(|e| match e {
-                BodyError::TooLarge => HttpError::TooLarge,
+                BodyError::TooLarge => HttpError::TooLarge { status },
                 BodyError::Read(e) => HttpError::Body {
                     status,
                     message: format!(

@@ -358,7 +358,17 @@ impl Transport {
                         None => Retryable::BadBody(format!("truncated body: {message}")),
                     }
                 }
-                Ok(Err(HttpError::TooLarge)) => {
+                Ok(Err(HttpError::TooLarge { status })) => {
+                    // A write answered 2xx was processed, whatever its body: not an error.
+                    if status.is_success()
+                        && let Some(v) = after_cut_2xx()
+                    {
+                        throttle.note_success();
+                        if let (Some(s), Some((generation, _))) = (session, &token) {
+                            s.worked(*generation);
+                        }
+                        return Ok(v);
+                    }
                     return Err(ApiError::Decode {
                         request: req.describe(),
                         detail: format!("response body larger than {} bytes", req.body_limit),

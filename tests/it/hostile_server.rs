@@ -416,3 +416,41 @@ async fn max_duration_bounds_the_run() {
         .unwrap_or_default();
     assert!(why.contains("--max-duration"), "{why}");
 }
+
+/// A PATCH answered 2xx with a body over the size cap was processed: it is a success, sent
+/// once, not an error and never sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_2xx_patch_with_a_huge_answer_is_a_success_sent_once() {
+    let patches = Arc::new(AtomicU64::new(0));
+    let count = patches.clone();
+    let handler: Handler = Arc::new(move |line: &str, _body: &Value| {
+        if line.starts_with("PATCH ") {
+            count.fetch_add(1, Ordering::SeqCst);
+            return (200, json!({"padding": "x".repeat(3 << 20)}));
+        }
+        if line.starts_with("GET /api/v1/identities/details") {
+            return (
+                200,
+                json!({"identityDetails": {"organization": {"id": "org-h", "name": "h", "slug": "h"}}}),
+            );
+        }
+        (
+            404,
+            json!({"statusCode": 404, "message": "Route not found"}),
+        )
+    });
+    let url = start_hostile(handler).await;
+    let client = idguard::infisical::Client::connect(idguard::infisical::ConnectOptions::new(
+        url,
+        idguard::infisical::Credentials::Token(secrecy::SecretString::from("hostile-token")),
+    ))
+    .await
+    .expect("connects");
+    let mut body = serde_json::Map::new();
+    body.insert("accessTokenTTL".into(), json!(900));
+    client
+        .patch_config("id-1", &idguard::model::AuthMethod::Universal, &body)
+        .await
+        .expect("a 2xx PATCH is a success whatever the size of its answer");
+    assert_eq!(patches.load(Ordering::SeqCst), 1);
+}
