@@ -54,6 +54,16 @@ pub(crate) fn command(url: &str, args: Vec<String>) -> std::process::Command {
     cmd
 }
 
+/// `idguard apply PLAN --yes --max-changes 1000 --out OUT` against `url`.
+pub(crate) async fn apply_plan(url: &str, plan: &Path, out: &Path) -> std::process::Output {
+    let plan = plan.display().to_string();
+    run(
+        url,
+        args(&["apply", &plan, "--yes", "--max-changes", "1000"], out),
+    )
+    .await
+}
+
 pub(crate) fn args(parts: &[&str], out: &Path) -> Vec<String> {
     let mut v: Vec<String> = parts.iter().map(|s| s.to_string()).collect();
     v.push("--out".into());
@@ -396,20 +406,7 @@ async fn drifted_configs_are_skipped() {
     sim.set_config_field(id, &method, "accessTokenNumUsesLimit", json!(7));
     let drifted = sim.config_json(id, &method).unwrap();
     let applied = tmp.path().join("apply");
-    let o = run(
-        &server.url(),
-        args(
-            &[
-                "apply",
-                &plan_path.display().to_string(),
-                "--yes",
-                "--max-changes",
-                "1000",
-            ],
-            &applied,
-        ),
-    )
-    .await;
+    let o = apply_plan(&server.url(), &plan_path, &applied).await;
     assert_eq!(
         o.status.code(),
         Some(0),

@@ -16,7 +16,9 @@ use idguard_sim::{self as sim, Sim, SimConfig};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::remediate::{args, command, example, patches, read_json, run, snapshot, stderr};
+use crate::remediate::{
+    apply_plan, args, command, example, patches, read_json, run, snapshot, stderr,
+};
 use crate::support::{idguard, start_sim};
 
 /// Plans `example.yaml` on a fresh simulator; returns the plan's path.
@@ -205,20 +207,7 @@ async fn credentials_never_go_to_a_server_named_by_a_file() {
 
     // Configured: the plan's URL is only compared.
     let applied = tmp.path().join("apply");
-    let o = run(
-        &server.url(),
-        args(
-            &[
-                "apply",
-                &trapped_plan.display().to_string(),
-                "--yes",
-                "--max-changes",
-                "1000",
-            ],
-            &applied,
-        ),
-    )
-    .await;
+    let o = apply_plan(&server.url(), &trapped_plan, &applied).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("warning: the plan was made for"),
@@ -395,20 +384,7 @@ async fn rollback_refuses_a_journal_corrupt_in_the_middle() {
     let tmp = tempfile::tempdir().unwrap();
     let plan_path = make_plan(&server.url(), tmp.path()).await;
     let applied = tmp.path().join("apply");
-    let o = run(
-        &server.url(),
-        args(
-            &[
-                "apply",
-                &plan_path.display().to_string(),
-                "--yes",
-                "--max-changes",
-                "1000",
-            ],
-            &applied,
-        ),
-    )
-    .await;
+    let o = apply_plan(&server.url(), &plan_path, &applied).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = std::fs::read_to_string(applied.join("journal.jsonl")).unwrap();
     let mut lines: Vec<&str> = text.lines().collect();
@@ -470,20 +446,7 @@ async fn files_for_another_organization_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let plan_path = make_plan(&server.url(), tmp.path()).await;
     let applied = tmp.path().join("apply");
-    let o = run(
-        &server.url(),
-        args(
-            &[
-                "apply",
-                &plan_path.display().to_string(),
-                "--yes",
-                "--max-changes",
-                "1000",
-            ],
-            &applied,
-        ),
-    )
-    .await;
+    let o = apply_plan(&server.url(), &plan_path, &applied).await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = std::fs::read_to_string(applied.join("journal.jsonl")).unwrap();
     let mut lines: Vec<Value> = text
