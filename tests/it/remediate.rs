@@ -64,6 +64,22 @@ pub(crate) async fn apply_plan(url: &str, plan: &Path, out: &Path) -> std::proce
     .await
 }
 
+/// `idguard remediate --policy policies/example.yaml --apply --yes --max-changes 1000 --out OUT`
+/// against `url`.
+pub(crate) async fn remediate_apply(url: &str, out: &Path) -> std::process::Output {
+    let policy = example();
+    let parts = [
+        "remediate",
+        "--policy",
+        &policy,
+        "--apply",
+        "--yes",
+        "--max-changes",
+        "1000",
+    ];
+    run(url, args(&parts, out)).await
+}
+
 pub(crate) fn args(parts: &[&str], out: &Path) -> Vec<String> {
     let mut v: Vec<String> = parts.iter().map(|s| s.to_string()).collect();
     v.push("--out".into());
@@ -105,22 +121,7 @@ async fn apply_fixes_everything_and_touches_nothing_else() {
     let before = snapshot(&sim);
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("fix");
-    let o = run(
-        &server.url(),
-        args(
-            &[
-                "remediate",
-                "--policy",
-                &example(),
-                "--apply",
-                "--yes",
-                "--max-changes",
-                "1000",
-            ],
-            &out,
-        ),
-    )
-    .await;
+    let o = remediate_apply(&server.url(), &out).await;
     assert!(
         matches!(o.status.code(), Some(0 | 1)),
         "stderr: {}",

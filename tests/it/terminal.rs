@@ -6,7 +6,7 @@ use idguard::display::is_unsafe;
 use idguard_sim::{AuthMethod, IdentitySpec, SimConfig};
 use serde_json::json;
 
-use crate::remediate::{args, example, run, stderr};
+use crate::remediate::{args, example, remediate_apply, run, stderr};
 use crate::support::start_sim;
 
 /// `remediate`, `remediate --apply` and `rollback` print no raw control or bidi character,
@@ -43,22 +43,7 @@ async fn hostile_names_never_reach_the_terminal_raw() {
             args(&["remediate", "--policy", &example()], &plan),
         )
         .await,
-        run(
-            &server.url(),
-            args(
-                &[
-                    "remediate",
-                    "--policy",
-                    &example(),
-                    "--apply",
-                    "--yes",
-                    "--max-changes",
-                    "1000",
-                ],
-                &applied,
-            ),
-        )
-        .await,
+        remediate_apply(&server.url(), &applied).await,
     ];
     let journal = applied.join("journal.jsonl").display().to_string();
     let preview = run(&server.url(), vec!["rollback".into(), journal]).await;

@@ -17,7 +17,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 
 use crate::remediate::{
-    apply_plan, args, command, example, patches, read_json, run, snapshot, stderr,
+    apply_plan, args, command, example, patches, read_json, remediate_apply, run, snapshot, stderr,
 };
 use crate::support::{idguard, start_sim};
 
@@ -658,22 +658,7 @@ async fn unknown_auth_methods_are_audited_but_never_patched() {
     });
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let o = run(
-        &server.url(),
-        args(
-            &[
-                "remediate",
-                "--policy",
-                &example(),
-                "--apply",
-                "--yes",
-                "--max-changes",
-                "1000",
-            ],
-            &out,
-        ),
-    )
-    .await;
+    let o = remediate_apply(&server.url(), &out).await;
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let report = read_json(&out.join("report.json"));
     let mine: Vec<&Value> = report["results"]
