@@ -80,12 +80,29 @@ pub async fn run(args: DemoArgs, quiet: bool, stderr: &mut dyn Write) -> Result<
     let done = done?;
     if !quiet {
         let _ = write!(stderr, "{}", done.human);
-        let _ = writeln!(
-            stderr,
-            "idguard demo: reports in {} (an `idguard audit` of this org would exit {})",
-            done.dir.display(),
-            done.exit.code()
-        );
+        let _ = write!(stderr, "{}", next_steps(&done.dir, done.exit));
     }
     done.into_exit().map(|_| Exit::Ok)
+}
+
+/// What the demo says last: where to look, what its exit code is and why, what to try next.
+fn next_steps(dir: &Path, audit_exit: Exit) -> String {
+    let dir = crate::display::safe(&dir.display().to_string()).into_owned();
+    format!(
+        "\nidguard demo: done; the demo exits 0. An `idguard audit` of this org would exit {code} \
+         ({meaning}).\n\
+         open:\n  {dir}/report.html   every result, filterable, in a browser\n  \
+         {dir}/report.md     the same for a terminal or a review\n\
+         next:\n  idguard sim                                    \
+         # this sample org as a server, with credentials to export\n  \
+         idguard audit --policy policies/example.yaml   # then audit it, as cron would\n  \
+         idguard remediate --policy policies/example.yaml   # and see the plan that would fix it\n",
+        code = audit_exit.code(),
+        meaning = match audit_exit {
+            Exit::Ok => "nothing at or above `low` is left",
+            Exit::Findings => "findings at or above `low`",
+            Exit::Incomplete => "some results are `error`",
+            _ => "the run stopped",
+        },
+    )
 }

@@ -6,6 +6,7 @@
 mod audit;
 mod client;
 mod config_decode;
+mod demo;
 mod exemptions;
 mod faults;
 mod files;
