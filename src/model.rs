@@ -11,5 +11,5 @@ mod trusted_ip;
 
 pub use auth_config::{AuthConfig, ConfigDecodeError};
 pub use auth_method::AuthMethod;
-pub use identity::{Identity, IdentityScope};
+pub use identity::{Identity, IdentityScope, LastLogin, Usage};
 pub use trusted_ip::{TrustedIp, TrustedIpError};

@@ -25,6 +25,7 @@ fn ident(id: &str, name: &str) -> Identity {
         name: name.into(),
         auth_methods: Vec::new(),
         scope: IdentityScope::Organization,
+        usage: Default::default(),
     }
 }
 

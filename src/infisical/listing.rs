@@ -30,7 +30,7 @@ use super::error::{ApiError, ErrorKind, truncate};
 use super::throttle::Class;
 use super::transport::{PAGE_BODY_LIMIT, Request};
 use super::{Client, endpoint};
-use crate::model::{AuthMethod, Identity, IdentityScope};
+use crate::model::{AuthMethod, Identity, IdentityScope, LastLogin, Usage};
 
 /// Page size of the v2 search (its maximum).
 const SEARCH_LIMIT: u64 = 100;
@@ -536,6 +536,20 @@ struct Item<'a> {
     project: Option<Object<ItemProject<'a>>>,
     #[serde(borrow)]
     scope: Option<Text<'a>>,
+    /// When the membership was created.
+    #[serde(borrow)]
+    created_at: Option<Text<'a>>,
+    /// Absent on servers that do not report last logins; `null` when there was none.
+    #[serde(default, deserialize_with = "present")]
+    last_login_time: Option<Option<String>>,
+    #[serde(borrow)]
+    last_login_auth_method: Option<Text<'a>>,
+}
+
+/// `Some(value)` for a field that is present, even when it is `null` (`Some(None)`); with
+/// `#[serde(default)]` an absent field stays `None`.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 /// An item's `identity` object.
@@ -604,6 +618,9 @@ fn identity_of(item: Item<'_>) -> Result<Identity, &'static str> {
         project_id,
         project,
         scope,
+        created_at,
+        last_login_time,
+        last_login_auth_method,
     } = item;
     let id = non_empty(identity.id)
         .or_else(|| non_empty(identity_id))
@@ -634,11 +651,30 @@ fn identity_of(item: Item<'_>) -> Result<Identity, &'static str> {
         (Some("project"), None) => return Err("scope is `project` but there is no projectId"),
         _ => IdentityScope::Organization,
     };
+    let created_at = match non_empty(created_at) {
+        Some(text) => Some(text.parse().map_err(|_| "`createdAt` is not a timestamp")?),
+        None => None,
+    };
+    let last_login = match last_login_time {
+        None => LastLogin::NotReported,
+        Some(None) => LastLogin::Never,
+        Some(Some(text)) if text.is_empty() => LastLogin::Never,
+        Some(Some(text)) => LastLogin::At {
+            time: text
+                .parse()
+                .map_err(|_| "`lastLoginTime` is not a timestamp")?,
+            method: non_empty(last_login_auth_method).map(|m| AuthMethod::parse(&m)),
+        },
+    };
     Ok(Identity {
         id: id.into_owned(),
         name: name.into_owned(),
         auth_methods,
         scope,
+        usage: Usage {
+            created_at,
+            last_login,
+        },
     })
 }
 
@@ -690,6 +726,49 @@ mod tests {
                 project_id: "p1".into()
             }
         );
+    }
+
+    /// Last logins: absent fields (older servers) are "not reported", `null` is "never", a
+    /// time comes with the method that logged in; a time that is not one refuses the item.
+    #[test]
+    fn last_logins_as_servers_report_them() {
+        let item = |extra: Value| {
+            let mut item = json!({"createdAt": "2024-12-01T10:00:00.000Z",
+                "identity": {"id": "i1", "name": "ci", "authMethods": []}});
+            if let (Some(item), Some(extra)) = (item.as_object_mut(), extra.as_object()) {
+                item.extend(extra.clone());
+            }
+            one(item)
+        };
+        let usage = |extra: Value| item(extra).unwrap().usage;
+        let created: jiff::Timestamp = "2024-12-01T10:00:00Z".parse().unwrap();
+        assert_eq!(
+            usage(json!({})),
+            Usage {
+                created_at: Some(created),
+                last_login: LastLogin::NotReported
+            }
+        );
+        assert_eq!(
+            usage(json!({"lastLoginTime": null, "lastLoginAuthMethod": null})).last_login,
+            LastLogin::Never
+        );
+        assert_eq!(
+            usage(json!({"lastLoginTime": "2026-12-02T08:00:00.000Z",
+                "lastLoginAuthMethod": "aws-auth"}))
+            .last_login,
+            LastLogin::At {
+                time: "2026-12-02T08:00:00Z".parse().unwrap(),
+                method: Some(AuthMethod::Aws)
+            }
+        );
+        for bad in [
+            json!({"lastLoginTime": "yesterday"}),
+            json!({"lastLoginTime": 5}),
+            json!({"createdAt": "soon"}),
+        ] {
+            assert!(item(bad.clone()).is_err(), "{bad}");
+        }
     }
 
     /// Older servers' memberships items: the single `authMethod` (a string, `null` or `""`) is

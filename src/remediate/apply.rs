@@ -260,6 +260,7 @@ async fn apply_one(
         name: change.identity_name.clone(),
         auth_methods: vec![method.clone()],
         scope: IdentityScope::Organization,
+        usage: Default::default(),
     };
     for f in evaluate::evaluate(policy, "", &identity, &after, today) {
         if f.status == Status::Fail && change.rules_fixed.contains(&f.rule) {

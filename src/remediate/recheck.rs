@@ -105,6 +105,7 @@ fn problems(org_id: &str, change: &PlannedChange, policy: &Policy, today: Date) 
         name: change.identity_name.clone(),
         auth_methods: vec![method.clone()],
         scope: IdentityScope::Organization,
+        usage: Default::default(),
     };
     let expected = evaluate::plan_config(policy, &identity, &config, today);
     let mut problems = Vec::new();

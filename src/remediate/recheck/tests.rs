@@ -24,6 +24,7 @@ fn identity(method: &AuthMethod) -> Identity {
         name: "ci-deploy".into(),
         auth_methods: vec![method.clone()],
         scope: IdentityScope::Organization,
+        usage: Default::default(),
     }
 }
 
