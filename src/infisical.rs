@@ -7,6 +7,7 @@
 //! `error` ([`ApiError`], [`ErrorKind`]), `session` (tokens), `org` (which organization),
 //! `listing` ([`IdentityPager`]), `throttle` (rates and 429 gates), `transport` (sending).
 
+mod audit_logs;
 mod error;
 mod http;
 mod listing;
@@ -24,6 +25,7 @@ use ::http::Method;
 use serde_json::{Map, Value};
 use url::Url;
 
+pub use audit_logs::{AUDIT_LOG_PAGE_LIMIT, AuditEvent, AuditLogQuery, EventsOf};
 pub use error::{ApiError, ErrorKind};
 pub use listing::IdentityPager;
 pub use options::{
