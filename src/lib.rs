@@ -23,6 +23,7 @@
 //! - [`remediate`]: plans of safe PATCHes, their re-check, self-protection, apply with a
 //!   journal, verification and rollback.
 //! - [`cli`], [`commands`]: argument parsing and one glue function per subcommand.
+//! - [`usage`]: usage evidence (the audit log: addresses each identity is used from).
 //! - [`exit`]: exit codes and the failure type that carries one up to `main`.
 
 pub mod audit;
@@ -41,3 +42,4 @@ pub mod policy;
 pub mod progress;
 pub mod remediate;
 pub mod report;
+pub mod usage;

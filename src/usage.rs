@@ -1,0 +1,6 @@
+//! Usage evidence: what Infisical records of how identities are used. [`evidence`] reads, per
+//! identity, the addresses it logged in from or used its token from (the organization's audit
+//! log); [`availability`] decides once per run whether that log can be trusted as evidence.
+
+pub mod availability;
+pub mod evidence;
