@@ -329,10 +329,12 @@ mod tests {
             RuleInfo {
                 id: "r".into(),
                 severity: Severity::High,
+                description: None,
             },
             RuleInfo {
                 id: "unused".into(),
                 severity: Severity::Low,
+                description: None,
             },
         ];
         let mut sink = ReportSink::create(

@@ -359,6 +359,7 @@ fn real_reports_and_baseline_tracker_agree() {
     let rules = [RuleInfo {
         id: "r".into(),
         severity: Severity::High,
+        description: None,
     }];
     let today = jiff::civil::date(2026, 11, 25);
     let write_run = |name: &str, findings: &[Finding]| {
