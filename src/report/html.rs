@@ -197,6 +197,7 @@ th{background:#f6f8fa;cursor:pointer;user-select:none;position:sticky;top:0}
 th[aria-sort=ascending]::after{content:' \\25B2'}th[aria-sort=descending]::after{content:' \\25BC'}
 td{word-break:break-word}td.id{font-family:ui-monospace,monospace;font-size:.85em}
 .manifest th{width:12em}.rules th,.manifest th{cursor:default}.rules td.description{white-space:pre-line}
+.rules td:nth-child(n+4),.rules th:nth-child(n+4){text-align:right;width:4.5em}
 .st{padding:0 .4em;border-radius:3px;color:#fff;white-space:nowrap}.st-fail{background:#cf222e}.st-error{background:#bc4c00}
 .st-exempt{background:#6e7781}.st-pass{background:#1a7f37}
 .controls{margin:.5em 0}.controls input{width:18em}
