@@ -221,6 +221,10 @@ pub struct DiffArgs {
     /// Output format on stdout.
     #[arg(long, value_enum, default_value = "text")]
     pub format: crate::diff::DiffFormat,
+    /// List the findings that still fail, unchanged (text and md show only their count
+    /// otherwise; json always lists them).
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// Flags of `demo`.

@@ -101,6 +101,7 @@ pub async fn audit_phase(
         .map(|r| RuleInfo {
             id: r.id.clone(),
             severity: r.severity,
+            description: r.description.clone(),
         })
         .collect();
     let mut sink = ReportSink::create(&dir, &report_args.format, &rules).map_err(io_failure)?;

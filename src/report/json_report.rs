@@ -1,6 +1,7 @@
 //! `report.json`, streamed: results go to a temp file as they arrive; at the end the manifest,
-//! the summary and the results are assembled into the final file, which is moved into place.
-//! Memory holds one finding at a time.
+//! the summary, the policy's rules (id, severity, description, in policy order) and the results
+//! are assembled into the final file, which is moved into place. Memory holds one finding at a
+//! time.
 
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -90,6 +91,8 @@ impl FormatWriter for JsonReport {
         serde_json::to_writer(&mut out, ctx.run)?;
         out.write_all(b",\n  \"summary\": ").map_err(io)?;
         serde_json::to_writer(&mut out, ctx.summary)?;
+        out.write_all(b",\n  \"rules\": ").map_err(io)?;
+        serde_json::to_writer(&mut out, ctx.rules)?;
         if let Some(baseline) = ctx.baseline {
             out.write_all(b",\n  \"baseline\": ").map_err(io)?;
             serde_json::to_writer(&mut out, &baseline.json)?;
@@ -156,4 +159,33 @@ fn copy_annotated(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Format;
+    use super::super::spool::fixture;
+
+    /// `rules` lists every rule of the policy in policy order with its severity and its
+    /// description as written (JSON escaping is the encoder's), `null` where it has none; the
+    /// summary keeps its per-rule counts.
+    #[test]
+    fn rules_carry_their_descriptions() {
+        let (_dir, text) = fixture::render(Format::Json, &fixture::findings());
+        let report: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(
+            report["rules"],
+            serde_json::json!([
+                {"id": "token-lifetime", "severity": "high",
+                 "description": fixture::HOSTILE_DESCRIPTION},
+                {"id": "network", "severity": "critical",
+                 "description": "Only from the corporate network."},
+                {"id": "unused", "severity": "low", "description": null},
+            ])
+        );
+        assert_eq!(
+            report["summary"]["by_rule"]["unused"],
+            serde_json::json!({"pass": 0, "fail": 0, "error": 0, "exempt": 0})
+        );
+    }
 }

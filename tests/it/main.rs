@@ -17,6 +17,7 @@ mod inputs;
 mod patch_answer;
 mod rates;
 mod remediate;
+mod report_content;
 mod sim_api;
 mod support;
 mod terminal;
