@@ -22,7 +22,7 @@ use super::{connect, validate};
 
 /// Runs `idguard audit`.
 pub async fn run(args: AuditArgs, quiet: bool, stderr: &mut dyn Write) -> Result<Exit, Failure> {
-    let policy = validate::load_policy(&args.policy)?;
+    let policy = validate::load_policy_for_run(&args.policy, quiet, stderr)?;
     let opts = connect::options(&args.connection)?;
     let done = execute(&policy, &args.policy, opts, &args.report, quiet).await?;
     if !quiet {
