@@ -23,7 +23,7 @@ pub async fn run(
     quiet: bool,
     stderr: &mut dyn Write,
 ) -> Result<Exit, Failure> {
-    let policy = validate::load_policy(&args.policy)?;
+    let policy = validate::load_policy_for_run(&args.policy, quiet, stderr)?;
     let opts = connect::options(&args.connection)?;
     let mut audited = audit_phase(&policy, opts, &args.report, true, quiet).await?;
     let planner = audited.planner.take().unwrap_or_else(|| {

@@ -93,6 +93,9 @@ impl FormatWriter for JsonReport {
         serde_json::to_writer(&mut out, ctx.summary)?;
         out.write_all(b",\n  \"rules\": ").map_err(io)?;
         serde_json::to_writer(&mut out, ctx.rules)?;
+        out.write_all(b",\n  \"expired_exemptions\": ")
+            .map_err(io)?;
+        serde_json::to_writer(&mut out, &expired_exemptions(ctx))?;
         if let Some(baseline) = ctx.baseline {
             out.write_all(b",\n  \"baseline\": ").map_err(io)?;
             serde_json::to_writer(&mut out, &baseline.json)?;
@@ -111,6 +114,32 @@ impl FormatWriter for JsonReport {
         drop(results);
         Ok(final_path)
     }
+}
+
+/// An exemption of the policy that has expired on the day of the run (it no longer applies).
+#[derive(Serialize)]
+struct ExpiredExemption<'a> {
+    identity: &'a str,
+    /// `null`: every rule.
+    rules: Option<&'a [String]>,
+    /// The day it stopped applying, `YYYY-MM-DD`.
+    expires: String,
+    reason: &'a str,
+    owner: Option<&'a str>,
+}
+
+fn expired_exemptions<'a>(ctx: &FinishContext<'a>) -> Vec<ExpiredExemption<'a>> {
+    ctx.exemptions
+        .iter()
+        .filter(|e| e.has_expired(ctx.today))
+        .map(|e| ExpiredExemption {
+            identity: &e.identity,
+            rules: e.rules.as_deref(),
+            expires: e.expires.to_string(),
+            reason: &e.reason,
+            owner: e.owner.as_deref(),
+        })
+        .collect()
 }
 
 /// Copies the streamed results, merging annotations into the results they name. Each result
@@ -187,5 +216,25 @@ mod tests {
             report["summary"]["by_rule"]["unused"],
             serde_json::json!({"pass": 0, "fail": 0, "error": 0, "exempt": 0})
         );
+    }
+
+    /// report.json lists the exemptions expired on the day of the run, and only those, beside
+    /// its other sections.
+    #[test]
+    fn lists_expired_exemptions() {
+        let (_dir, text) = fixture::render(Format::Json, &fixture::findings());
+        let report: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(
+            report["expired_exemptions"],
+            serde_json::json!([{
+                "identity": "gone",
+                "rules": ["token-lifetime"],
+                "expires": "2026-11-20",
+                "reason": "reason for gone",
+                "owner": null,
+            }])
+        );
+        assert_eq!(report["results"].as_array().map(Vec::len), Some(5));
+        assert!(report["summary"].is_object() && report["run"].is_object());
     }
 }

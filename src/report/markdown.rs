@@ -1,8 +1,8 @@
 //! `report.md`: the audit for people (a pull-request comment, a ticket, a wiki page): the run,
 //! summary counts, a count table of every rule (with its description) and per severity, one
 //! table of failing identities per rule (under the rule's description) with observed vs
-//! expected values, the policy's exemptions that expire within 30 days,
-//! and the configs that could not be read.
+//! expected values, the policy's exemptions that expire within 30 days and those that have
+//! expired, and the configs that could not be read.
 //!
 //! Streamed: failing rows and error rows go to spool files as findings arrive; `finish` writes
 //! the document, reading the failure spool once per rule to group it, and moves it into place.
@@ -158,6 +158,7 @@ impl FormatWriter for MarkdownReport {
             "\n## Exemptions expiring within {EXPIRY_WINDOW_DAYS} days\n\n"
         ))?;
         doc.push(&expiring_exemptions(ctx))?;
+        doc.push(&expired_exemptions(ctx))?;
 
         if let Some(baseline) = ctx.baseline {
             doc.push("\n## Changes since the baseline\n\n")?;
@@ -282,6 +283,33 @@ fn expiring_exemptions(ctx: &FinishContext<'_>) -> String {
     out
 }
 
+/// The "Expired exemptions" section: the policy's exemptions that no longer apply on
+/// `ctx.today` (still written in the policy, so probably meant to apply).
+fn expired_exemptions(ctx: &FinishContext<'_>) -> String {
+    let mut out = String::from("\n## Expired exemptions\n\n");
+    let expired: Vec<&crate::policy::Exemption> = ctx
+        .exemptions
+        .iter()
+        .filter(|e| e.has_expired(ctx.today))
+        .collect();
+    if expired.is_empty() {
+        out.push_str("None.\n");
+        return out;
+    }
+    out.push_str("| Identity | Rules | Expired on | Owner | Reason |\n|---|---|---|---|---|\n");
+    for e in expired {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            escape(&e.identity),
+            escape(&e.rules_shown()),
+            e.expires,
+            escape(e.owner.as_deref().unwrap_or("")),
+            escape(&e.reason),
+        ));
+    }
+    out
+}
+
 /// Whole days from `today` until `expires` (negative when past); `None` if out of range.
 pub(super) fn days_until(today: jiff::civil::Date, expires: jiff::civil::Date) -> Option<i32> {
     today.until(expires).ok().map(|span| span.get_days())
@@ -374,9 +402,17 @@ mod tests {
             .find("## Exemptions expiring within 30 days")
             .expect("section");
         let errors = md.find("## Errors").expect("errors");
-        let window = &md[expiring..errors];
+        let expired = md.find("## Expired exemptions").expect("expired section");
+        assert!(expiring < expired && expired < errors);
+        let window = &md[expiring..expired];
         assert!(window.contains("| vendor | token-lifetime | 2026-12-05 | 10 |"));
         assert!(!window.contains("later") && !window.contains("gone"));
+        let gone = &md[expired..errors];
+        assert!(
+            gone.contains("| gone | token-lifetime | 2026-11-20 |  | reason for gone |"),
+            "{gone}"
+        );
+        assert!(!gone.contains("vendor") && !gone.contains("later"));
         assert!(
             md[errors..]
                 .contains("| broken | id-4 | universal-auth | network | GET universal-auth: 500")
@@ -419,6 +455,7 @@ mod tests {
     fn markdown_without_results_says_none() {
         let (_dir, md) = fixture::render(Format::Markdown, &[]);
         assert_eq!(md.matches("No failures.").count(), 3);
+        assert!(md.contains("## Expired exemptions\n\n| Identity |"));
         assert!(md.trim_end().ends_with("None."), "no errors");
     }
 }

@@ -22,4 +22,5 @@ mod sim_api;
 mod support;
 mod terminal;
 mod tls;
+mod validate;
 mod write_safety;
