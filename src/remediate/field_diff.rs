@@ -74,19 +74,14 @@ pub fn diff(field: &str, from: &Value, to: &Value) -> Option<FieldDiff> {
 /// null): token fields first in their usual order, then the others by name. Fields that do
 /// not change are left out.
 pub fn diffs(from: &Map<String, Value>, to: &Map<String, Value>) -> Vec<FieldDiff> {
-    let mut fields: Vec<&String> = to.keys().collect();
-    fields.sort_by_key(|f| {
-        (
-            TOKEN_FIELDS
-                .iter()
-                .position(|t| t == f)
-                .unwrap_or(TOKEN_FIELDS.len()),
-            f.as_str(),
-        )
+    let mut fields: Vec<(&String, &Value)> = to.iter().collect();
+    fields.sort_by_key(|(f, _)| {
+        let token = TOKEN_FIELDS.iter().position(|t| t == f);
+        (token.unwrap_or(TOKEN_FIELDS.len()), f.as_str())
     });
     fields
         .into_iter()
-        .filter_map(|f| diff(f, from.get(f).unwrap_or(&Value::Null), &to[f.as_str()]))
+        .filter_map(|(f, new)| diff(f, from.get(f).unwrap_or(&Value::Null), new))
         .collect()
 }
 
