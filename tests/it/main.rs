@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod audit;
+mod batches;
 mod client;
 mod config_decode;
 mod demo;
