@@ -88,6 +88,8 @@ pub struct RemediateArgs {
     #[command(flatten)]
     pub writes: WriteArgs,
     #[command(flatten)]
+    pub batch: BatchArgs,
+    #[command(flatten)]
     pub report: ReportArgs,
     #[command(flatten)]
     pub connection: ConnectionArgs,
@@ -107,6 +109,8 @@ pub struct ApplyArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub writes: WriteArgs,
+    #[command(flatten)]
+    pub batch: BatchArgs,
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }
@@ -143,6 +147,22 @@ pub struct WriteArgs {
     /// every other change and its verification.
     #[arg(long)]
     pub include_self: bool,
+}
+
+/// Acting on part of a plan. Each flag may be repeated (any of its values selects); several
+/// flags must all select. A change is written only when every rule it fixes is selected.
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// Only changes whose every fixed rule is this one (repeatable).
+    #[arg(long = "rule", value_name = "ID")]
+    pub rules: Vec<String>,
+    /// Only changes to identities with this name or id, or whose name matches this `*` glob
+    /// (repeatable).
+    #[arg(long = "identity", value_name = "NAME|ID|GLOB")]
+    pub identities: Vec<String>,
+    /// Only changes whose every fixed rule has this severity (repeatable).
+    #[arg(long = "severity", value_name = "LEVEL", value_parser = parse_severity)]
+    pub severities: Vec<Severity>,
 }
 
 /// Where and how reports are written.
@@ -221,6 +241,10 @@ pub struct DiffArgs {
     /// Output format on stdout.
     #[arg(long, value_enum, default_value = "text")]
     pub format: crate::diff::DiffFormat,
+    /// List the findings that still fail, unchanged (text and md show only their count
+    /// otherwise; json always lists them).
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// Flags of `demo`.

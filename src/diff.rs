@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-pub use render::{STILL_FAILING_SHOWN, render};
+pub use render::{StillFailing, render};
 
 use crate::finding::{Finding, Status};
 use crate::report::{
@@ -265,15 +265,17 @@ pub struct DiffOutcome {
     pub counts: DiffCounts,
 }
 
-/// Compares two report.json files and writes the diff to `out` in `format`.
+/// Compares two report.json files and writes the diff to `out` in `format` (still-failing
+/// entries listed or only counted, as `still_failing` says).
 pub fn run_diff(
     old: &Path,
     new: &Path,
     format: DiffFormat,
+    still_failing: StillFailing,
     out: &mut dyn Write,
 ) -> Result<DiffOutcome, DiffError> {
     let diff = diff_files(old, new)?;
-    render(&diff, format, out).map_err(DiffError::Write)?;
+    render(&diff, format, still_failing, out).map_err(DiffError::Write)?;
     Ok(diff.outcome())
 }
 
@@ -354,7 +356,13 @@ impl Baseline for BaselineTracker {
         let diff = BaselineTracker::finish(*self, run);
         let written = write_baseline_files(dir, &diff)?;
         let mut markdown = Vec::new();
-        render(&diff, DiffFormat::Markdown, &mut markdown).map_err(|source| ReportError::Io {
+        render(
+            &diff,
+            DiffFormat::Markdown,
+            StillFailing::Count,
+            &mut markdown,
+        )
+        .map_err(|source| ReportError::Io {
             path: dir.join("report.md"),
             source,
         })?;
@@ -369,8 +377,8 @@ impl Baseline for BaselineTracker {
     }
 }
 
-/// Writes `diff.json` and `diff.md` into the run folder (atomically, mode 0600); returns their
-/// paths.
+/// Writes `diff.json` (every entry) and `diff.md` (still-failing ones only counted) into the
+/// run folder (atomically, mode 0600); returns their paths.
 pub fn write_baseline_files(dir: &Path, diff: &Diff) -> Result<Vec<PathBuf>, ReportError> {
     let mut written = Vec::new();
     for (name, format) in [
@@ -379,9 +387,11 @@ pub fn write_baseline_files(dir: &Path, diff: &Diff) -> Result<Vec<PathBuf>, Rep
     ] {
         let mut bytes = Vec::new();
         let path = dir.join(name);
-        render(diff, format, &mut bytes).map_err(|source| ReportError::Io {
-            path: path.clone(),
-            source,
+        render(diff, format, StillFailing::Count, &mut bytes).map_err(|source| {
+            ReportError::Io {
+                path: path.clone(),
+                source,
+            }
         })?;
         crate::report::write_atomic(&path, &bytes)?;
         written.push(path);

@@ -9,7 +9,9 @@
 mod cidr;
 mod duration;
 mod node;
+mod suggest;
 mod validate;
+mod warning;
 
 use std::fmt;
 use std::path::Path;
@@ -22,6 +24,7 @@ use crate::model::AuthMethod;
 use crate::pattern::Pattern;
 
 pub use duration::{format_duration, format_seconds, parse_duration_text};
+pub use warning::{Warning, WarningKind};
 
 /// Inputs longer than this are refused before parsing (a policy is a few kilobytes).
 pub const MAX_POLICY_BYTES: usize = crate::input::POLICY_CAP as usize;
@@ -39,6 +42,9 @@ pub struct Policy {
     pub origin: String,
     /// Hex SHA-256 of the source bytes.
     pub sha256: String,
+    /// What is valid but probably not meant, sorted by position; expired exemptions are
+    /// judged on the UTC day the policy was validated.
+    pub warnings: Vec<Warning>,
 }
 
 impl Policy {
@@ -182,6 +188,20 @@ pub struct Exemption {
     pub name_shared: bool,
 }
 
+impl Exemption {
+    /// Whether the exemption no longer applies on the UTC day `today` (from `expires` on).
+    pub fn has_expired(&self, today: jiff::civil::Date) -> bool {
+        today >= self.expires
+    }
+
+    /// The rules it covers for people: `token-lifetime, network`, or `all`.
+    pub fn rules_shown(&self) -> String {
+        self.rules
+            .as_ref()
+            .map_or_else(|| "all".to_owned(), |r| r.join(", "))
+    }
+}
+
 /// One problem in a policy, with its position (1-based line and column, in characters).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -196,16 +216,26 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    /// The diagnostic followed by the source line it points at and a caret, for humans.
+    /// The diagnostic followed by the source line it points at and a caret, for humans, with
+    /// every control character escaped.
     pub fn render(&self, source: &str) -> String {
-        let mut out = self.to_string();
-        if let Some(text) = source.lines().nth(self.line.saturating_sub(1)) {
-            let text: String = text.chars().take(200).collect();
-            let pad = " ".repeat(self.column.saturating_sub(1).min(200));
-            out.push_str(&format!("\n  | {text}\n  | {pad}^"));
-        }
-        out
+        with_snippet(self.to_string(), source, self.line, self.column)
     }
+}
+
+/// `head` followed by line `line` of `source` and a caret under `column`; control characters
+/// (of the head and of the line) are shown as escapes.
+fn with_snippet(head: String, source: &str, line: usize, column: usize) -> String {
+    let mut out = crate::display::safe(&head).into_owned();
+    if let Some(text) = source.lines().nth(line.saturating_sub(1)) {
+        let text: String = text.chars().take(200).collect();
+        let pad = " ".repeat(column.saturating_sub(1).min(200));
+        out.push_str(&format!(
+            "\n  | {}\n  | {pad}^",
+            crate::display::safe(&text)
+        ));
+    }
+    out
 }
 
 impl fmt::Display for Diagnostic {
@@ -224,9 +254,13 @@ pub enum PolicyError {
     /// The file could not be read, or is larger than a policy can be.
     #[error(transparent)]
     Read(crate::input::InputError),
-    /// The policy has problems; every one is listed.
+    /// The policy has problems; every one is listed. Its warnings come along, for printing
+    /// beside the errors.
     #[error("{}", DiagnosticList(diagnostics))]
-    Invalid { diagnostics: Vec<Diagnostic> },
+    Invalid {
+        diagnostics: Vec<Diagnostic>,
+        warnings: Vec<Warning>,
+    },
 }
 
 struct DiagnosticList<'a>(&'a [Diagnostic]);
@@ -243,67 +277,124 @@ impl fmt::Display for DiagnosticList<'_> {
     }
 }
 
-/// Reads and validates the policy at `path`. Invalid UTF-8 and oversized files are reported as
-/// diagnostics, not read errors.
+/// Reads and validates the policy at `path`, judging expired exemptions on today's UTC date.
+/// Invalid UTF-8 and oversized files are reported as diagnostics, not read errors.
 pub fn load(path: &Path) -> Result<Policy, PolicyError> {
     let origin = path.display().to_string();
     let bytes = crate::input::read_capped(path, crate::input::POLICY_CAP, "policy")
         .map_err(PolicyError::Read)?;
-    parse_bytes(&bytes, &origin).map_err(|diagnostics| PolicyError::Invalid { diagnostics })
+    check(&bytes, &origin, utc_today()).map_err(Rejected::into_error)
 }
 
 /// Validates policy bytes (checks UTF-8 first, pointing at the first bad byte).
 pub fn parse_bytes(bytes: &[u8], origin: &str) -> Result<Policy, Vec<Diagnostic>> {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => parse(text, origin),
-        Err(e) => {
-            let good = &bytes[..e.valid_up_to()];
-            // The prefix is valid UTF-8 by construction.
-            let prefix = String::from_utf8_lossy(good);
-            let line = prefix.matches('\n').count() + 1;
-            let column = prefix.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            Err(vec![Diagnostic {
-                origin: origin.to_owned(),
-                line,
-                column,
-                message: "the policy is not valid UTF-8".to_owned(),
-            }])
-        }
-    }
+    check(bytes, origin, utc_today()).map_err(|r| r.diagnostics)
 }
 
 /// Parses and validates a policy source. `origin` names it in diagnostics. Returns every
 /// problem found, sorted by position.
 pub fn parse(source: &str, origin: &str) -> Result<Policy, Vec<Diagnostic>> {
+    parse_on(source, origin, utc_today())
+}
+
+/// As [`parse`], with exemptions judged expired or not on the UTC day `today`.
+pub fn parse_on(
+    source: &str,
+    origin: &str,
+    today: jiff::civil::Date,
+) -> Result<Policy, Vec<Diagnostic>> {
+    check(source.as_bytes(), origin, today).map_err(|r| r.diagnostics)
+}
+
+/// Today's date in UTC, the calendar exemptions are judged on.
+fn utc_today() -> jiff::civil::Date {
+    jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date()
+}
+
+/// A policy that failed validation: every error, and the warnings found on the way.
+struct Rejected {
+    diagnostics: Vec<Diagnostic>,
+    warnings: Vec<Warning>,
+}
+
+impl Rejected {
+    fn into_error(self) -> PolicyError {
+        PolicyError::Invalid {
+            diagnostics: self.diagnostics,
+            warnings: self.warnings,
+        }
+    }
+}
+
+/// Decodes and validates `bytes`: the policy (with its warnings), or every error (with the
+/// warnings), each list sorted by position.
+fn check(bytes: &[u8], origin: &str, today: jiff::civil::Date) -> Result<Policy, Rejected> {
     let diag = |line, column, message: String| Diagnostic {
         origin: origin.to_owned(),
         line,
         column,
         message,
     };
+    let fatal = |d: Diagnostic| Rejected {
+        diagnostics: vec![d],
+        warnings: Vec::new(),
+    };
+    let source = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            // The prefix is valid UTF-8 by construction.
+            let prefix = String::from_utf8_lossy(&bytes[..e.valid_up_to()]);
+            let line = prefix.matches('\n').count() + 1;
+            let column = prefix.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            return Err(fatal(diag(
+                line,
+                column,
+                "the policy is not valid UTF-8".to_owned(),
+            )));
+        }
+    };
     if source.len() > MAX_POLICY_BYTES {
-        return Err(vec![diag(
+        return Err(fatal(diag(
             1,
             1,
             format!(
                 "the policy is {} bytes; the limit is {MAX_POLICY_BYTES}",
                 source.len()
             ),
-        )]);
+        )));
     }
-    let tree = node::read(source).map_err(|e| vec![diag(e.line, e.column, e.message)])?;
+    let tree = node::read(source).map_err(|e| fatal(diag(e.line, e.column, e.message)))?;
     let sha256 = hex::encode(Sha256::digest(source.as_bytes()));
     let mut diagnostics = Vec::new();
-    let policy = validate::validate(&tree, origin, &sha256, &mut diagnostics);
+    let mut warnings = Vec::new();
+    let policy = validate::validate(
+        &tree,
+        validate::Context {
+            origin,
+            sha256: &sha256,
+            today,
+        },
+        &mut diagnostics,
+        &mut warnings,
+    );
+    warnings.sort_by_key(|w| (w.line, w.column));
     match policy {
-        Some(p) if diagnostics.is_empty() => Ok(p),
+        Some(mut p) if diagnostics.is_empty() => {
+            p.warnings = warnings;
+            Ok(p)
+        }
         _ => {
             if diagnostics.is_empty() {
                 diagnostics.push(diag(1, 1, "the policy is invalid".to_owned()));
             }
             diagnostics.sort_by_key(|d| (d.line, d.column));
             diagnostics.dedup();
-            Err(diagnostics)
+            Err(Rejected {
+                diagnostics,
+                warnings,
+            })
         }
     }
 }

@@ -33,7 +33,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub enum Format {
     /// `report.json`: the full, versioned machine-readable report.
     Json,
-    /// `report.csv`: one row per result.
+    /// `report.csv`: one row per violation (one per result without any).
     Csv,
     /// `report.md`: summary, per-rule tables, failures, expiring exemptions, errors.
     #[value(name = "md")]
@@ -329,10 +329,12 @@ mod tests {
             RuleInfo {
                 id: "r".into(),
                 severity: Severity::High,
+                description: None,
             },
             RuleInfo {
                 id: "unused".into(),
                 severity: Severity::Low,
+                description: None,
             },
         ];
         let mut sink = ReportSink::create(

@@ -2,7 +2,9 @@
 //! computed again from the plan's policy and refused as a whole when one differs; the server is
 //! the configured one (never the plan's), the organization must be the plan's, changes to the
 //! identity idguard runs as are held unless `--include-self`, and configs that changed since
-//! the plan are skipped as `drifted`.
+//! the plan are skipped as `drifted`. `--rule`, `--identity` and `--severity` apply part of the
+//! plan (the journal records the filter); the diff of what will be written is shown before the
+//! confirmation.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -24,6 +26,7 @@ pub async fn run(args: ApplyArgs, quiet: bool, stderr: &mut dyn Write) -> Result
         invalid => Failure::new(Exit::DataErr, invalid),
     })?;
     let policy = plan_policy(args.policy.as_deref(), &plan)?;
+    let filter = writes::filter(&args.batch, &policy)?;
     let now = jiff::Timestamp::now();
     let today = now.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
     let offences = recheck::recheck(&plan, &policy, today);
@@ -56,8 +59,12 @@ pub async fn run(args: ApplyArgs, quiet: bool, stderr: &mut dyn Write) -> Result
         let _ = writeln!(stderr, "idguard: the plan has no changes; nothing to do");
         return Ok(Exit::Ok);
     }
+    let selection = filter.select(&policy, plan.changes.clone(), Vec::new());
+    for note in selection.notes(&filter) {
+        let _ = writeln!(stderr, "idguard: note: {note}");
+    }
     let runs_as = writes::runs_as(&client, stderr);
-    let split = self_guard::split(plan.changes.clone(), &runs_as, args.writes.include_self);
+    let split = self_guard::split(selection.changes, &runs_as, args.writes.include_self);
     writes::print_held(&split.held, stderr);
     if split.writes() == 0 {
         let _ = writeln!(
@@ -69,11 +76,14 @@ pub async fn run(args: ApplyArgs, quiet: bool, stderr: &mut dyn Write) -> Result
     if split.writes() > args.writes.max_changes {
         let _ = writeln!(
             stderr,
-            "idguard: refused: {} configs would change, more than --max-changes {}; nothing was written",
-            split.writes(),
-            args.writes.max_changes
+            "idguard: refused: {}; nothing was written",
+            writes::too_many(split.writes(), args.writes.max_changes)
         );
         return Ok(Exit::Refused);
+    }
+    if !quiet || !args.writes.yes {
+        let writing: Vec<_> = split.first.iter().chain(&split.last).collect();
+        writes::print_diff(&writing, stderr);
     }
     if !writes::confirm(
         args.writes.yes,
@@ -89,7 +99,7 @@ pub async fn run(args: ApplyArgs, quiet: bool, stderr: &mut dyn Write) -> Result
         return Ok(Exit::Ok);
     }
     let dir = report::create_run_dir(args.out.as_deref(), now).map_err(io_failure)?;
-    let (journal, journal_path) = writes::open_journal(&dir, &client, "apply")?;
+    let (journal, journal_path) = writes::open_journal(&dir, &client, "apply", Some(&filter))?;
     let run = apply::apply(
         &client,
         &policy,

@@ -13,7 +13,7 @@ use crate::cli::{AuditArgs, ReportArgs};
 use crate::exit::{Exit, Failure, RunOutcome};
 use crate::finding::Severity;
 use crate::infisical::{Client, ConnectOptions};
-use crate::policy::Policy;
+use crate::policy::{Exemption, Policy};
 use crate::progress::Progress;
 use crate::remediate::plan::PlanBuilder;
 use crate::report::{self, Annotations, ApiCounts, PolicyRef, ReportSink, RuleInfo, RunInfo};
@@ -22,7 +22,7 @@ use super::{connect, validate};
 
 /// Runs `idguard audit`.
 pub async fn run(args: AuditArgs, quiet: bool, stderr: &mut dyn Write) -> Result<Exit, Failure> {
-    let policy = validate::load_policy(&args.policy)?;
+    let policy = validate::load_policy_for_run(&args.policy, quiet, stderr)?;
     let opts = connect::options(&args.connection)?;
     let done = execute(&policy, &args.policy, opts, &args.report, quiet).await?;
     if !quiet {
@@ -101,6 +101,7 @@ pub async fn audit_phase(
         .map(|r| RuleInfo {
             id: r.id.clone(),
             severity: r.severity,
+            description: r.description.clone(),
         })
         .collect();
     let mut sink = ReportSink::create(&dir, &report_args.format, &rules).map_err(io_failure)?;
@@ -241,6 +242,7 @@ pub fn finish_phase(
     for problem in &run.problems {
         human.push_str(&format!("  problem: {}\n", crate::display::safe(problem)));
     }
+    human.push_str(&expired_exemptions(&policy.exemptions, today));
     if !outcome.unknown_methods.is_empty() {
         let names: Vec<_> = outcome
             .unknown_methods
@@ -276,6 +278,22 @@ pub fn finish_phase(
         human,
         failure: listing_failure,
     })
+}
+
+/// One summary line per exemption of the policy that has expired on `today`.
+fn expired_exemptions(exemptions: &[Exemption], today: jiff::civil::Date) -> String {
+    exemptions
+        .iter()
+        .filter(|e| e.has_expired(today))
+        .map(|e| {
+            format!(
+                "  expired exemption: `{}` (rules: {}) expired on {} and no longer applies\n",
+                crate::display::safe(&e.identity),
+                crate::display::safe(&e.rules_shown()),
+                e.expires
+            )
+        })
+        .collect()
 }
 
 /// The problem reported for an exemption whose name several identities hold.

@@ -31,7 +31,13 @@ pub async fn run(args: DemoArgs, quiet: bool, stderr: &mut dyn Write) -> Result<
         None => {
             let origin = "policies/example.yaml (built in)";
             let policy = policy::parse(EXAMPLE_POLICY, origin).map_err(|diagnostics| {
-                Failure::new(Exit::DataErr, policy::PolicyError::Invalid { diagnostics })
+                Failure::new(
+                    Exit::DataErr,
+                    policy::PolicyError::Invalid {
+                        diagnostics,
+                        warnings: Vec::new(),
+                    },
+                )
             })?;
             (policy, PathBuf::from(origin))
         }

@@ -4,14 +4,19 @@
 use std::io::Write;
 
 use crate::cli::DiffArgs;
-use crate::diff::{DiffError, run_diff};
+use crate::diff::{DiffError, StillFailing, run_diff};
 use crate::exit::{Exit, Failure};
 
 /// Runs `idguard diff`.
 pub fn run(args: &DiffArgs, _stderr: &mut dyn Write) -> Result<Exit, Failure> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    match run_diff(&args.old, &args.new, args.format, &mut out) {
+    let still_failing = if args.all {
+        StillFailing::List
+    } else {
+        StillFailing::Count
+    };
+    match run_diff(&args.old, &args.new, args.format, still_failing, &mut out) {
         Ok(outcome) => Ok(if outcome.new_or_regressed {
             Exit::Findings
         } else {

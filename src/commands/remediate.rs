@@ -1,5 +1,7 @@
-//! `idguard remediate`: audit, write `plan.json` and a readable diff; with `--apply`, guard,
-//! confirm, apply with the journal, and annotate the report with each finding's outcome.
+//! `idguard remediate`: audit, keep the part of the plan a batch filter selects, write
+//! `plan.json`, `plan.md` and a readable diff (saying when `--max-changes` would refuse the
+//! plan); with `--apply`, guard, confirm, apply with the journal, and annotate the report with
+//! each finding's outcome.
 
 use std::io::Write;
 
@@ -10,8 +12,9 @@ use crate::exit::{Exit, Failure};
 use crate::finding::finding_id;
 use crate::model::AuthMethod;
 use crate::remediate::journal::Outcome;
-use crate::remediate::plan::{self, PlanPolicy};
+use crate::remediate::plan::PlanPolicy;
 use crate::remediate::{apply, self_guard};
+use crate::remediate::{plan_md, plan_view};
 use crate::report::{self, Annotations};
 
 use super::audit::{Adjustment, audit_phase, finish_phase, io_failure};
@@ -23,7 +26,8 @@ pub async fn run(
     quiet: bool,
     stderr: &mut dyn Write,
 ) -> Result<Exit, Failure> {
-    let policy = validate::load_policy(&args.policy)?;
+    let policy = validate::load_policy_for_run(&args.policy, quiet, stderr)?;
+    let filter = writes::filter(&args.batch, &policy)?;
     let opts = connect::options(&args.connection)?;
     let mut audited = audit_phase(&policy, opts, &args.report, true, quiet).await?;
     let planner = audited.planner.take().unwrap_or_else(|| {
@@ -37,30 +41,49 @@ pub async fn run(
         },
     );
     plan.shared_exemption_names = audited.outcome.shared_exemption_names.clone();
+    // A batch keeps only the changes the filter selects: the plan on disk is the batch.
+    let selection = filter.select(
+        &policy,
+        std::mem::take(&mut plan.changes),
+        std::mem::take(&mut plan.manual),
+    );
+    let mut notes = selection.notes(&filter);
+    plan.manual = selection.manual;
     // Changes that could lock idguard out become manual items (or, with --include-self, go
     // last): the plan on disk says what an apply of it writes.
     let runs_as = writes::runs_as(&audited.client, stderr);
-    let split = self_guard::split(
-        std::mem::take(&mut plan.changes),
-        &runs_as,
-        args.writes.include_self,
-    );
+    let split = self_guard::split(selection.changes, &runs_as, args.writes.include_self);
     plan.changes = split.first.iter().chain(&split.last).cloned().collect();
     plan.manual.extend(split.held.iter().cloned());
+    if !args.apply && split.writes() > args.writes.max_changes {
+        notes.push(format!(
+            "`apply` would refuse this plan: {}",
+            writes::too_many(split.writes(), args.writes.max_changes)
+        ));
+    }
     let plan_path = audited.dir.join("plan.json");
     let bytes = serde_json::to_vec_pretty(&plan).map_err(io_failure)?;
     report::write_atomic(&plan_path, &bytes).map_err(io_failure)?;
-    if !quiet {
-        let _ = write!(stderr, "{}", plan::render_diff(&plan));
+    let md_path = audited.dir.join("plan.md");
+    let md = plan_md::render(&plan, &policy, &notes);
+    report::write_atomic(&md_path, md.as_bytes()).map_err(io_failure)?;
+    if !quiet || (args.apply && !args.writes.yes) {
+        let _ = write!(
+            stderr,
+            "{}",
+            plan_view::render(&plan.changes, &plan.manual, plan_view::terminal_width())
+        );
     }
 
     let mut adjust = Adjustment::default();
     adjust.notes.push(format!(
-        "plan: {} config(s) to change, {} manual item(s): {}",
+        "plan: {} config(s) to change, {} manual item(s): {} (for review: {})",
         plan.changes.len(),
         plan.manual.len(),
-        plan_path.display()
+        plan_path.display(),
+        md_path.display()
     ));
+    adjust.notes.extend(notes);
     let mut annotations = Annotations::new();
     let mut journal_error = None;
     let org = audited.client.org_id().to_owned();
@@ -85,9 +108,8 @@ pub async fn run(
         } else if split.writes() > args.writes.max_changes {
             adjust.refused = true;
             adjust.notes.push(format!(
-                "refused: {} configs would change, more than --max-changes {}; nothing was written",
-                split.writes(),
-                args.writes.max_changes
+                "refused: {}; nothing was written",
+                writes::too_many(split.writes(), args.writes.max_changes)
             ));
         } else if writes::confirm(
             args.writes.yes,
@@ -100,7 +122,7 @@ pub async fn run(
             stderr,
         )? {
             let (journal, journal_path) =
-                writes::open_journal(&audited.dir, &audited.client, "apply")?;
+                writes::open_journal(&audited.dir, &audited.client, "apply", Some(&filter))?;
             let run = apply::apply(
                 &audited.client,
                 &policy,

@@ -1,6 +1,7 @@
 //! `idguard rollback JOURNAL [--apply]`: restore what a journal records, on the configured
 //! server (never a URL read from the journal) and only in the organization the journal names.
-//! Without `--apply` it only prints what would be restored, and which restores loosen a config.
+//! Without `--apply` it only prints what would be restored (from → to per field) and marks the
+//! restores that widen access again; with `--apply` it prints the same preview before asking.
 
 use std::io::Write;
 
@@ -8,7 +9,7 @@ use crate::cli::RollbackArgs;
 use crate::display::safe;
 use crate::exit::{Exit, Failure};
 use crate::remediate::journal::{self, Entry};
-use crate::remediate::rollback;
+use crate::remediate::{plan_view, rollback, rollback_view};
 use crate::report;
 
 use super::audit::io_failure;
@@ -35,81 +36,52 @@ pub async fn run(args: RollbackArgs, quiet: bool, stderr: &mut dyn Write) -> Res
             anyhow::anyhow!("{}: no begin entry", args.journal.display()),
         ));
     };
+    if args.apply {
+        writes::require_confirmable(args.yes)?;
+    }
     let client =
         connect::connect_for_file(&args.connection, api_url, org_id, "journal", stderr).await?;
     let concurrency = args.connection.concurrency as usize;
     let items = rollback::items(&journal);
-    if !args.apply {
+    // The preview reads every config; with --apply --yes nobody reads it before the writes,
+    // and the writes read every config again.
+    if !args.apply || !args.yes {
         let steps = rollback::rollback(&client, &items, None, concurrency)
             .await
             .steps;
-        let mut loosening = 0;
-        for (step, outcome) in &steps {
-            let loose = step.loosening();
-            loosening += usize::from(!loose.is_empty());
-            for (field, value) in &step.restore {
-                let from = step
-                    .item
-                    .written
-                    .get(field)
-                    .unwrap_or(&serde_json::Value::Null);
-                let why = loose
-                    .iter()
-                    .find(|(f, _)| f == field)
-                    .map(|(_, why)| format!("  (loosens: {why})"))
-                    .unwrap_or_default();
-                let _ = writeln!(
-                    stderr,
-                    "~ {} ({}) {}: {}: {} → {}{why}",
-                    safe(&step.item.identity_name),
-                    safe(&step.item.identity_id),
-                    safe(&step.item.auth_method),
-                    safe(field),
-                    safe(&from.to_string()),
-                    safe(&value.to_string())
-                );
-            }
-            if !step.changed_since.is_empty() {
-                let _ = writeln!(
-                    stderr,
-                    "! {} ({}) {}: changed since idguard wrote them, left alone: {}",
-                    safe(&step.item.identity_name),
-                    safe(&step.item.identity_id),
-                    safe(&step.item.auth_method),
-                    safe(&step.changed_since.join(", "))
-                );
-            }
-            if let Some(e) = &outcome.error
-                && step.changed_since.is_empty()
-            {
-                let _ = writeln!(
-                    stderr,
-                    "! {} {}: {}",
-                    safe(&step.item.identity_id),
-                    safe(&step.item.auth_method),
-                    safe(e)
-                );
-            }
-        }
-        let n = steps.iter().filter(|(s, _)| !s.restore.is_empty()).count();
-        let _ = writeln!(
-            stderr,
-            "idguard: {n} config(s) would be restored; nothing was written (--apply to write)"
-        );
-        if loosening > 0 {
+        let preview = rollback_view::render(&steps, plan_view::terminal_width());
+        let _ = write!(stderr, "{}", preview.text);
+        let widen = (preview.widening > 0).then(|| {
+            format!(
+                "{} of them widen access again (marked `! widens access` above): a rollback \
+                 restores the state before idguard's writes, looser values included",
+                preview.widening
+            )
+        });
+        if !args.apply {
             let _ = writeln!(
                 stderr,
-                "idguard: {loosening} of them would be loosened again (marked `loosens` above): \
-                 a rollback restores the state before idguard's writes, looser values included"
+                "idguard: {} config(s) would be restored; nothing was written (--apply to write)",
+                preview.restores
             );
+            if let Some(widen) = widen {
+                let _ = writeln!(stderr, "idguard: {widen}");
+            }
+            return Ok(Exit::Ok);
         }
-        return Ok(Exit::Ok);
+        let _ = writeln!(
+            stderr,
+            "idguard: {} config(s) to restore{}",
+            preview.restores,
+            widen.map(|w| format!("; {w}")).unwrap_or_default()
+        );
     }
     if !writes::confirm(
         args.yes,
         &format!(
-            "Roll back {} journalled change(s) in org {org_id} at {}?",
+            "Roll back {} journalled change(s) in org {} at {}?",
             items.len(),
+            safe(org_id),
             client.api_url()
         ),
         stderr,
@@ -119,7 +91,7 @@ pub async fn run(args: RollbackArgs, quiet: bool, stderr: &mut dyn Write) -> Res
     }
     let now = jiff::Timestamp::now();
     let dir = report::create_run_dir(args.out.as_deref(), now).map_err(io_failure)?;
-    let (writer, journal_path) = writes::open_journal(&dir, &client, "rollback")?;
+    let (writer, journal_path) = writes::open_journal(&dir, &client, "rollback", None)?;
     let run = rollback::rollback(&client, &items, Some(&writer), concurrency).await;
     let outcomes: Vec<_> = run.steps.into_iter().map(|(_, o)| o).collect();
     let (lines, failed) = writes::summarise(&outcomes, run.not_attempted);

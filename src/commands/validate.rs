@@ -1,47 +1,83 @@
-//! `idguard validate POLICY`: load and validate a policy; every problem with line:column.
+//! `idguard validate POLICY`: load and validate a policy; every error and every warning with
+//! line:column. Also the policy loading the other commands share, with its warnings printed
+//! by the commands that run audits.
 
 use std::io::Write;
 use std::path::Path;
 
+use crate::display::safe;
 use crate::exit::{Exit, Failure};
-use crate::policy;
+use crate::policy::{self, Policy, PolicyError, Warning};
 
-/// Validates the policy at `path`; exit 0 when valid, 65 when not.
+/// Validates the policy at `path`: exit 0 when valid (warnings or not), 65 when not. Warnings
+/// are printed with the source line they point at, hints included, unless `quiet`.
 pub fn run(path: &Path, quiet: bool, stderr: &mut dyn Write) -> Result<Exit, Failure> {
-    let policy = load_policy(path)?;
+    let policy = load_and_warn(path, Shown::WithSource, quiet, stderr)?;
     if !quiet {
+        let warnings = match policy.warnings.len() {
+            0 => String::new(),
+            n => format!("; {n} warning(s)"),
+        };
         let _ = writeln!(
             stderr,
-            "{}: valid policy with {} rule(s) and {} exemption(s)",
-            path.display(),
+            "{}: valid policy with {} rule(s) and {} exemption(s){warnings}",
+            safe(&path.display().to_string()),
             policy.rules.len(),
             policy.exemptions.len()
         );
-        for e in policy.exemptions.iter().filter(|e| !is_uuid(&e.identity)) {
-            let _ = writeln!(
-                stderr,
-                "warning: the exemption for `{}` matches by name: a name is weaker than an id \
-                 (an exemption whose name several identities share exempts none of them); \
-                 prefer the identity id",
-                crate::display::safe(&e.identity)
-            );
-        }
     }
     Ok(Exit::Ok)
 }
 
-/// Whether `s` looks like an identity id (a UUID: 8-4-4-4-12 hex digits).
-fn is_uuid(s: &str) -> bool {
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+/// Loads the policy of a run (`audit`, `remediate`): its warnings, hints aside, go to `stderr`
+/// one line each unless `quiet`; an invalid policy is exit 65 with every error.
+pub fn load_policy_for_run(
+    path: &Path,
+    quiet: bool,
+    stderr: &mut dyn Write,
+) -> Result<Policy, Failure> {
+    load_and_warn(path, Shown::OneLine, quiet, stderr)
 }
 
-/// Loads a policy, mapping any problem to exit 65 (invalid) with every diagnostic listed,
-/// each with the source line it points at.
+/// How warnings are printed.
+#[derive(Clone, Copy)]
+enum Shown {
+    /// Every warning, followed by its source line and a caret (as errors are).
+    WithSource,
+    /// One line per warning that is not a hint.
+    OneLine,
+}
+
+/// Loads the policy at `path`, printing its warnings (also those of an invalid policy, before
+/// the errors) unless `quiet`.
+fn load_and_warn(
+    path: &Path,
+    shown: Shown,
+    quiet: bool,
+    stderr: &mut dyn Write,
+) -> Result<Policy, Failure> {
+    let loaded = policy::load(path);
+    let warnings: &[Warning] = match &loaded {
+        Ok(policy) => &policy.warnings,
+        Err(PolicyError::Invalid { warnings, .. }) => warnings,
+        Err(PolicyError::Read(_)) => &[],
+    };
+    if !quiet && !warnings.is_empty() {
+        let source = match shown {
+            Shown::WithSource => source_of(path),
+            Shown::OneLine => String::new(),
+        };
+        for w in warnings {
+            let _ = match shown {
+                Shown::WithSource => writeln!(stderr, "warning: {}", w.render(&source)),
+                Shown::OneLine if w.kind.is_hint() => Ok(()),
+                Shown::OneLine => writeln!(stderr, "warning: {}", safe(&w.to_string())),
+            };
+        }
+    }
+    loaded.map_err(|e| policy_failure(path, e))
+}
+
 /// The failure of a local input file: too large is bad input (65), unreadable is I/O (74).
 pub fn input_failure(e: crate::input::InputError) -> Failure {
     let exit = if e.is_too_large() {
@@ -52,12 +88,17 @@ pub fn input_failure(e: crate::input::InputError) -> Failure {
     Failure::new(exit, e)
 }
 
-pub fn load_policy(path: &Path) -> Result<policy::Policy, Failure> {
-    policy::load(path).map_err(|e| match e {
-        policy::PolicyError::Invalid { diagnostics } => {
-            let source = std::fs::read(path)
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default();
+/// Loads a policy without printing its warnings, mapping any problem to exit 65 (invalid)
+/// with every diagnostic listed, each with the source line it points at.
+pub fn load_policy(path: &Path) -> Result<Policy, Failure> {
+    policy::load(path).map_err(|e| policy_failure(path, e))
+}
+
+/// Exit 65 with every diagnostic and its source line, or the failure to read the file.
+fn policy_failure(path: &Path, e: PolicyError) -> Failure {
+    match e {
+        PolicyError::Invalid { diagnostics, .. } => {
+            let source = source_of(path);
             let rendered: Vec<String> = diagnostics.iter().map(|d| d.render(&source)).collect();
             Failure::new(
                 Exit::DataErr,
@@ -69,6 +110,13 @@ pub fn load_policy(path: &Path) -> Result<policy::Policy, Failure> {
                 ),
             )
         }
-        policy::PolicyError::Read(e) => input_failure(e),
-    })
+        PolicyError::Read(e) => input_failure(e),
+    }
+}
+
+/// The policy text for the snippets under diagnostics (empty when it cannot be read again).
+fn source_of(path: &Path) -> String {
+    std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
 }

@@ -1,20 +1,40 @@
 //! What every writing command shares: the confirmation prompt (never on a non-terminal stdin:
-//! there `--yes` is required), which identity idguard runs as and the changes held back because
-//! of it, opening the journal, and summarising the outcomes of the writes.
+//! there `--yes` is required) and the diff shown before it, the batch filter and the
+//! blast-radius message, which identity idguard runs as and the changes held back because of
+//! it, opening the journal, and summarising the outcomes of the writes.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use crate::cli::BatchArgs;
 use crate::display::safe;
 use crate::exit::{Exit, Failure};
 use crate::infisical::Client;
+use crate::policy::Policy;
 use crate::remediate::apply::ChangeOutcome;
+use crate::remediate::batch::Filter;
 use crate::remediate::journal::{Entry, JournalError, JournalWriter, Outcome};
-use crate::remediate::plan::ManualItem;
+use crate::remediate::plan::{ManualItem, PlannedChange};
+use crate::remediate::plan_view;
 use crate::remediate::self_guard::RunsAs;
 
 use super::audit::io_failure;
+
+/// Refuses (exit 64) when a confirmation would be needed and nobody can give it: no `yes` and
+/// a stdin that is not a terminal. Called before anything is read for the confirmation.
+pub fn require_confirmable(yes: bool) -> Result<(), Failure> {
+    if yes || std::io::stdin().is_terminal() {
+        return Ok(());
+    }
+    Err(Failure::new(
+        Exit::Usage,
+        anyhow::anyhow!(
+            "refusing to write without --yes: stdin is not a terminal, so nobody can confirm"
+        ),
+    )
+    .hint("review the plan, then run again with --yes"))
+}
 
 /// Asks for confirmation unless `yes`. On a non-terminal stdin without `yes`, refuses with
 /// exit 64. Returns whether to go on.
@@ -22,33 +42,58 @@ pub fn confirm(yes: bool, question: &str, stderr: &mut dyn Write) -> Result<bool
     if yes {
         return Ok(true);
     }
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        return Err(Failure::new(
-            Exit::Usage,
-            anyhow::anyhow!(
-                "refusing to write without --yes: stdin is not a terminal, so nobody can confirm"
-            ),
-        )
-        .hint("review the plan, then run again with --yes"));
-    }
+    require_confirmable(yes)?;
     let _ = write!(stderr, "{question} Type `yes` to continue: ");
     let _ = stderr.flush();
     let mut answer = String::new();
-    stdin.lock().read_line(&mut answer).map_err(|e| {
-        Failure::new(
-            Exit::Usage,
-            anyhow::anyhow!("cannot read the confirmation: {e}"),
-        )
-    })?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| {
+            Failure::new(
+                Exit::Usage,
+                anyhow::anyhow!("cannot read the confirmation: {e}"),
+            )
+        })?;
     Ok(answer.trim() == "yes")
 }
 
-/// Opens a new journal in `dir` and writes its `begin` line.
+/// The batch filter of the command line, checked against `policy` (exit 64 for a `--rule`
+/// the policy does not have).
+pub fn filter(batch: &BatchArgs, policy: &Policy) -> Result<Filter, Failure> {
+    let filter = Filter::new(
+        batch.rules.clone(),
+        batch.identities.clone(),
+        &batch.severities,
+    );
+    filter
+        .check(policy)
+        .map_err(|e| Failure::new(Exit::Usage, e))?;
+    Ok(filter)
+}
+
+/// What to say when more configs would change than `--max-changes` allows.
+pub fn too_many(writes: usize, max: usize) -> String {
+    format!(
+        "{writes} configs would change, more than --max-changes {max}: pass --max-changes \
+         {writes}, or act on part of the plan with --rule, --identity or --severity"
+    )
+}
+
+/// Prints what an apply of `changes` writes (the plan diff) on stderr.
+pub fn print_diff(changes: &[&PlannedChange], stderr: &mut dyn Write) {
+    let width = plan_view::terminal_width();
+    for c in changes {
+        let _ = write!(stderr, "{}", plan_view::render_change(c, width));
+    }
+}
+
+/// Opens a new journal in `dir` and writes its `begin` line (with the batch filter, if any).
 pub fn open_journal(
     dir: &Path,
     client: &Client,
     action: &str,
+    filter: Option<&Filter>,
 ) -> Result<(Mutex<JournalWriter>, PathBuf), Failure> {
     let path = dir.join("journal.jsonl");
     let mut writer = JournalWriter::create(&path).map_err(io_failure)?;
@@ -59,6 +104,7 @@ pub fn open_journal(
             api_url: client.api_url().to_owned(),
             org_id: client.org_id().to_owned(),
             action: action.to_owned(),
+            filter: filter.filter(|f| !f.is_empty()).cloned(),
         })
         .map_err(io_failure)?;
     Ok((Mutex::new(writer), path))

@@ -1,46 +1,68 @@
 //! Writing a [`Diff`] as text (terminal, mail from cron), JSON (machines) or Markdown (a ticket
 //! or chat message). Server-supplied strings are sanitised: control characters never reach a
 //! terminal (no escape-sequence injection) and Markdown is escaped.
+//!
+//! What still fails is not news: text and Markdown give only its count unless
+//! [`StillFailing::List`] is asked for (`idguard diff --all`). JSON always has every entry.
 
 use std::io::{self, Write};
 
 use super::{Change, Diff, DiffFormat, IdentityRef};
 use crate::report::markdown::escape as md;
 
-/// In text and Markdown, at most this many still-failing entries are listed (all are in JSON).
-pub const STILL_FAILING_SHOWN: usize = 100;
+/// How text and Markdown show the findings that still fail (JSON always lists them all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StillFailing {
+    /// Only their count, so that a run with nothing new stays quiet (the default).
+    #[default]
+    Count,
+    /// Every one of them (`idguard diff --all`).
+    List,
+}
 
 /// Writes `diff` in `format`.
-pub fn render(diff: &Diff, format: DiffFormat, out: &mut dyn Write) -> io::Result<()> {
+pub fn render(
+    diff: &Diff,
+    format: DiffFormat,
+    still_failing: StillFailing,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     match format {
         DiffFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, diff).map_err(io::Error::other)?;
             out.write_all(b"\n")
         }
-        DiffFormat::Text => text(diff, out),
-        DiffFormat::Markdown => markdown(diff, out),
+        DiffFormat::Text => text(diff, still_failing, out),
+        DiffFormat::Markdown => markdown(diff, still_failing, out),
     }
 }
 
-/// The sections in output order: title, entries, whether the list is capped.
-fn sections(diff: &Diff) -> [(&'static str, &[Change], bool); 7] {
-    [
-        ("New failures", &diff.new_failures, false),
-        ("Regressed (pass -> fail)", &diff.regressed, false),
+/// The sections in output order: title and entries. "Still failing" is there only when it is
+/// to be listed.
+fn sections(diff: &Diff, still_failing: StillFailing) -> Vec<(&'static str, &[Change])> {
+    let mut out: Vec<(&'static str, &[Change])> = vec![
+        ("New failures", &diff.new_failures),
+        ("Regressed (pass -> fail)", &diff.regressed),
         (
             "Exemptions expired (exempt -> fail)",
             &diff.exemptions_expired,
-            false,
         ),
-        (
-            "New errors (config could not be read)",
-            &diff.new_errors,
-            false,
-        ),
-        ("Resolved", &diff.resolved, false),
-        ("Newly exempt", &diff.newly_exempt, false),
-        ("Still failing", &diff.still_failing, true),
-    ]
+        ("New errors (config could not be read)", &diff.new_errors),
+        ("Resolved", &diff.resolved),
+        ("Newly exempt", &diff.newly_exempt),
+    ];
+    if still_failing == StillFailing::List {
+        out.push(("Still failing", &diff.still_failing));
+    }
+    out
+}
+
+/// How many still-failing entries are left out of text and Markdown (0: none are).
+fn unlisted(diff: &Diff, still_failing: StillFailing) -> usize {
+    match still_failing {
+        StillFailing::Count => diff.still_failing.len(),
+        StillFailing::List => 0,
+    }
 }
 
 /// Replaces control characters (terminal escape sequences included) with U+FFFD.
@@ -54,7 +76,7 @@ fn state(s: Option<super::State>) -> &'static str {
     s.map_or("absent", super::State::as_str)
 }
 
-fn text(diff: &Diff, out: &mut dyn Write) -> io::Result<()> {
+fn text(diff: &Diff, still_failing: StillFailing, out: &mut dyn Write) -> io::Result<()> {
     let c = &diff.summary;
     writeln!(
         out,
@@ -83,17 +105,12 @@ fn text(diff: &Diff, out: &mut dyn Write) -> io::Result<()> {
     for note in &diff.notes {
         writeln!(out, "note: {}", clean(note))?;
     }
-    for (title, list, capped) in sections(diff) {
+    for (title, list) in sections(diff, still_failing) {
         if list.is_empty() {
             continue;
         }
         writeln!(out, "\n{title} ({}):", list.len())?;
-        let shown = if capped {
-            STILL_FAILING_SHOWN
-        } else {
-            usize::MAX
-        };
-        for ch in list.iter().take(shown) {
+        for ch in list {
             write!(
                 out,
                 "  {:<8} {:<24} {} ({}) {}  [{} -> {}]",
@@ -113,13 +130,13 @@ fn text(diff: &Diff, out: &mut dyn Write) -> io::Result<()> {
             }
             writeln!(out)?;
         }
-        if list.len() > shown {
-            writeln!(
-                out,
-                "  ... and {} more (all are in --format json)",
-                list.len() - shown
-            )?;
-        }
+    }
+    match unlisted(diff, still_failing) {
+        0 => {}
+        n => writeln!(
+            out,
+            "\n{n} still failing, unchanged (not listed: --all lists them, --format json has them all)"
+        )?,
     }
     for (title, ids) in [
         ("Identities added", &diff.identities_added),
@@ -136,7 +153,7 @@ fn text(diff: &Diff, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-fn markdown(diff: &Diff, out: &mut dyn Write) -> io::Result<()> {
+fn markdown(diff: &Diff, still_failing: StillFailing, out: &mut dyn Write) -> io::Result<()> {
     let c = &diff.summary;
     writeln!(out, "# idguard diff\n")?;
     writeln!(
@@ -167,7 +184,7 @@ fn markdown(diff: &Diff, out: &mut dyn Write) -> io::Result<()> {
         c.identities_added,
         c.identities_removed
     )?;
-    for (title, list, capped) in sections(diff) {
+    for (title, list) in sections(diff, still_failing) {
         if list.is_empty() {
             continue;
         }
@@ -177,12 +194,7 @@ fn markdown(diff: &Diff, out: &mut dyn Write) -> io::Result<()> {
             "| Severity | Rule | Identity | Identity ID | Method | Before | After | Detail |\n\
              |---|---|---|---|---|---|---|---|"
         )?;
-        let shown = if capped {
-            STILL_FAILING_SHOWN
-        } else {
-            usize::MAX
-        };
-        for ch in list.iter().take(shown) {
+        for ch in list {
             let mut detail = ch.detail.as_deref().map(md).unwrap_or_default();
             if let Some(e) = &ch.exemption_expired {
                 detail.push_str(&format!(" (exemption ended {})", md(e)));
@@ -200,13 +212,14 @@ fn markdown(diff: &Diff, out: &mut dyn Write) -> io::Result<()> {
                 detail.trim()
             )?;
         }
-        if list.len() > shown {
-            writeln!(
-                out,
-                "\n… and {} more (all are in the JSON output).",
-                list.len() - shown
-            )?;
-        }
+    }
+    match unlisted(diff, still_failing) {
+        0 => {}
+        n => writeln!(
+            out,
+            "\n## Still failing ({n})\n\nUnchanged, so not listed here: `idguard diff --all` \
+             lists them, and the JSON output (`diff.json` beside the reports) has them all."
+        )?,
     }
     for (title, ids) in [
         ("Identities added", &diff.identities_added),

@@ -148,7 +148,8 @@ fn unchanged_reports_are_not_new_or_regressed() {
     let old = write(&dir, "a.json", &report("a", &rows));
     let new = write(&dir, "b.json", &report("b", &rows));
     let mut out = Vec::new();
-    let outcome = run_diff(&old, &new, DiffFormat::Text, &mut out).expect("diff");
+    let outcome =
+        run_diff(&old, &new, DiffFormat::Text, StillFailing::Count, &mut out).expect("diff");
     assert!(!outcome.new_or_regressed);
     assert_eq!(outcome.counts.still_failing, 1);
     let text = String::from_utf8(out).expect("utf8");
@@ -265,20 +266,28 @@ fn renders_text_json_and_markdown_safely() {
     );
 
     let mut text = Vec::new();
-    run_diff(&old, &new, DiffFormat::Text, &mut text).expect("text");
+    run_diff(&old, &new, DiffFormat::Text, StillFailing::Count, &mut text).expect("text");
     let text = String::from_utf8(text).expect("utf8");
     assert!(!text.contains('\u{1b}'), "no terminal escapes");
     assert!(text.contains("New failures (1):"));
     assert!(text.contains("r1 broken"));
 
     let mut md = Vec::new();
-    run_diff(&old, &new, DiffFormat::Markdown, &mut md).expect("md");
+    run_diff(
+        &old,
+        &new,
+        DiffFormat::Markdown,
+        StillFailing::Count,
+        &mut md,
+    )
+    .expect("md");
     let md = String::from_utf8(md).expect("utf8");
     assert!(md.contains("## New failures (1)"));
     assert!(md.contains("evil\\|\\*x\\*&lt;b&gt;"), "{md}");
 
     let mut js = Vec::new();
-    let outcome = run_diff(&old, &new, DiffFormat::Json, &mut js).expect("json");
+    let outcome =
+        run_diff(&old, &new, DiffFormat::Json, StillFailing::Count, &mut js).expect("json");
     assert!(outcome.new_or_regressed);
     let v: Value = serde_json::from_slice(&js).expect("valid JSON");
     assert_eq!(v["schema_version"], 1);
@@ -288,24 +297,78 @@ fn renders_text_json_and_markdown_safely() {
     assert_eq!(v["identities_added"][0]["id"], "id-9");
 }
 
-#[test]
-fn still_failing_is_capped_in_text_but_not_json() {
+/// Renders the diff of two identical reports whose `n` results all fail.
+fn render_unchanged(n: usize, format: DiffFormat, still_failing: StillFailing) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
-    let names: Vec<String> = (0..STILL_FAILING_SHOWN + 5)
-        .map(|i| format!("id-{i:04}"))
-        .collect();
+    let names: Vec<String> = (0..n).map(|i| format!("id-{i:04}")).collect();
     let rows: Vec<Row<'_>> = names
         .iter()
         .map(|n| (n.as_str(), "n", "r", "fail"))
         .collect();
     let old = write(&dir, "a.json", &report("a", &rows));
     let new = write(&dir, "b.json", &report("b", &rows));
-    let mut text = Vec::new();
-    run_diff(&old, &new, DiffFormat::Text, &mut text).expect("text");
-    let text = String::from_utf8(text).expect("utf8");
-    assert!(text.contains("... and 5 more"));
+    let mut out = Vec::new();
+    let outcome = run_diff(&old, &new, format, still_failing, &mut out).expect("diff");
+    assert!(!outcome.new_or_regressed);
+    assert_eq!(outcome.counts.still_failing, n as u64);
+    String::from_utf8(out).expect("utf8")
+}
+
+/// With nothing new, text and Markdown give the still-failing count and no entry; with
+/// `--all` they list every one (no cap); JSON always has them all.
+#[test]
+fn still_failing_is_counted_unless_listed() {
+    let n = 105;
+    let entry = |text: &str| text.lines().filter(|l| l.contains("id-0")).count();
+    let quiet = render_unchanged(n, DiffFormat::Text, StillFailing::Count);
+    assert_eq!(entry(&quiet), 0, "{quiet}");
+    assert!(quiet.contains("105 still failing;"), "{quiet}");
+    assert!(
+        quiet.contains("105 still failing, unchanged (not listed: --all"),
+        "{quiet}"
+    );
+    assert!(!quiet.contains("Still failing ("), "{quiet}");
+    let all = render_unchanged(n, DiffFormat::Text, StillFailing::List);
+    assert!(all.contains("\nStill failing (105):\n"), "{all}");
+    assert_eq!(entry(&all), n, "{all}");
+    assert!(!all.contains("not listed"), "{all}");
+
+    let quiet_md = render_unchanged(n, DiffFormat::Markdown, StillFailing::Count);
+    assert_eq!(entry(&quiet_md), 0, "{quiet_md}");
+    assert!(quiet_md.contains("## Still failing (105)\n\nUnchanged, so not listed"));
+    let all_md = render_unchanged(n, DiffFormat::Markdown, StillFailing::List);
+    assert_eq!(entry(&all_md), n, "{all_md}");
+
+    let json = render_unchanged(n, DiffFormat::Json, StillFailing::Count);
+    let v: Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(v["still_failing"].as_array().map(Vec::len), Some(n));
+
+    let none = render_unchanged(0, DiffFormat::Text, StillFailing::Count);
+    assert!(!none.contains("not listed"), "{none}");
+}
+
+/// `--baseline`'s diff.md (and so report.md's section) only counts what still fails;
+/// diff.json lists every entry.
+#[test]
+fn baseline_files_count_still_failing_and_json_lists_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rows = [
+        ("id-1", "ci", "r1", "fail"),
+        ("id-2", "batch", "r1", "fail"),
+    ];
+    let old = write(&dir, "a.json", &report("a", &rows));
+    let new = write(&dir, "b.json", &report("b", &rows));
     let d = diff_files(&old, &new).expect("diff");
-    assert_eq!(d.still_failing.len(), STILL_FAILING_SHOWN + 5);
+    let files = write_baseline_files(dir.path(), &d).expect("files");
+    let json: Value =
+        serde_json::from_slice(&std::fs::read(&files[0]).expect("read")).expect("json");
+    assert_eq!(json["still_failing"].as_array().map(Vec::len), Some(2));
+    let md = std::fs::read_to_string(&files[1]).expect("read");
+    assert!(
+        md.contains("## Still failing (2)\n\nUnchanged, so not listed"),
+        "{md}"
+    );
+    assert!(!md.contains("id-1") && !md.contains("id-2"), "{md}");
 }
 
 #[test]
@@ -359,6 +422,7 @@ fn real_reports_and_baseline_tracker_agree() {
     let rules = [RuleInfo {
         id: "r".into(),
         severity: Severity::High,
+        description: None,
     }];
     let today = jiff::civil::date(2026, 11, 25);
     let write_run = |name: &str, findings: &[Finding]| {

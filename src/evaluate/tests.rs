@@ -694,13 +694,18 @@ fn example_policy_on_a_wide_open_universal_auth_config() {
     let f = evaluate(&p, "org", &vendor, &c, today());
     assert_eq!(f[0].status, Status::Exempt);
     assert_eq!(f[1].status, Status::Fail);
-    // The expired exemption no longer applies.
-    let old = ident("o-1", "old-migration-bot");
-    assert!(
-        evaluate(&p, "org", &old, &c, today())
+    // The migration bot is exempt from every rule until its exemption expires, and from
+    // its expiry day on from none.
+    let bot = ident("o-1", "old-migration-bot");
+    let expires = jiff::civil::date(2030, 6, 30);
+    let on = |day: Date| -> Vec<Status> {
+        evaluate(&p, "org", &bot, &c, day)
             .iter()
-            .all(|f| f.status == Status::Fail)
-    );
+            .map(|f| f.status)
+            .collect()
+    };
+    assert_eq!(on(expires.yesterday().expect("a day")), [Status::Exempt; 3]);
+    assert_eq!(on(expires), [Status::Fail; 3]);
 }
 
 /// `evaluate_into` over a Vec that held another config's findings (more of them, other

@@ -17,6 +17,8 @@ fn has(errs: &[String], pos: &str, needle: &str) -> bool {
         .any(|e| e.starts_with(&format!("p.yaml:{pos}: ")) && e.contains(needle))
 }
 
+/// The shipped policies are valid and warn about nothing but hints: an expired example
+/// exemption would greet every new user (renew its date when this fails).
 #[test]
 fn shipped_policies_are_valid() {
     let root = env!("CARGO_MANIFEST_DIR");
@@ -25,6 +27,13 @@ fn shipped_policies_are_valid() {
         let p = load(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(!p.rules.is_empty());
         assert_eq!(p.sha256.len(), 64);
+        let warned: Vec<String> = p
+            .warnings
+            .iter()
+            .filter(|w| !w.kind.is_hint())
+            .map(ToString::to_string)
+            .collect();
+        assert!(warned.is_empty(), "{name}: {warned:#?}");
     }
 }
 
@@ -164,11 +173,19 @@ fn cidrs_parse_normalise_and_fallbacks_must_lie_inside() {
     );
     assert!(has(&e, "5:35", "bad CIDR `300.1.1.1/8`"), "{e:#?}");
     assert!(has(&e, "5:48", "bad CIDR `10.0.0.0/33`"), "{e:#?}");
+    assert_eq!(
+        e.len(),
+        2,
+        "fallbacks are not judged against a bad list: {e:#?}"
+    );
+    let e = errors(
+        "version: 1\nrules:\n  - id: n\n    trusted_ips:\n      allowed_cidrs: [10.0.0.0/8]\n      fallback_cidrs: [10.2.0.0/16, 192.168.0.0/16]\n",
+    );
     assert!(
         has(&e, "6:37", "192.168.0.0/16 is not inside allowed_cidrs"),
         "{e:#?}"
     );
-    assert_eq!(e.len(), 3, "{e:#?}");
+    assert_eq!(e.len(), 1, "{e:#?}");
     let p = parse(
         "version: 1\nrules:\n  - id: n\n    trusted_ips:\n      allowed_cidrs: [10.1.2.3/8, 192.168.1.1, \"::ffff:10.0.0.0/104\"]\n",
         "p",
@@ -194,6 +211,18 @@ fn unknown_auth_methods_and_trusted_ip_fields() {
         "{e:#?}"
     );
     assert!(
+        has(&e, "8:63", "unknown trusted-IP field `bogus`"),
+        "{e:#?}"
+    );
+    assert_eq!(
+        e.len(),
+        2,
+        "with an unknown method, the methods are not held against the fields: {e:#?}"
+    );
+    let e = errors(
+        "version: 1\nrules:\n  - id: n\n    applies_to:\n      auth_methods: [oci-auth]\n    trusted_ips:\n      allowed_cidrs: [10.0.0.0/8]\n      fields: [accessTokenTrustedIps, clientSecretTrustedIps]\n",
+    );
+    assert!(
         has(
             &e,
             "8:39",
@@ -201,11 +230,7 @@ fn unknown_auth_methods_and_trusted_ip_fields() {
         ),
         "{e:#?}"
     );
-    assert!(
-        has(&e, "8:63", "unknown trusted-IP field `bogus`"),
-        "{e:#?}"
-    );
-    assert_eq!(e.len(), 3, "{e:#?}");
+    assert_eq!(e.len(), 1, "{e:#?}");
 }
 
 #[test]
@@ -294,7 +319,10 @@ fn many_problems_reported_at_once_in_order() {
     let mut sorted = positions.clone();
     sorted.sort();
     assert_eq!(positions, sorted);
-    let err = PolicyError::Invalid { diagnostics: d };
+    let err = PolicyError::Invalid {
+        diagnostics: d,
+        warnings: Vec::new(),
+    };
     assert_eq!(err.to_string().lines().count(), 7);
     assert!(err.to_string().starts_with("p.yaml:1:10: "));
 }
@@ -406,4 +434,239 @@ fn a_rule_of_null_checks_is_refused() {
     let ok =
         errors("version: 1\nrules:\n  - id: a\n    access_token: { max_ttl: 1h, max_uses: ~ }\n");
     assert!(ok.is_empty(), "{ok:?}");
+}
+
+/// The warnings of a valid policy validated on `today`, as printed.
+fn warnings_on(src: &str, today: jiff::civil::Date) -> Vec<String> {
+    let p = parse_on(src, "p.yaml", today).unwrap_or_else(|d| panic!("valid: {d:#?}"));
+    p.warnings.iter().map(ToString::to_string).collect()
+}
+
+fn warnings(src: &str) -> Vec<String> {
+    warnings_on(src, jiff::civil::date(2026, 12, 1))
+}
+
+/// An exemption warns from its expiry day on (UTC), at its `expires`; the policy stays valid.
+#[test]
+fn expired_exemption_warns_from_its_expiry_day() {
+    let src = "version: 1\nrules:\n  - id: t\n    access_token: {max_ttl: 1h}\nexemptions:\n  - identity: 3c90c3cc-0d44-4b50-8888-8dd25736052a\n    reason: r\n    expires: 2026-12-01\n";
+    let day = jiff::civil::date(2026, 12, 1);
+    assert_eq!(
+        warnings_on(src, day),
+        [
+            "p.yaml:8:14: exemption for `3c90c3cc-0d44-4b50-8888-8dd25736052a`: expired on \
+             2026-12-01 and no longer applies; renew it with a new date or remove it"
+        ]
+    );
+    assert!(warnings_on(src, day.yesterday().expect("day")).is_empty());
+    let p = parse_on(src, "p", day).expect("valid");
+    assert_eq!(
+        p.warnings[0].kind,
+        WarningKind::ExpiredExemption {
+            identity: "3c90c3cc-0d44-4b50-8888-8dd25736052a".into(),
+            expires: day,
+        }
+    );
+}
+
+/// `max_ttl` above `max_max_ttl` in one rule warns at `max_ttl`; equal or below does not.
+#[test]
+fn max_ttl_above_max_max_ttl_warns() {
+    let w = warnings(
+        "version: 1\nrules:\n  - id: t\n    access_token:\n      max_ttl: 48h\n      max_max_ttl: 24h\n  - id: u\n    access_token: {max_ttl: 24h, max_max_ttl: 24h}\n",
+    );
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert!(
+        w[0].starts_with(
+            "p.yaml:5:16: rule `t`: access_token.max_ttl (2d) is above max_max_ttl (24h): \
+             Infisical keeps a token's TTL at or below its max TTL"
+        ),
+        "{w:#?}"
+    );
+}
+
+/// An allowed CIDR of prefix length 0 admits a whole family: `0.0.0.0/0`, `::/0`, and the
+/// IPv4-mapped `::ffff:0:0/96` (which is `0.0.0.0/0`) warn, each at its entry.
+#[test]
+fn allowed_cidr_of_every_address_warns() {
+    let w = warnings(
+        "version: 1\nrules:\n  - id: n\n    trusted_ips:\n      allowed_cidrs: [0.0.0.0/0, \"::/0\", 10.0.0.0/8]\n  - id: m\n    trusted_ips:\n      allowed_cidrs: [\"::ffff:0:0/96\"]\n",
+    );
+    assert_eq!(w.len(), 3, "{w:#?}");
+    assert!(w[0].starts_with("p.yaml:5:23: rule `n`: trusted_ips.allowed_cidrs: `0.0.0.0/0` admits every IPv4 address"), "{w:#?}");
+    assert!(
+        w[1].starts_with(
+            "p.yaml:5:34: rule `n`: trusted_ips.allowed_cidrs: `::/0` admits every IPv6 address"
+        ),
+        "{w:#?}"
+    );
+    assert!(
+        w[2].starts_with("p.yaml:8:23: rule `m`: trusted_ips.allowed_cidrs: `0.0.0.0/0`"),
+        "{w:#?}"
+    );
+}
+
+/// A duration without a unit is still read as seconds (existing policies keep working), with
+/// a warning saying how it was read; a duration with a unit does not warn.
+#[test]
+fn unitless_duration_is_seconds_with_a_warning() {
+    let src = "version: 1\nrules:\n  - id: t\n    access_token:\n      max_ttl: 90\n      max_max_ttl: \"3600\"\n  - id: u\n    access_token: {max_ttl: 90s}\n";
+    let p = parse(src, "p.yaml").expect("valid");
+    let a = p.rules[0].access_token.as_ref().expect("checks");
+    assert_eq!((a.max_ttl, a.max_max_ttl), (Some(90), Some(3600)));
+    let w = warnings(src);
+    assert_eq!(
+        w,
+        [
+            "p.yaml:5:16: rule `t`: access_token.max_ttl: `90` has no unit and is read as 90s \
+             (1m30s); write `90s`, or `90m` if minutes were meant",
+            "p.yaml:6:20: rule `t`: access_token.max_max_ttl: `3600` has no unit and is read as \
+             3600s (1h); write `3600s`, or `3600m` if minutes were meant",
+        ]
+    );
+}
+
+/// An exemption by name is a hint, at its `identity`; by id, nothing.
+#[test]
+fn exemption_by_name_is_a_hint() {
+    let p = parse(
+        "version: 1\nrules:\n  - id: t\n    access_token: {max_ttl: 1h}\nexemptions:\n  - identity: ci-deploy\n    reason: r\n    expires: 2099-01-01\n  - identity: 3c90c3cc-0d44-4b50-8888-8dd25736052a\n    reason: r\n    expires: 2099-01-01\n",
+        "p.yaml",
+    )
+    .expect("valid");
+    assert_eq!(p.warnings.len(), 1, "{:#?}", p.warnings);
+    assert_eq!((p.warnings[0].line, p.warnings[0].column), (6, 15));
+    assert!(p.warnings[0].kind.is_hint());
+}
+
+/// An invalid policy still hands back its warnings, beside its errors.
+#[test]
+fn an_invalid_policy_keeps_its_warnings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("p.yaml");
+    std::fs::write(
+        &path,
+        "version: 1\nrules:\n  - id: t\n    access_token: {max_ttl: 90, max_uses: 0}\n",
+    )
+    .expect("write");
+    match load(&path) {
+        Err(PolicyError::Invalid {
+            diagnostics,
+            warnings,
+        }) => {
+            assert_eq!(diagnostics.len(), 1, "{diagnostics:#?}");
+            assert_eq!(warnings.len(), 1, "{warnings:#?}");
+            assert!(matches!(
+                warnings[0].kind,
+                WarningKind::UnitlessDuration { seconds: 90, .. }
+            ));
+        }
+        other => panic!("expected invalid, got {other:?}"),
+    }
+}
+
+/// `errs` are exactly one error per `(position, needle)` of `expect`.
+fn assert_exactly(errs: &[String], expect: &[(&str, &str)]) {
+    for (pos, needle) in expect {
+        assert!(has(errs, pos, needle), "{pos} {needle}: {errs:#?}");
+    }
+    assert_eq!(errs.len(), expect.len(), "{errs:#?}");
+}
+
+/// An unknown key within two edits of a key known at that place gets "did you mean"; one
+/// further off lists the known keys. So do severities, auth methods, trusted-IP fields,
+/// allowlist fields and exemption rules.
+#[test]
+fn did_you_mean_for_likely_typos() {
+    let e = errors(
+        "version: 1\nrules:\n  - id: token-lifetime\n    severity: hihg\n    acess_token:\n      max_tll: 1h\n    access_token:\n      max_ttl: 1h\n      colour: red\n    applies_to:\n      auth_methods: [universal-oauth]\n  - id: n\n    trusted_ips:\n      allowed_cidrs: [10.0.0.0/8]\n      fields: [accessTokenTrustedIp]\n  - id: a\n    allowlists:\n      - field: allowedUsername\n        required: true\nexemptions:\n  - identity: x\n    rules: [token-lifetme]\n    reason: r\n    expires: 2099-01-01\n",
+    );
+    let expect = [
+        ("4:15", "unknown severity `hihg`; did you mean `high`?"),
+        (
+            "5:5",
+            "unknown key `acess_token`; did you mean `access_token`?",
+        ),
+        (
+            "9:7",
+            "unknown key `colour` (expected one of: max_ttl, max_max_ttl",
+        ),
+        (
+            "11:22",
+            "unknown auth method `universal-oauth`; did you mean `universal-auth`?",
+        ),
+        (
+            "15:16",
+            "unknown trusted-IP field `accessTokenTrustedIp`; did you mean `accessTokenTrustedIps`?",
+        ),
+        (
+            "18:16",
+            "allowlist field `allowedUsername`; did you mean `allowedUsernames`?",
+        ),
+        (
+            "22:13",
+            "unknown rule `token-lifetme`; did you mean `token-lifetime`?",
+        ),
+    ];
+    assert_exactly(&e, &expect);
+}
+
+/// A misspelt key is one error: not also "missing required key", "no checks" or "checks
+/// nothing" for the key it was meant to be.
+#[test]
+fn a_misspelt_key_is_one_error() {
+    let e = errors(
+        "verison: 1\nrules:\n  - id: a\n    acess_token: {max_ttl: 1h}\n  - id: b\n    trusted_ips:\n      allowed_cidr: [10.0.0.0/8]\n  - id: c\n    allowlists:\n      - feild: allowedNamespaces\n        requird: true\nexemptions:\n  - identity: x\n    reasno: r\n    expire: 2099-01-01\n",
+    );
+    let expect = [
+        ("1:1", "unknown key `verison`; did you mean `version`?"),
+        (
+            "4:5",
+            "unknown key `acess_token`; did you mean `access_token`?",
+        ),
+        (
+            "7:7",
+            "unknown key `allowed_cidr`; did you mean `allowed_cidrs`?",
+        ),
+        ("10:9", "unknown key `feild`; did you mean `field`?"),
+        ("11:9", "unknown key `requird`; did you mean `required`?"),
+        ("14:5", "unknown key `reasno`; did you mean `reason`?"),
+        ("15:5", "unknown key `expire`; did you mean `expires`?"),
+    ];
+    assert_exactly(&e, &expect);
+    let e = errors("version: 1\nrule:\n  - id: a\n    access_token: {max_ttl: 1h}\n");
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert!(has(&e, "2:1", "did you mean `rules`?"), "{e:#?}");
+}
+
+/// An invalid value is one error: what depends on it (fallbacks inside allowed CIDRs,
+/// defaults matching `allowed`, fields of the rule's methods, an exemption's rules, a
+/// `required` that decides whether the entry checks anything) is not judged against it.
+#[test]
+fn an_invalid_value_is_one_error() {
+    let e = errors(
+        "version: 1\nrules:\n  - id: n\n    trusted_ips:\n      allowed_cidrs: [10.0.0.0/33]\n      fallback_cidrs: [10.1.0.0/16]\n",
+    );
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert!(has(&e, "5:23", "bad CIDR `10.0.0.0/33`"), "{e:#?}");
+
+    let e = errors(
+        "version: 1\nrules:\n  - id: Token_TTL\n    access_token: {max_ttl: 1h}\n  - description: no id\n    access_token: {max_ttl: 1h}\nexemptions:\n  - identity: x\n    rules: [Token_TTL, no-id]\n    reason: r\n    expires: 2099-01-01\n",
+    );
+    assert_eq!(e.len(), 2, "{e:#?}");
+    assert!(has(&e, "3:9", "must match [a-z0-9-]+"), "{e:#?}");
+    assert!(has(&e, "5:5", "missing required key `id`"), "{e:#?}");
+
+    let e = errors(
+        "version: 1\nrules:\n  - id: a\n    applies_to: {auth_methods: []}\n    trusted_ips:\n      allowed_cidrs: [10.0.0.0/8]\n      fields: [clientSecretTrustedIps]\n    allowlists:\n      - field: allowedNamespaces\n        allowed: [\"prod-*\", \"a,b\"]\n        default: [platform]\n      - field: allowedNames\n        required: yes\n",
+    );
+    assert_eq!(e.len(), 3, "{e:#?}");
+    assert!(has(&e, "4:32", "the list is empty"), "{e:#?}");
+    assert!(has(&e, "10:29", "contains a comma"), "{e:#?}");
+    assert!(has(&e, "13:19", "expected true or false"), "{e:#?}");
+
+    let e = errors(
+        "version: 1\nrules: {id: a}\nexemptions:\n  - identity: x\n    rules: [a]\n    reason: r\n    expires: 2099-01-01\n",
+    );
+    assert_eq!(e.len(), 1, "{e:#?}");
 }

@@ -1,17 +1,21 @@
 //! Turns the raw [`Node`] tree into a [`Policy`], collecting every problem with its position:
-//! unknown and duplicate keys, wrong types, bad values, and the cross-checks between rules,
-//! auth methods, allowlist fields and exemptions. Never stops at the first problem.
+//! unknown and duplicate keys (with a "did you mean" for a likely typo), wrong types, bad
+//! values, and the cross-checks between rules, auth methods, allowlist fields and exemptions.
+//! Never stops at the first problem, and never reports a second problem that only follows
+//! from one already reported (a cross-check whose input was invalid is skipped). Also
+//! collects the [`Warning`]s: valid but probably not meant.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use ipnet::IpNet;
 
 use super::cidr::{contains, parse_cidr};
 use super::duration::{check_range, parse_duration_text};
 use super::node::{Kind, Node};
+use super::suggest::did_you_mean;
 use super::{
     AccessTokenCheck, AllowlistCheck, AppliesTo, Diagnostic, Exemption, Policy, Rule,
-    TrustedIpField, TrustedIpsCheck,
+    TrustedIpField, TrustedIpsCheck, Warning, WarningKind,
 };
 use crate::finding::Severity;
 use crate::model::AuthMethod;
@@ -34,10 +38,20 @@ const IPS_KEYS: &[&str] = &["allowed_cidrs", "fields", "fallback_cidrs"];
 const ALLOWLIST_KEYS: &[&str] = &["field", "required", "allowed", "default"];
 const EXEMPTION_KEYS: &[&str] = &["identity", "rules", "reason", "owner", "expires"];
 
-/// Collects diagnostics against one origin.
+/// What a validation is of: where the policy came from, its digest, and the UTC day
+/// exemptions are judged on.
+pub(crate) struct Context<'a> {
+    pub origin: &'a str,
+    pub sha256: &'a str,
+    pub today: jiff::civil::Date,
+}
+
+/// Collects diagnostics and warnings against one origin.
 struct Ctx<'a> {
     origin: &'a str,
+    today: jiff::civil::Date,
     out: &'a mut Vec<Diagnostic>,
+    warnings: &'a mut Vec<Warning>,
 }
 
 impl Ctx<'_> {
@@ -49,12 +63,35 @@ impl Ctx<'_> {
             message: message.into(),
         });
     }
+
+    fn warn(&mut self, at: &Node, kind: WarningKind) {
+        self.warnings.push(Warning {
+            origin: self.origin.to_owned(),
+            line: at.line,
+            column: at.column,
+            kind,
+        });
+    }
+
+    /// A mark for [`Ctx::erred_since`].
+    fn mark(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Whether an error was reported since `mark`: a cross-check that depends on what was
+    /// validated in between is then skipped (its complaint would only follow from that error).
+    fn erred_since(&self, mark: usize) -> bool {
+        self.out.len() > mark
+    }
 }
 
 /// A mapping's keys after the unknown/duplicate checks; null values count as absent.
 struct Fields<'n> {
     at: &'n Node,
     entries: Vec<(&'n str, &'n Node)>,
+    /// Known keys suggested for unknown ones (`acess_token` → `access_token`): the key was
+    /// probably written, so its absence is no error of its own.
+    misspelt: Vec<&'static str>,
 }
 
 impl<'n> Fields<'n> {
@@ -66,9 +103,15 @@ impl<'n> Fields<'n> {
             .filter(|v| v.kind != Kind::Null)
     }
 
+    /// Whether an unknown key of this mapping looks like a misspelling of `key`.
+    fn misspelt(&self, key: &str) -> bool {
+        self.misspelt.contains(&key)
+    }
+
+    /// The value of `key`; reports it missing unless an unknown key looks like it.
     fn require(&self, ctx: &mut Ctx, key: &str, what: &str) -> Option<&'n Node> {
         let v = self.get(key);
-        if v.is_none() {
+        if v.is_none() && !self.misspelt(key) {
             ctx.err(self.at, format!("{what}: missing required key `{key}`"));
         }
         v
@@ -76,7 +119,12 @@ impl<'n> Fields<'n> {
 }
 
 /// Checks that `node` is a mapping with only `known` keys, each once.
-fn fields<'n>(ctx: &mut Ctx, node: &'n Node, known: &[&str], what: &str) -> Option<Fields<'n>> {
+fn fields<'n>(
+    ctx: &mut Ctx,
+    node: &'n Node,
+    known: &[&'static str],
+    what: &str,
+) -> Option<Fields<'n>> {
     let Kind::Map(entries) = &node.kind else {
         ctx.err(
             node,
@@ -86,6 +134,7 @@ fn fields<'n>(ctx: &mut Ctx, node: &'n Node, known: &[&str], what: &str) -> Opti
     };
     let mut seen: HashMap<&str, usize> = HashMap::new();
     let mut kept = Vec::new();
+    let mut misspelt = Vec::new();
     for (k, v) in entries {
         let Kind::Str(name) = &k.kind else {
             ctx.err(
@@ -95,14 +144,8 @@ fn fields<'n>(ctx: &mut Ctx, node: &'n Node, known: &[&str], what: &str) -> Opti
             continue;
         };
         if !known.contains(&name.as_str()) {
-            ctx.err(
-                k,
-                format!(
-                    "{what}: unknown key `{}` (expected one of: {})",
-                    short(name),
-                    known.join(", ")
-                ),
-            );
+            misspelt.extend(did_you_mean(name, known));
+            ctx.err(k, format!("{what}: {}", unknown("key", name, known)));
             continue;
         }
         if let Some(first) = seen.get(name.as_str()) {
@@ -118,7 +161,21 @@ fn fields<'n>(ctx: &mut Ctx, node: &'n Node, known: &[&str], what: &str) -> Opti
     Some(Fields {
         at: node,
         entries: kept,
+        misspelt,
     })
+}
+
+/// `unknown <noun> `word``, then "did you mean" when `word` looks like a misspelling of one of
+/// `candidates`, else the candidates.
+fn unknown(noun: &str, word: &str, candidates: &[&str]) -> String {
+    match did_you_mean(word, candidates) {
+        Some(c) => format!("unknown {noun} `{}`; did you mean `{c}`?", short(word)),
+        None => format!(
+            "unknown {noun} `{}` (expected one of: {})",
+            short(word),
+            candidates.join(", ")
+        ),
+    }
 }
 
 /// The string value of `key` in a mapping, without reporting anything.
@@ -199,27 +256,54 @@ fn severity(ctx: &mut Ctx, node: &Node, what: &str) -> Option<Severity> {
     let s = string(ctx, node, what)?;
     let sev = Severity::parse(&s);
     if sev.is_none() {
-        ctx.err(
-            node,
-            format!(
-                "{what}: unknown severity `{}` (expected critical, high, medium, low or info)",
-                short(&s)
-            ),
-        );
+        let names = Severity::ALL.map(Severity::as_str);
+        ctx.err(node, format!("{what}: {}", unknown("severity", &s, &names)));
     }
     sev
 }
 
-fn duration(ctx: &mut Ctx, node: &Node, what: &str) -> Option<u64> {
-    let r = match &node.kind {
-        Kind::Int(i) => check_range(*i),
-        Kind::Str(s) => parse_duration_text(s),
-        _ => Err(format!(
-            "expected seconds or a duration like `1h30m`, found {}",
-            node.type_name()
-        )),
+/// A duration of rule `rule` at `key` (`access_token.max_ttl`). A bare number is read as
+/// seconds, as it always was, with a warning saying so.
+fn duration(
+    ctx: &mut Ctx,
+    node: &Node,
+    label: &str,
+    rule: Option<&str>,
+    key: &'static str,
+) -> Option<u64> {
+    let (r, unitless) = match &node.kind {
+        Kind::Int(i) => (check_range(*i), true),
+        Kind::Str(s) => (
+            parse_duration_text(s),
+            s.trim().bytes().all(|b| b.is_ascii_digit()),
+        ),
+        _ => (
+            Err(format!(
+                "expected seconds or a duration like `1h30m`, found {}",
+                node.type_name()
+            )),
+            false,
+        ),
     };
-    r.map_err(|e| ctx.err(node, format!("{what}: {e}"))).ok()
+    match r {
+        Ok(seconds) => {
+            if unitless {
+                ctx.warn(
+                    node,
+                    WarningKind::UnitlessDuration {
+                        rule: rule.map(str::to_owned),
+                        key,
+                        seconds,
+                    },
+                );
+            }
+            Some(seconds)
+        }
+        Err(e) => {
+            ctx.err(node, format!("{label}: {key}: {e}"));
+            None
+        }
+    }
 }
 
 fn cidr_list(ctx: &mut Ctx, node: &Node, what: &str) -> Option<Vec<(IpNet, Node)>> {
@@ -259,11 +343,16 @@ fn patterns(ctx: &mut Ctx, node: &Node, what: &str) -> Option<Vec<Pattern>> {
 /// rejects it anyway when any diagnostic was pushed.
 pub(crate) fn validate(
     root: &Node,
-    origin: &str,
-    sha256: &str,
+    of: Context<'_>,
     out: &mut Vec<Diagnostic>,
+    warnings: &mut Vec<Warning>,
 ) -> Option<Policy> {
-    let ctx = &mut Ctx { origin, out };
+    let ctx = &mut Ctx {
+        origin: of.origin,
+        today: of.today,
+        out,
+        warnings,
+    };
     if root.kind == Kind::Null {
         ctx.err(
             root,
@@ -274,6 +363,7 @@ pub(crate) fn validate(
     let top = fields(ctx, root, TOP_KEYS, "policy")?;
 
     match top.get("version") {
+        None if top.misspelt("version") => {}
         None => ctx.err(
             root,
             "policy: missing required key `version` (write `version: 1`)",
@@ -303,8 +393,9 @@ pub(crate) fn validate(
     }
 
     let mut rules = Vec::new();
-    let mut seen_ids: HashMap<String, usize> = HashMap::new();
+    let mut ids = RuleIds::default();
     match top.get("rules") {
+        None if top.misspelt("rules") => {}
         None => ctx.err(
             root,
             "policy: missing required key `rules` (at least one rule)",
@@ -314,8 +405,9 @@ pub(crate) fn validate(
                 ctx.err(r, "rules: the policy needs at least one rule")
             }
             Kind::Seq(items) => {
+                ids.complete = true;
                 for item in items {
-                    if let Some(rule) = rule(ctx, item, default_severity, &mut seen_ids) {
+                    if let Some(rule) = rule(ctx, item, default_severity, &mut ids) {
                         rules.push(rule);
                     }
                 }
@@ -332,7 +424,7 @@ pub(crate) fn validate(
         match &e.kind {
             Kind::Seq(items) => {
                 for item in items {
-                    if let Some(ex) = exemption(ctx, item, &seen_ids) {
+                    if let Some(ex) = exemption(ctx, item, &ids) {
                         exemptions.push(ex);
                     }
                 }
@@ -348,39 +440,70 @@ pub(crate) fn validate(
         name,
         rules,
         exemptions,
-        origin: origin.to_owned(),
-        sha256: sha256.to_owned(),
+        origin: of.origin.to_owned(),
+        sha256: of.sha256.to_owned(),
+        warnings: Vec::new(),
     })
 }
 
-fn rule(
-    ctx: &mut Ctx,
-    node: &Node,
-    default_severity: Severity,
-    seen_ids: &mut HashMap<String, usize>,
-) -> Option<Rule> {
-    let label = match peek_str(node, "id") {
+/// The rule ids written, for the duplicate check and for the exemptions' `rules`.
+#[derive(Default)]
+struct RuleIds {
+    /// Every id written as text, well-formed or not, with the line of its first use.
+    seen: HashMap<String, usize>,
+    /// Every rule's id could be read. When not, an exemption naming an unknown rule may be
+    /// naming that one, so it is not reported.
+    complete: bool,
+}
+
+impl RuleIds {
+    /// The well-formed ids, for "did you mean".
+    fn known(&self) -> Vec<&str> {
+        let mut known: Vec<&str> = self
+            .seen
+            .keys()
+            .map(String::as_str)
+            .filter(|id| well_formed_id(id))
+            .collect();
+        known.sort_unstable();
+        known
+    }
+}
+
+/// `[a-z0-9-]+`.
+fn well_formed_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn rule(ctx: &mut Ctx, node: &Node, default_severity: Severity, ids: &mut RuleIds) -> Option<Rule> {
+    let written_id = peek_str(node, "id");
+    let label = match written_id {
         Some(id) => format!("rule `{}`", short(id)),
         None => "rule".to_owned(),
     };
-    let f = fields(ctx, node, RULE_KEYS, &label)?;
+    let Some(f) = fields(ctx, node, RULE_KEYS, &label) else {
+        ids.complete = false;
+        return None;
+    };
     let id_node = f.require(ctx, "id", &label);
     let id = id_node.and_then(|n| string(ctx, n, "rule id"));
-    if let (Some(id), Some(at)) = (&id, id_node) {
-        if id.is_empty()
-            || !id
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            ctx.err(at, format!("rule id `{}` must match [a-z0-9-]+", short(id)));
-        } else if let Some(first) = seen_ids.get(id) {
-            ctx.err(
-                at,
-                format!("duplicate rule id `{id}` (first at line {first})"),
-            );
-        } else {
-            seen_ids.insert(id.clone(), at.line);
+    match (&id, id_node) {
+        (Some(id), Some(at)) => {
+            if !well_formed_id(id) {
+                ctx.err(at, format!("rule id `{}` must match [a-z0-9-]+", short(id)));
+            } else if let Some(first) = ids.seen.get(id) {
+                ctx.err(
+                    at,
+                    format!("duplicate rule id `{id}` (first at line {first})"),
+                );
+            }
+            // A malformed id is recorded too: an exemption naming it is no second problem.
+            ids.seen.entry(id.clone()).or_insert(at.line);
         }
+        _ => ids.complete = false,
     }
     let description = f
         .get("description")
@@ -400,30 +523,27 @@ fn rule(
 
     let access_token = f
         .get("access_token")
-        .and_then(|n| access_token(ctx, n, &label));
+        .and_then(|n| access_token(ctx, n, &label, written_id));
+    let all_methods = applies_to.auth_methods.is_none();
     let trusted_ips = f
         .get("trusted_ips")
-        .and_then(|n| trusted_ips(ctx, n, &label, &methods, applies_to.auth_methods.is_none()));
+        .and_then(|n| trusted_ips(ctx, n, &label, written_id, &methods, all_methods));
     let allowlists = f
         .get("allowlists")
         .map(|n| allowlists(ctx, n, &label, &methods))
         .unwrap_or_default();
 
-    // A rule must write at least one check (validity of each is reported separately).
+    // A rule must write at least one check (validity of each is reported separately; a
+    // misspelt check key is reported as such).
+    const CHECKS: [&str; 3] = ["access_token", "trusted_ips", "allowlists"];
     let written = |key: &str| match f.get(key).map(|n| &n.kind) {
         Some(Kind::Map(m)) => !m.is_empty(),
         Some(Kind::Seq(s)) => !s.is_empty(),
         Some(_) => true,
-        None => false,
+        None => f.misspelt(key),
     };
-    if !["access_token", "trusted_ips", "allowlists"]
-        .iter()
-        .any(|k| written(k))
-    {
-        let at = ["access_token", "trusted_ips", "allowlists"]
-            .iter()
-            .find_map(|k| f.get(k))
-            .unwrap_or(node);
+    if !CHECKS.iter().any(|k| written(k)) {
+        let at = CHECKS.iter().find_map(|k| f.get(k)).unwrap_or(node);
         ctx.err(
             at,
             format!("{label}: no checks (add access_token, trusted_ips or allowlists)"),
@@ -447,9 +567,11 @@ fn applies_to(ctx: &mut Ctx, node: &Node, label: &str) -> AppliesTo {
     let Some(f) = fields(ctx, node, APPLIES_KEYS, &what) else {
         return out;
     };
+    let mark = ctx.mark();
     if let Some(n) = f.get("auth_methods")
         && let Some(items) = string_list(ctx, n, &format!("{what}.auth_methods"), true)
     {
+        let known: Vec<&str> = AuthMethod::KNOWN.iter().map(AuthMethod::as_str).collect();
         let mut methods = Vec::new();
         for (name, at) in items {
             match AuthMethod::parse_known(&name) {
@@ -458,18 +580,17 @@ fn applies_to(ctx: &mut Ctx, node: &Node, label: &str) -> AppliesTo {
                 None => ctx.err(
                     at,
                     format!(
-                        "{what}.auth_methods: unknown auth method `{}` (expected one of: {})",
-                        short(&name),
-                        AuthMethod::KNOWN
-                            .iter()
-                            .map(AuthMethod::as_str)
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        "{what}.auth_methods: {}",
+                        unknown("auth method", &name, &known)
                     ),
                 ),
             }
         }
-        out.auth_methods = Some(methods);
+        // A list with a bad entry (or none) leaves the rule's methods unknown: the checks that
+        // depend on them then judge against every method, so they add no second error.
+        if !ctx.erred_since(mark) {
+            out.auth_methods = Some(methods);
+        }
     }
     if let Some(n) = f.get("identities") {
         out.identities = patterns(ctx, n, &format!("{what}.identities"));
@@ -494,15 +615,34 @@ fn applies_to(ctx: &mut Ctx, node: &Node, label: &str) -> AppliesTo {
     out
 }
 
-fn access_token(ctx: &mut Ctx, node: &Node, label: &str) -> Option<AccessTokenCheck> {
+fn access_token(
+    ctx: &mut Ctx,
+    node: &Node,
+    label: &str,
+    rule: Option<&str>,
+) -> Option<AccessTokenCheck> {
     let what = format!("{label}: access_token");
     let f = fields(ctx, node, TOKEN_KEYS, &what)?;
     let mut out = AccessTokenCheck::default();
-    if let Some(n) = f.get("max_ttl") {
-        out.max_ttl = duration(ctx, n, &format!("{what}.max_ttl"));
+    let max_ttl_node = f.get("max_ttl");
+    if let Some(n) = max_ttl_node {
+        out.max_ttl = duration(ctx, n, label, rule, "access_token.max_ttl");
     }
     if let Some(n) = f.get("max_max_ttl") {
-        out.max_max_ttl = duration(ctx, n, &format!("{what}.max_max_ttl"));
+        out.max_max_ttl = duration(ctx, n, label, rule, "access_token.max_max_ttl");
+    }
+    if let (Some(max_ttl), Some(max_max_ttl), Some(at)) =
+        (out.max_ttl, out.max_max_ttl, max_ttl_node)
+        && max_ttl > max_max_ttl
+    {
+        ctx.warn(
+            at,
+            WarningKind::TtlAboveMaxTtl {
+                rule: rule.map(str::to_owned),
+                max_ttl,
+                max_max_ttl,
+            },
+        );
     }
     if let Some(n) = f.get("max_uses") {
         match n.kind {
@@ -541,14 +681,29 @@ fn trusted_ips(
     ctx: &mut Ctx,
     node: &Node,
     label: &str,
+    rule: Option<&str>,
     methods: &[AuthMethod],
     all_methods: bool,
 ) -> Option<TrustedIpsCheck> {
     let what = format!("{label}: trusted_ips");
     let f = fields(ctx, node, IPS_KEYS, &what)?;
+    let mark = ctx.mark();
     let allowed = f
         .require(ctx, "allowed_cidrs", &what)
         .and_then(|n| cidr_list(ctx, n, &format!("{what}.allowed_cidrs")));
+    // With a bad entry, which addresses are allowed is unknown: fallbacks are not judged.
+    let allowed_known = !ctx.erred_since(mark);
+    for (net, at) in allowed.iter().flatten() {
+        if net.prefix_len() == 0 {
+            ctx.warn(
+                at,
+                WarningKind::AdmitsEveryAddress {
+                    rule: rule.map(str::to_owned),
+                    cidr: *net,
+                },
+            );
+        }
+    }
     let mut field_list = Vec::new();
     match f.get("fields") {
         None => field_list = TrustedIpField::ALL.to_vec(),
@@ -560,7 +715,9 @@ fn trusted_ips(
                     Some(field) => {
                         if field == TrustedIpField::ClientSecret
                             && !all_methods
-                            && !methods.iter().any(AuthMethod::has_client_secret_trusted_ips)
+                            && !methods
+                                .iter()
+                                .any(AuthMethod::has_client_secret_trusted_ips)
                         {
                             ctx.err(
                                 at,
@@ -573,13 +730,16 @@ fn trusted_ips(
                             field_list.push(field);
                         }
                     }
-                    None => ctx.err(
-                        at,
-                        format!(
-                            "{what}.fields: unknown trusted-IP field `{}` (expected accessTokenTrustedIps or clientSecretTrustedIps)",
-                            short(&name)
-                        ),
-                    ),
+                    None => {
+                        let known = TrustedIpField::ALL.map(TrustedIpField::as_str);
+                        ctx.err(
+                            at,
+                            format!(
+                                "{what}.fields: {}",
+                                unknown("trusted-IP field", &name, &known)
+                            ),
+                        );
+                    }
                 }
             }
         }
@@ -589,7 +749,8 @@ fn trusted_ips(
         && let Some(items) = cidr_list(ctx, n, &format!("{what}.fallback_cidrs"))
     {
         for (net, at) in items {
-            if let Some(allowed) = &allowed
+            if allowed_known
+                && let Some(allowed) = &allowed
                 && !allowed.is_empty()
                 && !allowed.iter().any(|(a, _)| contains(a, &net))
             {
@@ -649,12 +810,16 @@ fn allowlists(
                     v.dedup();
                     v
                 };
+                let help = match did_you_mean(name, &known) {
+                    Some(field) => format!("; did you mean `{field}`?"),
+                    None if known.is_empty() => " (known: none)".to_owned(),
+                    None => format!(" (known: {})", known.join(", ")),
+                };
                 ctx.err(
                     at,
                     format!(
-                        "{what}: none of the rule's auth methods has an allowlist field `{}` (known: {})",
-                        short(name),
-                        if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                        "{what}: none of the rule's auth methods has an allowlist field `{}`{help}",
+                        short(name)
                     ),
                 );
             } else if out.iter().any(|a| &a.field == name) {
@@ -665,13 +830,18 @@ fn allowlists(
             Some(n) => format!("{what} `{}`", short(n)),
             None => what.clone(),
         };
+        let mark = ctx.mark();
         let required = f
             .get("required")
             .and_then(|n| boolean(ctx, n, &format!("{fw}.required")))
             .unwrap_or(false);
+        let required_known = !ctx.erred_since(mark);
+        let mark = ctx.mark();
         let allowed = f
             .get("allowed")
             .and_then(|n| patterns(ctx, n, &format!("{fw}.allowed")));
+        // With a bad pattern, what `allowed` admits is unknown: defaults are not judged.
+        let allowed_known = !ctx.erred_since(mark);
         let mut default = None;
         if let Some(n) = f.get("default")
             && let Some(items) = string_list(ctx, n, &format!("{fw}.default"), true)
@@ -689,7 +859,8 @@ fn allowlists(
                     );
                     continue;
                 }
-                if let Some(pats) = &allowed
+                if allowed_known
+                    && let Some(pats) = &allowed
                     && !pats.iter().any(|p| p.matches(t))
                 {
                     ctx.err(
@@ -714,7 +885,12 @@ fn allowlists(
                 default = Some(values);
             }
         }
-        if !required && f.get("allowed").is_none() {
+        if !required
+            && required_known
+            && f.get("allowed").is_none()
+            && !f.misspelt("required")
+            && !f.misspelt("allowed")
+        {
             ctx.err(
                 item,
                 format!("{fw}: checks nothing (set `required: true` or `allowed`)"),
@@ -732,29 +908,39 @@ fn allowlists(
     out
 }
 
-fn exemption(ctx: &mut Ctx, node: &Node, rule_ids: &HashMap<String, usize>) -> Option<Exemption> {
+fn exemption(ctx: &mut Ctx, node: &Node, rule_ids: &RuleIds) -> Option<Exemption> {
     let what = "exemption";
     let f = fields(ctx, node, EXEMPTION_KEYS, what)?;
     let identity = f
         .require(ctx, "identity", what)
         .and_then(|n| string(ctx, n, "exemption identity"));
-    if let (Some(id), Some(n)) = (&identity, f.get("identity"))
-        && id.trim().is_empty()
-    {
-        ctx.err(n, "exemption identity: empty");
+    if let (Some(id), Some(n)) = (&identity, f.get("identity")) {
+        if id.trim().is_empty() {
+            ctx.err(n, "exemption identity: empty");
+        } else if !is_uuid(id) {
+            ctx.warn(
+                n,
+                WarningKind::ExemptionByName {
+                    identity: id.clone(),
+                },
+            );
+        }
     }
     let mut rules = None;
     if let Some(n) = f.get("rules")
         && let Some(items) = string_list(ctx, n, "exemption rules", true)
     {
         let mut ids = Vec::new();
-        let known: HashSet<&str> = rule_ids.keys().map(String::as_str).collect();
+        let known = rule_ids.known();
         for (id, at) in items {
-            if !known.contains(id.as_str()) {
-                ctx.err(
-                    at,
-                    format!("exemption rules: unknown rule `{}`", short(&id)),
-                );
+            if !rule_ids.seen.contains_key(&id) {
+                // When some rule's id could not be read, this may be it: no second error.
+                if rule_ids.complete {
+                    ctx.err(
+                        at,
+                        format!("exemption rules: {}", unknown("rule", &id, &known)),
+                    );
+                }
             } else if !ids.contains(&id) {
                 ids.push(id);
             }
@@ -786,14 +972,36 @@ fn exemption(ctx: &mut Ctx, node: &Node, rule_ids: &HashMap<String, usize>) -> O
         }
         date
     });
-    Some(Exemption {
+    let exemption = Exemption {
         identity: identity?,
         rules,
         reason: reason?,
         owner,
         expires: expires?,
         name_shared: false,
-    })
+    };
+    if exemption.has_expired(ctx.today)
+        && let Some(at) = f.get("expires")
+    {
+        ctx.warn(
+            at,
+            WarningKind::ExpiredExemption {
+                identity: exemption.identity.clone(),
+                expires: exemption.expires,
+            },
+        );
+    }
+    Some(exemption)
+}
+
+/// Whether `s` looks like an identity id (a UUID: 8-4-4-4-12 hex digits).
+fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Strict `YYYY-MM-DD` (a real calendar day).

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::batch::Filter;
+
 /// The result of one change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -57,6 +59,10 @@ pub enum Entry {
         org_id: String,
         /// `apply` or `rollback`.
         action: String,
+        /// The part of the plan the apply acted on (`--rule`, `--identity`, `--severity`);
+        /// absent when it acted on the whole plan (and in journals of older versions).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filter: Option<Filter>,
     },
     /// Written and flushed before the PATCH of one config.
     Before {
@@ -261,6 +267,7 @@ mod tests {
             api_url: "http://127.0.0.1:1".into(),
             org_id: "o".into(),
             action: "apply".into(),
+            filter: None,
         }
     }
 
@@ -297,6 +304,45 @@ mod tests {
             JournalWriter::create(&path).is_err(),
             "never reuses a journal"
         );
+    }
+
+    /// The filter of a batch is recorded in the `begin` entry; a journal written before the
+    /// field existed still loads.
+    #[test]
+    fn begin_records_the_filter_and_old_journals_load() {
+        let old =
+            r#"{"type":"begin","run_id":"r","at":"t","api_url":"u","org_id":"o","action":"apply"}"#;
+        let entry: Entry = serde_json::from_str(old).unwrap();
+        assert!(matches!(entry, Entry::Begin { filter: None, .. }));
+        let filter = Filter::new(vec!["network".into()], vec!["ci-*".into()], &[]);
+        let Entry::Begin {
+            run_id,
+            at,
+            api_url,
+            org_id,
+            action,
+            ..
+        } = entry
+        else {
+            unreachable!()
+        };
+        let with = Entry::Begin {
+            run_id,
+            at,
+            api_url,
+            org_id,
+            action,
+            filter: Some(filter),
+        };
+        let line = serde_json::to_string(&with).unwrap();
+        assert!(
+            line.contains(
+                r#""filter":{"rules":["network"],"identities":["ci-*"],"severities":[]}"#
+            ),
+            "{line}"
+        );
+        assert_eq!(serde_json::from_str::<Entry>(&line).unwrap(), with);
+        assert!(!serde_json::to_string(&begin()).unwrap().contains("filter"));
     }
 
     #[test]

@@ -8,7 +8,6 @@
 //! Building a [`PlannedChange`] is pure; reading and writing the file is here too.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -16,7 +15,6 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::patch_body;
-use crate::display::safe;
 use crate::evaluate::ConfigChange;
 use crate::finding::{Finding, Status};
 use crate::model::{AuthConfig, AuthMethod, Identity};
@@ -333,55 +331,6 @@ pub fn planned_change(
         patch: patch_body::redacted(&patch_body::build(config, &change.patch)),
         config_sha256: config_sha256(config),
     })
-}
-
-/// A readable diff of the plan for stderr: per config, `field: before → after`.
-pub fn render_diff(plan: &Plan) -> String {
-    let mut out = String::new();
-    for c in &plan.changes {
-        let _ = writeln!(
-            out,
-            "~ {} ({}) {}  [{}]",
-            safe(&c.identity_name),
-            safe(&c.identity_id),
-            safe(&c.auth_method),
-            c.rules_fixed.join(", ")
-        );
-        for (field, after) in &c.after {
-            let before = c.before.get(field).unwrap_or(&Value::Null);
-            let _ = writeln!(out, "    {field}: {} → {}", short(before), short(after));
-        }
-    }
-    for m in &plan.manual {
-        let _ = writeln!(
-            out,
-            "! {} ({}) {} [{}]: manual: {}",
-            safe(&m.identity_name),
-            safe(&m.identity_id),
-            safe(&m.auth_method),
-            m.rule,
-            safe(&m.reason)
-        );
-    }
-    out
-}
-
-fn short(v: &Value) -> String {
-    let text = match v {
-        Value::Array(items) if items.iter().all(|i| i.get("ipAddress").is_some()) => items
-            .iter()
-            .filter_map(|i| i.get("ipAddress").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join(", "),
-        Value::String(s) => format!("\"{s}\""),
-        other => other.to_string(),
-    };
-    let text = safe(&text).into_owned();
-    if text.chars().count() > 120 {
-        format!("{}…", text.chars().take(120).collect::<String>())
-    } else {
-        text
-    }
 }
 
 #[cfg(test)]

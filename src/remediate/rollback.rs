@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 
 use super::apply::{ChangeOutcome, SharedJournal, now, verify};
 use super::journal::{Entry, Journal, JournalError, JournalWriter, Outcome};
-use super::{patch_body, plan};
+use super::{field_diff, patch_body, plan};
 use crate::evaluate::allowlist_field_entries;
 use crate::infisical::Client;
 use crate::model::{AuthMethod, TrustedIp};
@@ -72,23 +72,27 @@ pub struct RollbackRun {
 pub fn loosening(field: &str, from: &Value, to: &Value) -> Option<String> {
     match field {
         "accessTokenTTL" | "accessTokenMaxTTL" | "accessTokenNumUsesLimit" => {
-            let (from, to) = (from.as_u64()?, to.as_u64()?);
-            match (from, to) {
+            match (from.as_u64()?, to.as_u64()?) {
                 (f, 0) if f != 0 => Some("back to unlimited".into()),
-                (f, t) if f != 0 && t > f => Some(format!("raised from {f} to {t}")),
+                (f, t) if f != 0 && t > f => Some(format!(
+                    "raised from {} to {}",
+                    field_diff::show(field, from),
+                    field_diff::show(field, to)
+                )),
                 _ => None,
             }
         }
-        "accessTokenPeriod" => {
-            let (from, to) = (from.as_u64()?, to.as_u64()?);
-            (to > from).then(|| {
-                if from == 0 {
-                    "tokens become periodic again (renewable forever)".into()
-                } else {
-                    format!("period raised from {from} to {to}")
-                }
-            })
-        }
+        "accessTokenPeriod" => (to.as_u64()? > from.as_u64()?).then(|| {
+            if from.as_u64() == Some(0) {
+                "tokens become periodic again (renewable forever)".into()
+            } else {
+                format!(
+                    "period raised from {} to {}",
+                    field_diff::show(field, from),
+                    field_diff::show(field, to)
+                )
+            }
+        }),
         "accessTokenTrustedIps" | "clientSecretTrustedIps" => {
             let nets = |v: &Value| -> Vec<ipnet::IpNet> {
                 v.as_array()

@@ -1,5 +1,8 @@
-//! `report.csv`: RFC 4180 through the `csv` crate, a header row even when empty, one row per
-//! result (passes included), streamed to a temp file that is moved into place at the end.
+//! `report.csv`: RFC 4180 through the `csv` crate, a header row even when empty, streamed to a
+//! temp file that is moved into place at the end. One row per violation: a result with several
+//! violations gives several rows (its other cells repeated; `checks`, `field`, `observed`,
+//! `expected` and `message` are that violation's), a result without one (a pass, an error) one
+//! row with those cells empty, so every result, passes included, has at least one row.
 //! Cells that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab or
 //! carriage return) get a leading `'`, since identity names and allowlist entries come from the
 //! server.
@@ -11,8 +14,9 @@ use tempfile::NamedTempFile;
 use super::{FinishContext, FormatWriter, ReportError, files};
 use crate::finding::{Finding, Remediation, Violation};
 
-/// The column names, in order. Part of the report contract: only ever append.
-pub const COLUMNS: [&str; 16] = [
+/// The column names, in order. Part of the report contract: only ever append (a column
+/// inserted in the middle would shift every later one under a reader that counts columns).
+pub const COLUMNS: [&str; 17] = [
     "finding_id",
     "identity_id",
     "identity_name",
@@ -29,6 +33,7 @@ pub const COLUMNS: [&str; 16] = [
     "error",
     "remediation",
     "patch",
+    "field",
 ];
 
 pub(super) struct CsvReport {
@@ -65,50 +70,59 @@ fn defuse(cell: &str) -> Cow<'_, str> {
     }
 }
 
-/// The cells of one result, in [`COLUMNS`] order, before the formula guard.
-fn cells(f: &Finding) -> [Cow<'_, str>; 16] {
-    let join = |sep: &str, part: fn(&Violation) -> &str| -> Cow<'_, str> {
-        match f.violations.as_slice() {
-            [] => Cow::Borrowed(""),
-            [one] => Cow::Borrowed(part(one)),
-            many => Cow::Owned(many.iter().map(part).collect::<Vec<_>>().join(sep)),
-        }
-    };
-    let (remediation, patch): (Cow<'_, str>, Cow<'_, str>) = match &f.remediation {
-        None => ("".into(), "".into()),
-        Some(Remediation::Auto { patch, .. }) => (
+/// The `remediation` and `patch` cells of a result (the same on each of its rows).
+fn remediation_cells(f: &Finding) -> [Cow<'_, str>; 2] {
+    match &f.remediation {
+        None => ["".into(), "".into()],
+        Some(Remediation::Auto { patch, .. }) => [
             "auto".into(),
             serde_json::Value::Object(patch.clone()).to_string().into(),
-        ),
-        Some(Remediation::Manual { reason, .. }) => (format!("manual: {reason}").into(), "".into()),
-    };
+        ],
+        Some(Remediation::Manual { reason, .. }) => [format!("manual: {reason}").into(), "".into()],
+    }
+}
+
+/// The cells of one row, in [`COLUMNS`] order, before the formula guard: the result's cells
+/// with those of one of its violations (`None`: a result without any).
+fn cells<'a>(
+    f: &'a Finding,
+    violation: Option<&'a Violation>,
+    remediation: &'a [Cow<'a, str>; 2],
+) -> [&'a str; 17] {
+    let part = |get: fn(&Violation) -> &str| violation.map_or("", get);
     let exemption = f.exemption.as_ref();
     [
-        f.finding_id.as_str().into(),
-        f.identity_id.as_str().into(),
-        f.identity_name.as_str().into(),
-        f.auth_method.as_str().into(),
-        f.rule.as_str().into(),
-        f.severity.as_str().into(),
-        f.status.as_str().into(),
-        join(";", |v| v.check.as_str()),
-        join(" | ", |v| &v.observed),
-        join(" | ", |v| &v.expected),
-        join(" | ", |v| &v.message),
-        exemption.map_or("", |e| e.reason.as_str()).into(),
-        exemption.map_or("", |e| e.expires.as_str()).into(),
-        f.error.as_deref().unwrap_or("").into(),
-        remediation,
-        patch,
+        f.finding_id.as_str(),
+        f.identity_id.as_str(),
+        f.identity_name.as_str(),
+        f.auth_method.as_str(),
+        f.rule.as_str(),
+        f.severity.as_str(),
+        f.status.as_str(),
+        part(|v| v.check.as_str()),
+        part(|v| &v.observed),
+        part(|v| &v.expected),
+        part(|v| &v.message),
+        exemption.map_or("", |e| e.reason.as_str()),
+        exemption.map_or("", |e| e.expires.as_str()),
+        f.error.as_deref().unwrap_or(""),
+        &remediation[0],
+        &remediation[1],
+        part(|v| &v.field),
     ]
 }
 
 impl FormatWriter for CsvReport {
     fn write(&mut self, f: &Finding) -> Result<(), ReportError> {
-        let row = cells(f);
-        self.writer
-            .write_record(row.iter().map(|c| defuse(c).into_owned()))
-            .map_err(|source| csv_error(&self.final_path, source))
+        let remediation = remediation_cells(f);
+        // One row per violation; one row (with no violation) when there is none.
+        for i in 0..f.violations.len().max(1) {
+            let row = cells(f, f.violations.get(i), &remediation).map(defuse);
+            self.writer
+                .write_record(row.iter().map(|c| c.as_bytes()))
+                .map_err(|source| csv_error(&self.final_path, source))?;
+        }
+        Ok(())
     }
 
     fn finish(self: Box<Self>, _ctx: &FinishContext<'_>) -> Result<PathBuf, ReportError> {
@@ -235,34 +249,100 @@ mod tests {
     fn empty_report_is_the_header_row() {
         let got = written_file(&[]);
         assert_eq!(parsed(&got), vec![COLUMNS.map(str::to_owned).to_vec()]);
-        assert!(got.ends_with(b",patch\r\n"));
+        assert!(got.ends_with(b",patch,field\r\n"));
     }
 
-    /// Every result is one row that reads back cell for cell (quotes, commas, line breaks),
-    /// with formulas defused and violations joined.
+    /// Each violation is one row that reads back cell for cell (quotes, commas, line breaks),
+    /// with formulas defused; a result without violations is one row with those cells empty.
     #[test]
     fn rows_read_back_with_formulas_defused() {
         let rows = parsed(&written_file(&samples()));
-        assert_eq!(rows.len(), 5);
+        assert_eq!(rows.len(), 7, "header, pass, 3 violations, exempt, error");
         assert!(rows.iter().all(|r| r.len() == COLUMNS.len()));
-        let [_, pass, fail, exempt, error] = rows.as_slice() else {
-            panic!("five rows")
+        let [_, pass, fail_1, fail_2, fail_3, exempt, error] = rows.as_slice() else {
+            panic!("seven rows")
         };
         assert_eq!(pass[2], "ci-deploy");
         assert_eq!(pass[6], "pass");
-        assert_eq!(fail[2], "'=HYPERLINK(\"http://x\",\"y\")");
-        assert_eq!(fail[7], "trusted-ips;trusted-ips;trusted-ips");
-        assert_eq!(fail[8], "0.0.0.0/0 | -1 | ");
-        assert_eq!(fail[14], "auto");
-        assert_eq!(
-            fail[15],
-            r#"{"accessTokenTrustedIps":[{"ipAddress":"10.0.0.0/8"}]}"#
-        );
+        assert!(pass[7..=10].iter().all(String::is_empty) && pass[16].is_empty());
+        for (row, observed) in [(fail_1, "0.0.0.0/0"), (fail_2, "'-1"), (fail_3, "")] {
+            assert_eq!(row[2], "'=HYPERLINK(\"http://x\",\"y\")");
+            assert_eq!(row[7], "trusted-ips");
+            assert_eq!(row[8], observed);
+            assert_eq!(row[9], "within 10.0.0.0/8");
+            assert_eq!(row[10], "an entry, \"0.0.0.0/0\", is too wide");
+            assert_eq!(row[14], "auto");
+            assert_eq!(
+                row[15],
+                r#"{"accessTokenTrustedIps":[{"ipAddress":"10.0.0.0/8"}]}"#
+            );
+            assert_eq!(row[16], "accessTokenTrustedIps");
+        }
         assert_eq!(exempt[2], "'\rline\nbreak");
         assert_eq!(exempt[8], "'@home");
         assert_eq!(exempt[11], "'+legacy, until migrated");
         assert_eq!(exempt[12], "2027-01-01");
         assert_eq!(exempt[14], "manual: no fallback");
         assert_eq!(error[13], "'\tHTTP 500: \"oops\"");
+        assert!(error[10].is_empty() && error[16].is_empty());
+    }
+
+    /// Two violations on different fields give two rows, each with its own `field`, `checks`
+    /// and values, and the result's own cells repeated.
+    #[test]
+    fn a_result_with_two_violations_is_two_rows() {
+        let mut f = samples().swap_remove(0);
+        f.status = Status::Fail;
+        f.violations = vec![
+            Violation {
+                check: CheckCode::MaxTtl,
+                field: "accessTokenTTL".into(),
+                observed: "30d".into(),
+                expected: "at most 1h".into(),
+                message: "lives too long".into(),
+            },
+            Violation {
+                check: CheckCode::MaxUses,
+                field: "accessTokenNumUsesLimit".into(),
+                observed: "unlimited".into(),
+                expected: "at most 1000".into(),
+                message: "unlimited uses".into(),
+            },
+        ];
+        let rows = parsed(&written_file(&[f]));
+        let col = |name: &str| {
+            COLUMNS
+                .iter()
+                .position(|c| *c == name)
+                .unwrap_or(usize::MAX)
+        };
+        let [header, first, second] = rows.as_slice() else {
+            panic!("header and two rows: {rows:?}")
+        };
+        assert_eq!(header[col("field")], "field");
+        assert_eq!(first[..7], second[..7], "the result's cells repeated");
+        let pick = |row: &[String]| {
+            ["checks", "field", "observed", "expected", "message"].map(|c| row[col(c)].clone())
+        };
+        assert_eq!(
+            pick(first),
+            [
+                "max-ttl",
+                "accessTokenTTL",
+                "30d",
+                "at most 1h",
+                "lives too long"
+            ]
+        );
+        assert_eq!(
+            pick(second),
+            [
+                "max-uses",
+                "accessTokenNumUsesLimit",
+                "unlimited",
+                "at most 1000",
+                "unlimited uses"
+            ]
+        );
     }
 }

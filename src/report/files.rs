@@ -48,6 +48,7 @@ pub fn create_run_dir_in(
                 "report.sarif",
                 "report.junit.xml",
                 "plan.json",
+                "plan.md",
                 "journal.jsonl",
                 "diff.json",
                 "diff.md",

@@ -1,5 +1,6 @@
 //! `report.html`: one self-contained page (no external scripts, fonts, styles or images) with
-//! the summary, inline SVG bar charts of pass/fail/exempt/error per rule and per severity, a
+//! the summary, a table of every rule of the policy (description and counts), inline SVG bar
+//! charts of pass/fail/exempt/error per rule and per severity, a
 //! sortable and filterable table of every result, and the run manifest.
 //!
 //! Streamed: table rows go to a spool file as findings arrive; `finish` writes the page around
@@ -195,7 +196,8 @@ table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #d0d7de;
 th{background:#f6f8fa;cursor:pointer;user-select:none;position:sticky;top:0}
 th[aria-sort=ascending]::after{content:' \\25B2'}th[aria-sort=descending]::after{content:' \\25BC'}
 td{word-break:break-word}td.id{font-family:ui-monospace,monospace;font-size:.85em}
-.manifest th{width:12em}
+.manifest th{width:12em}.rules th,.manifest th{cursor:default}.rules td.description{white-space:pre-line}
+.rules td:nth-child(n+4),.rules th:nth-child(n+4){text-align:right;width:4.5em}
 .st{padding:0 .4em;border-radius:3px;color:#fff;white-space:nowrap}.st-fail{background:#cf222e}.st-error{background:#bc4c00}
 .st-exempt{background:#6e7781}.st-pass{background:#1a7f37}
 .controls{margin:.5em 0}.controls input{width:18em}
@@ -249,7 +251,9 @@ fn body_top(ctx: &FinishContext<'_>) -> String {
     ] {
         out.push_str(&format!("<div class=\"card\"><b>{n}</b>{label}</div>"));
     }
-    out.push_str("</div></section>\n<section id=\"charts\">\n");
+    out.push_str("</div></section>\n");
+    out.push_str(&rules_table(ctx));
+    out.push_str("<section id=\"charts\">\n");
     out.push_str(LEGEND);
     let by_rule: Vec<(String, [u64; 4])> = ctx
         .rules
@@ -276,6 +280,28 @@ fn body_top(ctx: &FinishContext<'_>) -> String {
         &by_severity,
     ));
     out.push_str("</section>\n");
+    out
+}
+
+/// Every rule of the policy, in policy order, with its description and its counts (zeros
+/// included).
+fn rules_table(ctx: &FinishContext<'_>) -> String {
+    let mut out = String::from(
+        "<section id=\"rules\"><h2>Rules</h2>\n<table class=\"rules\"><thead><tr><th>Rule</th>\
+         <th>Severity</th><th>Description</th><th>Pass</th><th>Fail</th><th>Exempt</th>\
+         <th>Error</th></tr></thead>\n<tbody>\n",
+    );
+    for r in ctx.rules {
+        let [pass, fail, error, exempt] = ctx.summary.by_rule.get(&r.id).map_or([0; 4], counts_of);
+        out.push_str(&format!(
+            "<tr data-rule=\"{id}\"><td>{id}</td><td>{}</td><td class=\"description\">{}</td>\
+             <td>{pass}</td><td>{fail}</td><td>{exempt}</td><td>{error}</td></tr>\n",
+            r.severity,
+            escape(r.description.as_deref().unwrap_or("").trim()),
+            id = escape(&r.id),
+        ));
+    }
+    out.push_str("</tbody></table></section>\n");
     out
 }
 
@@ -481,11 +507,29 @@ mod tests {
             3,
             "one bar per rule"
         );
-        let tbody = &html[html.find("<tbody>\n").expect("tbody")
-            ..html.find("</tbody></table></section>").expect("end")];
+        let results = &html[html.find("id=\"results-table\"").expect("results table")..];
+        let tbody = &results[results.find("<tbody>\n").expect("tbody")
+            ..results.find("</tbody></table></section>").expect("end")];
         assert_eq!(tbody.matches("<tr ").count(), 5, "one row per result");
         assert_eq!(tbody.matches("data-status=\"fail\"").count(), 2);
         assert!(html.contains("id=\"incomplete\""));
+        let rules = &html[html.find("<section id=\"rules\">").expect("rules table")
+            ..html.find("<section id=\"charts\">").expect("charts")];
+        assert_eq!(
+            rules.matches("<tr data-rule=").count(),
+            3,
+            "every rule, zeros included"
+        );
+        assert!(rules.contains(
+            "<tr data-rule=\"token-lifetime\"><td>token-lifetime</td><td>high</td>\
+             <td class=\"description\">Tokens &lt;b&gt;live&lt;/b&gt; | at most *1h*\n# not a heading</td>\
+             <td>1</td><td>1</td><td>1</td><td>0</td></tr>"
+        ));
+        assert!(rules.contains(
+            "<td>unused</td><td>low</td><td class=\"description\"></td>\
+             <td>0</td><td>0</td><td>0</td><td>0</td></tr>"
+        ));
+        assert!(!html.contains("<b>live"), "descriptions are escaped");
         assert!(html.contains("<tr><th>policy SHA-256</th><td>abc</td></tr>"));
     }
 }

@@ -1,6 +1,7 @@
 //! `report.json`, streamed: results go to a temp file as they arrive; at the end the manifest,
-//! the summary and the results are assembled into the final file, which is moved into place.
-//! Memory holds one finding at a time.
+//! the summary, the policy's rules (id, severity, description, in policy order) and the results
+//! are assembled into the final file, which is moved into place. Memory holds one finding at a
+//! time.
 
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -90,6 +91,11 @@ impl FormatWriter for JsonReport {
         serde_json::to_writer(&mut out, ctx.run)?;
         out.write_all(b",\n  \"summary\": ").map_err(io)?;
         serde_json::to_writer(&mut out, ctx.summary)?;
+        out.write_all(b",\n  \"rules\": ").map_err(io)?;
+        serde_json::to_writer(&mut out, ctx.rules)?;
+        out.write_all(b",\n  \"expired_exemptions\": ")
+            .map_err(io)?;
+        serde_json::to_writer(&mut out, &expired_exemptions(ctx))?;
         if let Some(baseline) = ctx.baseline {
             out.write_all(b",\n  \"baseline\": ").map_err(io)?;
             serde_json::to_writer(&mut out, &baseline.json)?;
@@ -108,6 +114,32 @@ impl FormatWriter for JsonReport {
         drop(results);
         Ok(final_path)
     }
+}
+
+/// An exemption of the policy that has expired on the day of the run (it no longer applies).
+#[derive(Serialize)]
+struct ExpiredExemption<'a> {
+    identity: &'a str,
+    /// `null`: every rule.
+    rules: Option<&'a [String]>,
+    /// The day it stopped applying, `YYYY-MM-DD`.
+    expires: String,
+    reason: &'a str,
+    owner: Option<&'a str>,
+}
+
+fn expired_exemptions<'a>(ctx: &FinishContext<'a>) -> Vec<ExpiredExemption<'a>> {
+    ctx.exemptions
+        .iter()
+        .filter(|e| e.has_expired(ctx.today))
+        .map(|e| ExpiredExemption {
+            identity: &e.identity,
+            rules: e.rules.as_deref(),
+            expires: e.expires.to_string(),
+            reason: &e.reason,
+            owner: e.owner.as_deref(),
+        })
+        .collect()
 }
 
 /// Copies the streamed results, merging annotations into the results they name. Each result
@@ -156,4 +188,53 @@ fn copy_annotated(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Format;
+    use super::super::spool::fixture;
+
+    /// `rules` lists every rule of the policy in policy order with its severity and its
+    /// description as written (JSON escaping is the encoder's), `null` where it has none; the
+    /// summary keeps its per-rule counts.
+    #[test]
+    fn rules_carry_their_descriptions() {
+        let (_dir, text) = fixture::render(Format::Json, &fixture::findings());
+        let report: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(
+            report["rules"],
+            serde_json::json!([
+                {"id": "token-lifetime", "severity": "high",
+                 "description": fixture::HOSTILE_DESCRIPTION},
+                {"id": "network", "severity": "critical",
+                 "description": "Only from the corporate network."},
+                {"id": "unused", "severity": "low", "description": null},
+            ])
+        );
+        assert_eq!(
+            report["summary"]["by_rule"]["unused"],
+            serde_json::json!({"pass": 0, "fail": 0, "error": 0, "exempt": 0})
+        );
+    }
+
+    /// report.json lists the exemptions expired on the day of the run, and only those, beside
+    /// its other sections.
+    #[test]
+    fn lists_expired_exemptions() {
+        let (_dir, text) = fixture::render(Format::Json, &fixture::findings());
+        let report: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(
+            report["expired_exemptions"],
+            serde_json::json!([{
+                "identity": "gone",
+                "rules": ["token-lifetime"],
+                "expires": "2026-11-20",
+                "reason": "reason for gone",
+                "owner": null,
+            }])
+        );
+        assert_eq!(report["results"].as_array().map(Vec::len), Some(5));
+        assert!(report["summary"].is_object() && report["run"].is_object());
+    }
 }

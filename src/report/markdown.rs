@@ -1,7 +1,8 @@
 //! `report.md`: the audit for people (a pull-request comment, a ticket, a wiki page): the run,
-//! summary counts, a count table per rule and per severity, one table of failing identities per
-//! rule with observed vs expected values, the policy's exemptions that expire within 30 days,
-//! and the configs that could not be read.
+//! summary counts, a count table of every rule (with its description) and per severity, one
+//! table of failing identities per rule (under the rule's description) with observed vs
+//! expected values, the policy's exemptions that expire within 30 days and those that have
+//! expired, and the configs that could not be read.
 //!
 //! Streamed: failing rows and error rows go to spool files as findings arrive; `finish` writes
 //! the document, reading the failure spool once per rule to group it, and moves it into place.
@@ -95,17 +96,23 @@ impl FormatWriter for MarkdownReport {
         doc.push(&header(ctx))?;
 
         doc.push("\n## Failures\n")?;
-        let mut rules: Vec<(String, String)> = ctx
+        let mut rules: Vec<(String, String, Option<&str>)> = ctx
             .rules
             .iter()
-            .map(|r| (r.id.clone(), r.severity.to_string()))
+            .map(|r| {
+                (
+                    r.id.clone(),
+                    r.severity.to_string(),
+                    r.description.as_deref(),
+                )
+            })
             .collect();
         for extra in extra_rules {
-            if !rules.iter().any(|(id, _)| *id == extra) {
-                rules.push((extra, "unknown".into()));
+            if !rules.iter().any(|(id, _, _)| *id == extra) {
+                rules.push((extra, "unknown".into(), None));
             }
         }
-        for (rule, severity) in &rules {
+        for (rule, severity, description) in &rules {
             let fails = ctx.summary.by_rule.get(rule).map_or(0, |c| counts_of(c)[1]);
             doc.push(&format!(
                 "\n### {} ({}): {} failing\n\n",
@@ -113,6 +120,11 @@ impl FormatWriter for MarkdownReport {
                 severity,
                 fails
             ))?;
+            if let Some(text) = description.map(|d| escape(d.trim()))
+                && !text.is_empty()
+            {
+                doc.push(&format!("> {text}\n\n"))?;
+            }
             let mut rows = String::new();
             let mut any = false;
             let reader = failures.reader()?;
@@ -146,6 +158,7 @@ impl FormatWriter for MarkdownReport {
             "\n## Exemptions expiring within {EXPIRY_WINDOW_DAYS} days\n\n"
         ))?;
         doc.push(&expiring_exemptions(ctx))?;
+        doc.push(&expired_exemptions(ctx))?;
 
         if let Some(baseline) = ctx.baseline {
             doc.push("\n## Changes since the baseline\n\n")?;
@@ -209,15 +222,18 @@ fn header(ctx: &FinishContext<'_>) -> String {
          |---:|---:|---:|---:|---:|---:|---:|\n| {} | {} | {} | {} | {} | {} | {} |\n",
         s.identities, s.auth_configs, s.results, s.pass, s.fail, s.exempt, s.error
     ));
+    // Every rule of the policy, in policy order, zeros included.
     out.push_str(
-        "\n## Rules\n\n| Rule | Severity | Pass | Fail | Exempt | Error |\n|---|---|---:|---:|---:|---:|\n",
+        "\n## Rules\n\n| Rule | Severity | Pass | Fail | Exempt | Error | Description |\n\
+         |---|---|---:|---:|---:|---:|---|\n",
     );
     for r in ctx.rules {
         let [pass, fail, error, exempt] = s.by_rule.get(&r.id).map_or([0; 4], counts_of);
         out.push_str(&format!(
-            "| {} | {} | {pass} | {fail} | {exempt} | {error} |\n",
+            "| {} | {} | {pass} | {fail} | {exempt} | {error} | {} |\n",
             escape(&r.id),
-            r.severity
+            r.severity,
+            escape(r.description.as_deref().unwrap_or("").trim()),
         ));
     }
     out.push_str(
@@ -259,6 +275,33 @@ fn expiring_exemptions(ctx: &FinishContext<'_>) -> String {
             "| {} | {} | {} | {days} | {} | {} |\n",
             escape(&e.identity),
             escape(&rules),
+            e.expires,
+            escape(e.owner.as_deref().unwrap_or("")),
+            escape(&e.reason),
+        ));
+    }
+    out
+}
+
+/// The "Expired exemptions" section: the policy's exemptions that no longer apply on
+/// `ctx.today` (still written in the policy, so probably meant to apply).
+fn expired_exemptions(ctx: &FinishContext<'_>) -> String {
+    let mut out = String::from("\n## Expired exemptions\n\n");
+    let expired: Vec<&crate::policy::Exemption> = ctx
+        .exemptions
+        .iter()
+        .filter(|e| e.has_expired(ctx.today))
+        .collect();
+    if expired.is_empty() {
+        out.push_str("None.\n");
+        return out;
+    }
+    out.push_str("| Identity | Rules | Expired on | Owner | Reason |\n|---|---|---|---|---|\n");
+    for e in expired {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            escape(&e.identity),
+            escape(&e.rules_shown()),
             e.expires,
             escape(e.owner.as_deref().unwrap_or("")),
             escape(&e.reason),
@@ -359,19 +402,60 @@ mod tests {
             .find("## Exemptions expiring within 30 days")
             .expect("section");
         let errors = md.find("## Errors").expect("errors");
-        let window = &md[expiring..errors];
+        let expired = md.find("## Expired exemptions").expect("expired section");
+        assert!(expiring < expired && expired < errors);
+        let window = &md[expiring..expired];
         assert!(window.contains("| vendor | token-lifetime | 2026-12-05 | 10 |"));
         assert!(!window.contains("later") && !window.contains("gone"));
+        let gone = &md[expired..errors];
+        assert!(
+            gone.contains("| gone | token-lifetime | 2026-11-20 |  | reason for gone |"),
+            "{gone}"
+        );
+        assert!(!gone.contains("vendor") && !gone.contains("later"));
         assert!(
             md[errors..]
                 .contains("| broken | id-4 | universal-auth | network | GET universal-auth: 500")
         );
     }
 
+    /// The rules table lists every rule of the policy in policy order, zeros included, with
+    /// its description escaped (no pipe, line break or markup gets through); the per-rule
+    /// section quotes the description under its heading.
+    #[test]
+    fn markdown_shows_every_rule_with_its_description() {
+        let (_dir, md) = fixture::render(Format::Markdown, &fixture::findings());
+        let escaped = "Tokens &lt;b&gt;live&lt;/b&gt; \\| at most \\*1h\\* \\# not a heading";
+        let table =
+            &md[md.find("## Rules").expect("rules")..md.find("## By severity").expect("sev")];
+        let rows: Vec<&str> = table
+            .lines()
+            .filter(|l| l.starts_with("| "))
+            .skip(1)
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                format!("| token-lifetime | high | 1 | 1 | 1 | 0 | {escaped} |"),
+                "| network | critical | 0 | 1 | 0 | 1 | Only from the corporate network. |".into(),
+                "| unused | low | 0 | 0 | 0 | 0 |  |".into(),
+            ]
+        );
+        assert!(
+            md.contains(&format!(
+                "### token-lifetime (high): 1 failing\n\n> {escaped}\n\n| Identity"
+            )),
+            "{md}"
+        );
+        assert!(md.contains("### unused (low): 0 failing\n\nNo failures."));
+        assert!(!md.contains("<b>") && !md.contains("\n# not"));
+    }
+
     #[test]
     fn markdown_without_results_says_none() {
         let (_dir, md) = fixture::render(Format::Markdown, &[]);
         assert_eq!(md.matches("No failures.").count(), 3);
+        assert!(md.contains("## Expired exemptions\n\n| Identity |"));
         assert!(md.trim_end().ends_with("None."), "no errors");
     }
 }

@@ -191,7 +191,7 @@ impl FormatWriter for SarifReport {
             .rules
             .iter()
             .map(|r| {
-                json!({
+                let mut rule = json!({
                     "id": r.id,
                     "name": r.id,
                     "shortDescription": {"text": format!("idguard policy rule '{}'", r.id)},
@@ -201,7 +201,13 @@ impl FormatWriter for SarifReport {
                         "security-severity": security_severity(r.severity),
                         "tags": ["security", "infisical", "machine-identity"],
                     }
-                })
+                });
+                if let Some(text) = r.description.as_deref().map(str::trim)
+                    && !text.is_empty()
+                {
+                    rule["fullDescription"] = json!({ "text": text });
+                }
+                rule
             })
             .collect();
         for id in seen_rules {
@@ -337,6 +343,14 @@ mod tests {
         let rules = run["tool"]["driver"]["rules"].as_array().expect("rules");
         let ids: Vec<&str> = rules.iter().filter_map(|r| r["id"].as_str()).collect();
         assert_eq!(ids, ["token-lifetime", "network", "unused"]);
+        assert_eq!(
+            rules[0]["fullDescription"]["text"],
+            fixture::HOSTILE_DESCRIPTION
+        );
+        assert!(
+            rules[2].get("fullDescription").is_none(),
+            "none without one"
+        );
         let results = run["results"].as_array().expect("results");
         let failing: Vec<&Value> = results
             .iter()

@@ -174,20 +174,26 @@ pub(super) mod fixture {
         jiff::civil::date(2026, 11, 25)
     }
 
-    /// The sample policy's rules (`unused` gets no result).
+    /// A rule description that tries to add markup to every format.
+    pub const HOSTILE_DESCRIPTION: &str = "Tokens <b>live</b> | at most *1h*\n# not a heading";
+
+    /// The sample policy's rules (`unused` gets no result and has no description).
     pub fn rules() -> Vec<RuleInfo> {
         vec![
             RuleInfo {
                 id: "token-lifetime".into(),
                 severity: Severity::High,
+                description: Some(HOSTILE_DESCRIPTION.into()),
             },
             RuleInfo {
                 id: "network".into(),
                 severity: Severity::Critical,
+                description: Some("Only from the corporate network.".into()),
             },
             RuleInfo {
                 id: "unused".into(),
                 severity: Severity::Low,
+                description: None,
             },
         ]
     }

@@ -8,11 +8,13 @@ use serde::Serialize;
 
 use crate::finding::{Finding, Severity, Status};
 
-/// A rule as the summary needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A rule of the policy as the reports show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleInfo {
     pub id: String,
     pub severity: Severity,
+    /// The policy's `description` of the rule, as written (each format escapes it).
+    pub description: Option<String>,
 }
 
 /// pass/fail/error/exempt counts.
@@ -143,7 +145,9 @@ impl Counts {
         }
     }
 
-    /// A few lines for a person: totals and the failing rules.
+    /// A few lines for a person: totals, then one line per rule of the policy, in policy
+    /// order and with zeros (a rule that found nothing is shown so), ending with the rule's
+    /// description (escaped for a terminal, shortened to [`DESCRIPTION_SHOWN`] characters).
     pub fn human(&self) -> String {
         let t = self.totals;
         let mut out = format!(
@@ -157,22 +161,42 @@ impl Counts {
             t.error
         );
         for r in &self.rules {
-            if let Some(c) = self.by_rule.get(&r.id)
-                && (c.fail > 0 || c.error > 0 || c.exempt > 0)
-            {
-                let _ = writeln!(
-                    out,
-                    "  {:<28} {:<9} {:>6} fail {:>6} exempt {:>6} error",
-                    r.id,
-                    r.severity.as_str(),
-                    c.fail,
-                    c.exempt,
-                    c.error
-                );
+            let c = self.by_rule.get(&r.id).copied().unwrap_or_default();
+            let line = format!(
+                "  {:<28} {:<9} {:>6} fail {:>6} exempt {:>6} error",
+                r.id,
+                r.severity.as_str(),
+                c.fail,
+                c.exempt,
+                c.error
+            );
+            match r.description.as_deref().map(shorten) {
+                Some(d) if !d.is_empty() => {
+                    let _ = writeln!(out, "{line}  {}", crate::display::safe(&d));
+                }
+                _ => {
+                    let _ = writeln!(out, "{line}");
+                }
             }
         }
         out
     }
+}
+
+/// Characters of a rule's description shown in the human summary.
+pub const DESCRIPTION_SHOWN: usize = 60;
+
+/// `text` on one line (every run of whitespace, line breaks included, becomes one space) and
+/// cut to [`DESCRIPTION_SHOWN`] characters, with `…` where it was cut.
+fn shorten(text: &str) -> String {
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.chars().count() <= DESCRIPTION_SHOWN {
+        return text;
+    }
+    let mut cut: String = text.chars().take(DESCRIPTION_SHOWN - 1).collect();
+    cut.truncate(cut.trim_end().len());
+    cut.push('…');
+    cut
 }
 
 #[cfg(test)]
@@ -181,34 +205,40 @@ mod tests {
     use crate::finding::{Finding, finding_id};
     use crate::model::AuthMethod;
 
-    /// The failing-rules table lines up whatever the severity's length.
+    fn rule(id: &str, severity: Severity, description: Option<&str>) -> RuleInfo {
+        RuleInfo {
+            id: id.into(),
+            severity,
+            description: description.map(str::to_owned),
+        }
+    }
+
+    fn failing(rule: &RuleInfo) -> Finding {
+        Finding {
+            finding_id: finding_id("o", "i", &AuthMethod::Oci, &rule.id),
+            identity_id: "i".into(),
+            identity_name: "n".into(),
+            auth_method: AuthMethod::Oci,
+            rule: rule.id.clone(),
+            severity: rule.severity,
+            status: Status::Fail,
+            violations: Vec::new(),
+            exemption: None,
+            error: None,
+            remediation: None,
+        }
+    }
+
+    /// The per-rule table lines up whatever the severity's length.
     #[test]
     fn human_summary_columns_line_up() {
         let rules = [
-            RuleInfo {
-                id: "a".into(),
-                severity: Severity::Critical,
-            },
-            RuleInfo {
-                id: "b".into(),
-                severity: Severity::Low,
-            },
+            rule("a", Severity::Critical, None),
+            rule("b", Severity::Low, Some("short")),
         ];
         let mut counts = Counts::new(&rules);
         for r in &rules {
-            counts.add(&Finding {
-                finding_id: finding_id("o", "i", &AuthMethod::Oci, &r.id),
-                identity_id: "i".into(),
-                identity_name: "n".into(),
-                auth_method: AuthMethod::Oci,
-                rule: r.id.clone(),
-                severity: r.severity,
-                status: Status::Fail,
-                violations: Vec::new(),
-                exemption: None,
-                error: None,
-                remediation: None,
-            });
+            counts.add(&failing(r));
         }
         let text = counts.human();
         let columns: Vec<usize> = text
@@ -218,5 +248,39 @@ mod tests {
             .collect();
         assert_eq!(columns.len(), 2, "{text}");
         assert_eq!(columns[0], columns[1], "{text}");
+    }
+
+    /// Every rule of the policy has its line, in policy order, with zeros when nothing
+    /// failed; descriptions follow on one line, escaped for a terminal and shortened.
+    #[test]
+    fn human_summary_lists_every_rule_in_policy_order() {
+        let long = "x".repeat(DESCRIPTION_SHOWN + 10);
+        let rules = [
+            rule("zeta", Severity::Low, Some("Quiet rule.\nsecond  line")),
+            rule("alpha", Severity::High, Some("evil \u{1b}[31mred")),
+            rule("mid", Severity::Medium, Some(&long)),
+            rule("plain", Severity::Info, None),
+        ];
+        let mut counts = Counts::new(&rules);
+        counts.add(&failing(&rules[1]));
+        let text = counts.human();
+        let lines: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        for (line, r) in lines.iter().zip(&rules) {
+            assert!(line.trim_start().starts_with(&r.id), "{text}");
+        }
+        assert!(
+            lines[0].contains("0 fail      0 exempt      0 error  Quiet rule. second line"),
+            "{text}"
+        );
+        assert!(lines[1].contains("1 fail"), "{text}");
+        assert!(
+            !text.contains('\u{1b}') && lines[1].ends_with("evil \\e[31mred"),
+            "{text}"
+        );
+        let shown = lines[2].rsplit("  ").next().unwrap_or_default();
+        assert_eq!(shown.chars().count(), DESCRIPTION_SHOWN, "{text}");
+        assert!(shown.ends_with('…'), "{text}");
+        assert!(lines[3].ends_with(" error"), "{text}");
     }
 }

@@ -93,3 +93,82 @@ async fn an_exemption_whose_name_is_shared_exempts_nobody() {
         .expect("runs");
     assert!(String::from_utf8_lossy(&o.stderr).contains("matches by name"));
 }
+
+/// An audit whose policy holds an expired exemption warns about it up front, does not apply
+/// it (the identity's failures are `fail`), and lists it in the summary, in report.md under
+/// "Expired exemptions" and in report.json `expired_exemptions`; `--quiet` prints none of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_exemptions_are_listed_and_not_applied() {
+    let server = start_sim(SimConfig {
+        identities: 20,
+        ..SimConfig::default()
+    })
+    .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let example = std::fs::read_to_string(example()).unwrap();
+    let expired = example.replace("expires: 2030-06-30", "expires: 2024-06-30");
+    assert_ne!(expired, example, "the example's migration-bot exemption");
+    let policy = tmp.path().join("expired.yaml");
+    std::fs::write(&policy, expired).unwrap();
+    let policy = policy.display().to_string();
+    let audit_args = |out: &str, quiet: bool| {
+        let mut parts = vec!["audit", "--policy", &policy, "--format", "json,md"];
+        if quiet {
+            parts.push("--quiet");
+        }
+        args(&parts, &tmp.path().join(out))
+    };
+
+    let o = run(&server.url(), audit_args("run", false)).await;
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(": exemption for `old-migration-bot`: expired on 2024-06-30")
+            && err.starts_with("warning: "),
+        "warned before the run:\n{err}"
+    );
+    assert!(
+        err.contains(
+            "\n  expired exemption: `old-migration-bot` (rules: all) expired on 2024-06-30 \
+             and no longer applies\n"
+        ),
+        "listed in the summary:\n{err}"
+    );
+    assert!(
+        !err.contains("matches by name"),
+        "hints are for validate:\n{err}"
+    );
+
+    let report = read_json(&tmp.path().join("run/report.json"));
+    let bot: Vec<&Value> = results(&report)
+        .iter()
+        .filter(|r| r["identity_name"] == "old-migration-bot")
+        .collect();
+    assert!(!bot.is_empty());
+    assert!(bot.iter().all(|r| r["status"] != "exempt"), "{bot:?}");
+    assert!(bot.iter().any(|r| r["status"] == "fail"), "{bot:?}");
+    assert_eq!(
+        report["expired_exemptions"],
+        json!([{"identity": "old-migration-bot", "rules": null, "expires": "2024-06-30",
+                "reason": "Runs the data migration until it ends; tracked in MIG-42.",
+                "owner": "platform@example.com"}])
+    );
+    let md = std::fs::read_to_string(tmp.path().join("run/report.md")).unwrap();
+    let section = md
+        .split("\n## Expired exemptions\n")
+        .nth(1)
+        .expect("an Expired exemptions section");
+    let section = section.split("\n## ").next().unwrap_or_default();
+    assert!(
+        section.contains(
+            "| old-migration-bot | all | 2024-06-30 | platform@example.com | Runs the data \
+             migration until it ends; tracked in MIG-42. |"
+        ),
+        "{section}"
+    );
+    assert!(!section.contains("legacy-vendor-agent"), "{section}");
+
+    let o = run(&server.url(), audit_args("quiet", true)).await;
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("expired"), "{}", stderr(&o));
+}

@@ -27,14 +27,17 @@ fn rules() -> Vec<RuleInfo> {
         RuleInfo {
             id: "token-lifetime".into(),
             severity: Severity::High,
+            description: None,
         },
         RuleInfo {
             id: "network".into(),
             severity: Severity::Critical,
+            description: None,
         },
         RuleInfo {
             id: "oci-usernames".into(),
             severity: Severity::Medium,
+            description: None,
         },
     ]
 }

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod audit;
+mod batches;
 mod client;
 mod config_decode;
 mod demo;
@@ -17,8 +18,10 @@ mod inputs;
 mod patch_answer;
 mod rates;
 mod remediate;
+mod report_content;
 mod sim_api;
 mod support;
 mod terminal;
 mod tls;
+mod validate;
 mod write_safety;

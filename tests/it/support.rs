@@ -58,25 +58,29 @@ impl Run {
     }
 }
 
+/// Variables of the developer's shell the idguard binary never sees in tests: proxies and
+/// Infisical settings.
+pub const CLEARED_ENV: [&str; 13] = [
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "INFISICAL_DOMAIN",
+    "INFISICAL_API_URL",
+    "INFISICAL_TOKEN",
+    "INFISICAL_ORG_ID",
+    "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID",
+    "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET",
+    "IDGUARD_LOG",
+];
+
 /// A command for the idguard binary with a clean environment: no proxies, no Infisical
 /// variables from the developer's shell.
 pub fn idguard() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_idguard"));
-    for var in [
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-        "INFISICAL_DOMAIN",
-        "INFISICAL_API_URL",
-        "INFISICAL_TOKEN",
-        "INFISICAL_ORG_ID",
-        "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID",
-        "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET",
-        "IDGUARD_LOG",
-    ] {
+    for var in CLEARED_ENV {
         cmd.env_remove(var);
     }
     cmd.env("NO_PROXY", "127.0.0.1,localhost");

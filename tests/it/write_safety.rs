@@ -333,6 +333,7 @@ async fn a_failing_journal_stops_the_apply_and_rollback_restores_what_was_writte
             api_url: server.url(),
             org_id: client.org_id().into(),
             action: "apply".into(),
+            filter: None,
         })
         .unwrap();
     sim.clear_request_log();
@@ -414,12 +415,8 @@ async fn rollback_refuses_a_journal_corrupt_in_the_middle() {
     .await;
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains(" → "), "{}", stderr(&o));
-    assert!(stderr(&o).contains("(loosens: "), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("would be loosened again"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("! widens access: "), "{}", stderr(&o));
+    assert!(stderr(&o).contains("widen access again"), "{}", stderr(&o));
 
     let cut = tmp.path().join("cut.jsonl");
     std::fs::write(&cut, format!("{}{{\"type\":\"outc", text)).unwrap();
