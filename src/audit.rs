@@ -29,6 +29,8 @@ pub struct AuditOptions {
     pub concurrency: usize,
     /// The UTC date exemptions are judged against.
     pub today: Date,
+    /// The moment usage (idle time) is judged at.
+    pub now: jiff::Timestamp,
     /// When to stop reading the org (`--max-duration`): what is left is not audited and the
     /// run is incomplete.
     pub stop_at: Option<tokio::time::Instant>,
@@ -105,6 +107,7 @@ pub async fn run(
         .map(|e| (e.identity.as_str(), 0))
         .collect();
     let mut deferred: Vec<(Arc<Identity>, AuthConfig)> = Vec::new();
+    let mut deferred_usage: Vec<(Arc<Identity>, AuthMethod)> = Vec::new();
 
     let mut budget_spent = false;
     loop {
@@ -137,9 +140,11 @@ pub async fn run(
                 if !method.is_known() {
                     outcome.unknown_methods.insert(method.to_string());
                 }
+                let name_held = name_holders.contains_key(identity.name.as_str());
                 match *result {
                     // Judged once the whole listing says whether its name is shared.
-                    Ok(config) if name_holders.contains_key(identity.name.as_str()) => {
+                    Ok(config) if name_held => {
+                        deferred_usage.push((identity.clone(), method));
                         deferred.push((identity, config));
                         continue;
                     }
@@ -166,6 +171,19 @@ pub async fn run(
                 }
                 for finding in &found {
                     sink.write(finding)?;
+                }
+                if name_held {
+                    deferred_usage.push((identity, method));
+                } else {
+                    write_usage(
+                        policy,
+                        &org_id,
+                        &identity,
+                        &method,
+                        opts,
+                        sink,
+                        &mut planner,
+                    )?;
                 }
             }
         }
@@ -207,8 +225,40 @@ pub async fn run(
             sink.write(finding)?;
         }
     }
+    for (identity, method) in deferred_usage {
+        write_usage(
+            &judged,
+            &org_id,
+            &identity,
+            &method,
+            opts,
+            sink,
+            &mut planner,
+        )?;
+    }
     outcome.shared_exemption_names = shared;
     Ok(outcome)
+}
+
+/// Writes the usage results of one identity's method (judged from the listing, whether or
+/// not its config could be read); a stale one also becomes a manual item of the plan.
+fn write_usage(
+    policy: &Policy,
+    org_id: &str,
+    identity: &Identity,
+    method: &AuthMethod,
+    opts: &AuditOptions,
+    sink: &mut ReportSink,
+    planner: &mut Option<&mut PlanBuilder>,
+) -> Result<(), ReportError> {
+    let found = evaluate::usage_findings(policy, org_id, identity, method, opts.now);
+    if let Some(planner) = planner.as_deref_mut() {
+        planner.note_manual(&found);
+    }
+    for finding in &found {
+        sink.write(finding)?;
+    }
+    Ok(())
 }
 
 /// Config GETs in flight: all of the client's slots but one, which the listing keeps.

@@ -10,6 +10,7 @@ mod allowlist;
 mod network;
 mod part;
 mod token;
+mod usage;
 
 use jiff::civil::Date;
 use serde_json::{Map, Value};
@@ -21,6 +22,7 @@ use crate::policy::{Exemption, Policy, Rule};
 use part::Part;
 
 pub use allowlist::{entries as allowlist_entries, field_entries as allowlist_field_entries};
+pub use usage::{NOT_REPORTED_REASON, STALE_REASON, usage_findings};
 
 /// Whether `rule.applies_to` covers this identity and method (before looking at checks).
 pub fn rule_matches(rule: &Rule, identity: &Identity, method: &AuthMethod) -> bool {

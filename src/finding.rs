@@ -104,11 +104,13 @@ pub enum CheckCode {
     Required,
     /// `allowlists[].allowed`: an entry matches no pattern.
     Allowed,
+    /// `usage.max_idle` against the last login (or the day the identity was added).
+    MaxIdle,
 }
 
 impl CheckCode {
     /// Every code.
-    pub const ALL: [CheckCode; 7] = [
+    pub const ALL: [CheckCode; 8] = [
         CheckCode::MaxTtl,
         CheckCode::MaxMaxTtl,
         CheckCode::MaxUses,
@@ -116,6 +118,7 @@ impl CheckCode {
         CheckCode::TrustedIps,
         CheckCode::Required,
         CheckCode::Allowed,
+        CheckCode::MaxIdle,
     ];
 
     /// The kebab-case code used in reports.
@@ -128,6 +131,7 @@ impl CheckCode {
             CheckCode::TrustedIps => "trusted-ips",
             CheckCode::Required => "required",
             CheckCode::Allowed => "allowed",
+            CheckCode::MaxIdle => "max-idle",
         }
     }
 }

@@ -81,6 +81,15 @@ pub struct Rule {
     pub trusted_ips: Option<TrustedIpsCheck>,
     /// Allowlist checks, at most one per field.
     pub allowlists: Vec<AllowlistCheck>,
+    /// Whether the identity is still in use.
+    pub usage: Option<UsageCheck>,
+}
+
+/// `usage`: how long an identity may go without a login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageCheck {
+    /// Seconds since the last login (or, never logged in, since it was added) that fail.
+    pub max_idle: u64,
 }
 
 /// `applies_to`: empty means every identity and every auth method.

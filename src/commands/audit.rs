@@ -115,6 +115,7 @@ pub async fn audit_phase(
     let audit_opts = AuditOptions {
         concurrency,
         today,
+        now: started,
         stop_at: report_args
             .max_duration
             .map(|d| tokio::time::Instant::now() + d),

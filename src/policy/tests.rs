@@ -670,3 +670,38 @@ fn an_invalid_value_is_one_error() {
     );
     assert_eq!(e.len(), 1, "{e:#?}");
 }
+
+/// `usage: {max_idle}` parses as a duration; null, missing, a bad duration and a rule that
+/// mixes usage with config checks are refused where they are written.
+#[test]
+fn usage_checks() {
+    let p = parse(
+        "version: 1\nrules:\n  - id: stale\n    usage: { max_idle: 90d }\n",
+        "p.yaml",
+    )
+    .unwrap();
+    assert_eq!(
+        p.rules[0].usage,
+        Some(UsageCheck {
+            max_idle: 90 * 86_400
+        })
+    );
+    assert_eq!(p.rules[0].access_token, None);
+    let e = errors("version: 1\nrules:\n  - id: stale\n    usage: { max_idle: ~ }\n");
+    assert!(has(&e, "4:24", "checks nothing"), "{e:#?}");
+    let e = errors("version: 1\nrules:\n  - id: stale\n    usage: {}\n");
+    assert!(has(&e, "4:12", "missing required key `max_idle`"), "{e:#?}");
+    let e = errors("version: 1\nrules:\n  - id: stale\n    usage: { max_idle: soon }\n");
+    assert!(has(&e, "4:24", "usage.max_idle"), "{e:#?}");
+    assert_eq!(e.len(), 1, "{e:#?}");
+    let e = errors(
+        "version: 1\nrules:\n  - id: stale\n    usage: { max_idle: 90d }\n    access_token: { max_ttl: 1h }\n",
+    );
+    assert!(has(&e, "4:12", "give it a rule of its own"), "{e:#?}");
+    let e = errors("version: 1\nrules:\n  - id: stale\n    usage: { max_idel: 90d }\n");
+    assert!(
+        e.iter().any(|m| m.contains("did you mean `max_idle`")),
+        "{e:#?}"
+    );
+    assert_eq!(e.len(), 1, "{e:#?}");
+}

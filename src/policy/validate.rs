@@ -15,7 +15,7 @@ use super::node::{Kind, Node};
 use super::suggest::did_you_mean;
 use super::{
     AccessTokenCheck, AllowlistCheck, AppliesTo, Diagnostic, Exemption, Policy, Rule,
-    TrustedIpField, TrustedIpsCheck, Warning, WarningKind,
+    TrustedIpField, TrustedIpsCheck, UsageCheck, Warning, WarningKind,
 };
 use crate::finding::Severity;
 use crate::model::AuthMethod;
@@ -31,10 +31,12 @@ const RULE_KEYS: &[&str] = &[
     "access_token",
     "trusted_ips",
     "allowlists",
+    "usage",
 ];
 const APPLIES_KEYS: &[&str] = &["auth_methods", "identities", "exclude_identities"];
 const TOKEN_KEYS: &[&str] = &["max_ttl", "max_max_ttl", "max_uses", "allow_periodic"];
 const IPS_KEYS: &[&str] = &["allowed_cidrs", "fields", "fallback_cidrs"];
+const USAGE_KEYS: &[&str] = &["max_idle"];
 const ALLOWLIST_KEYS: &[&str] = &["field", "required", "allowed", "default"];
 const EXEMPTION_KEYS: &[&str] = &["identity", "rules", "reason", "owner", "expires"];
 
@@ -532,10 +534,13 @@ fn rule(ctx: &mut Ctx, node: &Node, default_severity: Severity, ids: &mut RuleId
         .get("allowlists")
         .map(|n| allowlists(ctx, n, &label, &methods))
         .unwrap_or_default();
+    let usage = f
+        .get("usage")
+        .and_then(|n| usage(ctx, n, &label, written_id));
 
     // A rule must write at least one check (validity of each is reported separately; a
     // misspelt check key is reported as such).
-    const CHECKS: [&str; 3] = ["access_token", "trusted_ips", "allowlists"];
+    const CHECKS: [&str; 4] = ["access_token", "trusted_ips", "allowlists", "usage"];
     let written = |key: &str| match f.get(key).map(|n| &n.kind) {
         Some(Kind::Map(m)) => !m.is_empty(),
         Some(Kind::Seq(s)) => !s.is_empty(),
@@ -546,7 +551,19 @@ fn rule(ctx: &mut Ctx, node: &Node, default_severity: Severity, ids: &mut RuleId
         let at = CHECKS.iter().find_map(|k| f.get(k)).unwrap_or(node);
         ctx.err(
             at,
-            format!("{label}: no checks (add access_token, trusted_ips or allowlists)"),
+            format!("{label}: no checks (add access_token, trusted_ips, allowlists or usage)"),
+        );
+    }
+
+    if let Some(at) = f.get("usage")
+        && CHECKS[..3].iter().any(|k| f.get(k).is_some())
+    {
+        ctx.err(
+            at,
+            format!(
+                "{label}: usage cannot share a rule with other checks (it is judged from the \
+                 listing, not from a config); give it a rule of its own"
+            ),
         );
     }
 
@@ -558,7 +575,25 @@ fn rule(ctx: &mut Ctx, node: &Node, default_severity: Severity, ids: &mut RuleId
         access_token: access_token.filter(|a| !a.is_empty()),
         trusted_ips,
         allowlists,
+        usage,
     })
+}
+
+/// `usage: {max_idle: 90d}`; `max_idle: ~` checks nothing and is refused.
+fn usage(ctx: &mut Ctx, node: &Node, label: &str, rule: Option<&str>) -> Option<UsageCheck> {
+    let what = format!("{label}: usage");
+    let f = fields(ctx, node, USAGE_KEYS, &what)?;
+    if let Some((_, n)) = f.entries.iter().find(|(k, _)| *k == "max_idle")
+        && n.kind == Kind::Null
+    {
+        ctx.err(
+            n,
+            format!("{what}.max_idle is null (~), so it checks nothing; give it a duration"),
+        );
+        return None;
+    }
+    let n = f.require(ctx, "max_idle", &what)?;
+    duration(ctx, n, label, rule, "usage.max_idle").map(|max_idle| UsageCheck { max_idle })
 }
 
 fn applies_to(ctx: &mut Ctx, node: &Node, label: &str) -> AppliesTo {

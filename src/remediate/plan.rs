@@ -435,6 +435,22 @@ impl PlanBuilder {
         }
     }
 
+    /// Lists the failing results among `findings` whose remediation is manual whatever the
+    /// config says (usage: a stale identity), as manual items.
+    pub fn note_manual(&mut self, findings: &[Finding]) {
+        for f in findings.iter().filter(|f| f.status == Status::Fail) {
+            if let Some(crate::finding::Remediation::Manual { reason, .. }) = &f.remediation {
+                self.manual.push(ManualItem {
+                    identity_id: f.identity_id.clone(),
+                    identity_name: f.identity_name.clone(),
+                    auth_method: f.auth_method.to_string(),
+                    rule: f.rule.clone(),
+                    reason: reason.clone(),
+                });
+            }
+        }
+    }
+
     /// The finished plan, sorted by identity name for a stable file.
     pub fn finish(mut self, api_url: &str, policy: PlanPolicy) -> Plan {
         self.changes.sort_by(|a, b| {
