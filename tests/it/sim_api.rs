@@ -7,8 +7,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use idguard_sim::{
-    self as sim, AuthMethod, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FaultKind, Faults, IdentitySpec,
-    RateLimit, SimConfig, SimServer, SpiffeApi,
+    self as sim, AuditLogs, AuthMethod, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, FaultKind, Faults,
+    IdentitySpec, LastLogin, PlantedKind, RateLimit, SimConfig, SimServer, SpiffeApi, UsageActor,
+    UsageEvent,
 };
 use serde_json::{Value, json};
 
@@ -1371,4 +1372,598 @@ async fn fault_injection_is_seeded() {
     assert!(a.iter().any(Option::is_some) && a.iter().any(Option::is_none));
     assert_eq!(sequence(7).await, a, "same seed, same faults");
     assert_ne!(sequence(8).await, a, "another seed, other faults");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Usage evidence: last logins and the audit log
+
+/// The fixed start of the simulators below, so their generated usage is the same every run.
+const USAGE_NOW: &str = "2026-06-15T12:00:00Z";
+
+fn usage_config() -> SimConfig {
+    SimConfig {
+        now: Some(USAGE_NOW.parse().unwrap()),
+        ..SimConfig::default()
+    }
+}
+
+/// `now - days`, as the ISO string the audit-log query takes.
+fn days_before(now: jiff::Timestamp, days: i64) -> String {
+    let t = now
+        .checked_sub(jiff::SignedDuration::from_hours(24 * days))
+        .unwrap();
+    format!("{}Z", t.strftime("%Y-%m-%dT%H:%M:%S"))
+}
+
+/// A started simulator, a client and its token, for the usage tests.
+struct UsageSim {
+    server: SimServer,
+    c: reqwest::Client,
+    token: String,
+    base: String,
+}
+
+impl UsageSim {
+    async fn start(cfg: SimConfig) -> UsageSim {
+        let (server, c, token) = start(cfg).await;
+        let base = server.url();
+        UsageSim {
+            server,
+            c,
+            token,
+            base,
+        }
+    }
+
+    /// `GET /api/v1/organization/audit-logs?{query}`.
+    async fn audit(&self, query: &str) -> (u16, Value) {
+        let url = format!("{}/api/v1/organization/audit-logs?{query}", self.base);
+        get(&self.c, &url, &self.token).await
+    }
+
+    /// PATCHes `accessTokenTTL` of `id`'s aws-auth config; the status.
+    async fn patch_aws_ttl(&self, id: &str, ttl: u64) -> u16 {
+        let url = config_url(&self.base, &AuthMethod::Aws, id);
+        let body = json!({ "accessTokenTTL": ttl });
+        patch(&self.c, &url, &self.token, body).await.0
+    }
+}
+
+/// The items of an audit-log answer.
+fn items(body: &Value) -> &Vec<Value> {
+    body["auditLogs"].as_array().expect("auditLogs is an array")
+}
+
+fn event_types(body: &Value) -> Vec<String> {
+    items(body)
+        .iter()
+        .map(|i| i["event"]["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn inside_example_policy(ip: &str) -> bool {
+    let ip: std::net::IpAddr = ip.parse().unwrap();
+    ["10.0.0.0/8", "fd00::/8"]
+        .iter()
+        .any(|n| n.parse::<ipnet::IpNet>().unwrap().contains(&ip))
+}
+
+/// Both listings carry `createdAt`, `lastLoginTime` (ISO or null) and `lastLoginAuthMethod`;
+/// the generated org mixes recent, old and missing logins; a login to the simulator and the
+/// test hook move an identity's last login; `orderBy: lastLogin` puts never-used identities
+/// last in both directions; the October-2024 listing has no last-login fields.
+#[tokio::test]
+async fn listings_carry_last_logins() {
+    let (server, c, token) = start(usage_config()).await;
+    let sim = server.handle();
+    let base = server.url();
+    let now: jiff::Timestamp = USAGE_NOW.parse().unwrap();
+    let (status, body) = search(&c, &base, &token, json!({"limit": 100})).await;
+    assert_eq!(status, 200);
+    let found = body["identities"].as_array().unwrap();
+    let age_days = |item: &Value| {
+        item["lastLoginTime"].as_str().map(|t| {
+            let t: jiff::Timestamp = t.parse().unwrap();
+            now.duration_since(t).as_secs() / 86_400
+        })
+    };
+    let mut recent = 0;
+    let mut old = 0;
+    let mut never = 0;
+    for item in found {
+        assert!(item["createdAt"].is_string(), "{item}");
+        match age_days(item) {
+            Some(d) if d < 7 => recent += 1,
+            Some(d) if (100..400).contains(&d) => old += 1,
+            Some(d) if d < 0 => panic!("a login in the future: {item}"),
+            Some(_) => {}
+            None => {
+                never += 1;
+                assert!(item["lastLoginAuthMethod"].is_null(), "{item}");
+            }
+        }
+        if item["lastLoginTime"].is_string() {
+            let method = item["lastLoginAuthMethod"].as_str().unwrap();
+            assert!(AuthMethod::parse_known(method).is_some(), "{method}");
+        }
+    }
+    assert!(
+        recent > old && old > 0 && never > 0,
+        "{recent} {old} {never}"
+    );
+
+    // A login through the demo credential is the auditor's newest login.
+    let auditor = sim.login_identity_id();
+    let before = sim.now();
+    let _ = login(&c, &base).await;
+    let last = sim.last_login(&auditor).unwrap();
+    assert_eq!(last.method, AuthMethod::Universal);
+    assert!(last.at >= before);
+    let org = sim.org_id();
+    let (_, body) = get(
+        &c,
+        &format!("{base}/api/v2/organizations/{org}/identity-memberships?limit=200"),
+        &token,
+    )
+    .await;
+    let mine = body["identityMemberships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["identityId"] == auditor.as_str())
+        .unwrap();
+    assert_eq!(mine["lastLoginAuthMethod"], "universal-auth");
+    let shown: jiff::Timestamp = mine["lastLoginTime"].as_str().unwrap().parse().unwrap();
+    // Shown to the millisecond.
+    let shown_end = shown
+        .checked_add(jiff::SignedDuration::from_millis(1))
+        .unwrap();
+    assert!(shown_end > before, "{mine}");
+
+    // The hook sets and clears; lastLogin order keeps never-used identities last.
+    let quiet = one(&server, AuthMethod::Token, None);
+    let busy = one(&server, AuthMethod::Aws, None);
+    sim.set_last_login(
+        &busy,
+        Some(LastLogin {
+            at: "2020-01-01T00:00:00Z".parse().unwrap(),
+            method: AuthMethod::Aws,
+        }),
+    );
+    sim.set_last_login(&quiet, None);
+    for direction in ["asc", "desc"] {
+        let (status, body) = search(
+            &c,
+            &base,
+            &token,
+            json!({"orderBy": "lastLogin", "orderDirection": direction, "limit": 100}),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let list = body["identities"].as_array().unwrap();
+        let first_never = list
+            .iter()
+            .position(|i| i["lastLoginTime"].is_null())
+            .unwrap();
+        assert!(
+            list[first_never..]
+                .iter()
+                .all(|i| i["lastLoginTime"].is_null())
+        );
+        let times: Vec<&str> = list[..first_never]
+            .iter()
+            .map(|i| i["lastLoginTime"].as_str().unwrap())
+            .collect();
+        let mut sorted = times.clone();
+        sorted.sort_unstable();
+        if direction == "desc" {
+            sorted.reverse();
+        }
+        assert_eq!(times, sorted, "{direction}");
+        let busy_at = list
+            .iter()
+            .position(|i| i["identityId"] == busy.as_str())
+            .unwrap();
+        assert_eq!(list[busy_at]["lastLoginTime"], "2020-01-01T00:00:00.000Z");
+        assert_eq!(list[busy_at]["lastLoginAuthMethod"], "aws-auth");
+        assert!(busy_at < first_never);
+    }
+
+    let (server, c, token) = start(SimConfig {
+        legacy: true,
+        ..usage_config()
+    })
+    .await;
+    let org = server.handle().org_id();
+    let (_, body) = get(
+        &c,
+        &format!(
+            "{}/api/v2/organizations/{org}/identity-memberships",
+            server.url()
+        ),
+        &token,
+    )
+    .await;
+    for m in body["identityMemberships"].as_array().unwrap() {
+        assert!(m.get("lastLoginTime").is_none(), "{m}");
+        assert!(m.get("lastLoginAuthMethod").is_none(), "{m}");
+    }
+}
+
+/// The audit log answers newest first with the real item shape and no total; `actorType` +
+/// `actor`, an `eventType` list and `eventMetadata=identityId=` filter; offset/limit page
+/// through the same order; the default range starts yesterday at midnight.
+#[tokio::test]
+async fn audit_logs_filter_order_and_page() {
+    let u = UsageSim::start(usage_config()).await;
+    let sim = u.server.handle();
+    let now = sim.now();
+    let since = days_before(now, 60);
+
+    let (status, body) = u.audit(&format!("startDate={since}&limit=1000")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body.as_object().unwrap().len(), 1, "only auditLogs: {body}");
+    let all = items(&body);
+    assert!(all.len() > 50, "{}", all.len());
+    let times: Vec<&str> = all
+        .iter()
+        .map(|i| i["createdAt"].as_str().unwrap())
+        .collect();
+    let mut newest_first = times.clone();
+    newest_first.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(times, newest_first);
+    let item = &all[0];
+    for key in [
+        "id",
+        "ipAddress",
+        "userAgent",
+        "userAgentType",
+        "createdAt",
+        "updatedAt",
+        "expiresAt",
+        "orgId",
+        "projectId",
+        "projectName",
+        "event",
+        "actor",
+    ] {
+        assert!(item.get(key).is_some(), "{key} missing from {item}");
+    }
+    assert_eq!(item["orgId"], sim.org_id().as_str());
+
+    // One identity's token uses, by actor.
+    let reads = all
+        .iter()
+        .find(|i| i["event"]["type"] == "get-secrets")
+        .unwrap();
+    let who = reads["actor"]["metadata"]["identityId"].as_str().unwrap();
+    assert_eq!(reads["actor"]["type"], "identity");
+    assert_eq!(
+        reads["actor"]["metadata"]["name"],
+        sim.identity_name(who).unwrap().as_str()
+    );
+    let (_, body) = u
+        .audit(&format!(
+            "startDate={since}&actorType=identity&actor={who}&limit=1000"
+        ))
+        .await;
+    let by_actor = items(&body);
+    assert!(!by_actor.is_empty());
+    assert!(
+        by_actor
+            .iter()
+            .all(|i| i["actor"]["metadata"]["identityId"] == who)
+    );
+    // `actor` without `actorType` is a user id: no identity matches.
+    let (_, body) = u.audit(&format!("startDate={since}&actor={who}")).await;
+    assert!(items(&body).is_empty());
+
+    // Login events name the identity in their metadata, whoever the actor.
+    let (_, body) = u.audit(&format!(
+            "startDate={since}&limit=1000&eventType=login-identity-aws-auth,login-identity-oidc-auth"
+        )).await;
+    let logins = event_types(&body);
+    assert!(!logins.is_empty());
+    assert!(
+        logins
+            .iter()
+            .all(|t| t == "login-identity-aws-auth" || t == "login-identity-oidc-auth")
+    );
+    let login = &items(&body)[0];
+    assert_eq!(
+        login["actor"],
+        json!({"type": "unknownUser", "metadata": {}})
+    );
+    let subject = login["event"]["metadata"]["identityId"].as_str().unwrap();
+    let (_, body) = u
+        .audit(&format!(
+            "startDate={since}&limit=1000&eventMetadata=identityId={subject}"
+        ))
+        .await;
+    assert!(!items(&body).is_empty());
+    assert!(
+        items(&body)
+            .iter()
+            .all(|i| i["event"]["metadata"]["identityId"] == subject)
+    );
+
+    // Paging: offset/limit slices of the same order (eventType keeps the view events out).
+    let query = format!("startDate={since}&eventType=get-secrets");
+    let (_, body) = u.audit(&format!("{query}&limit=1000")).await;
+    let whole: Vec<Value> = items(&body).iter().map(|i| i["id"].clone()).collect();
+    let mut paged = Vec::new();
+    for offset in (0..whole.len()).step_by(7) {
+        let (_, body) = u.audit(&format!("{query}&offset={offset}&limit=7")).await;
+        paged.extend(items(&body).iter().map(|i| i["id"].clone()));
+    }
+    assert_eq!(paged, whole);
+    let (_, body) = u.audit(&query).await;
+    assert_eq!(items(&body).len(), 20.min(whole.len()), "default limit 20");
+
+    // Without dates: from yesterday 00:00 UTC to now.
+    let (status, body) = u.audit("limit=1000").await;
+    assert_eq!(status, 200);
+    let midnight = days_before(now, 1)[..10].to_owned() + "T00:00:00.000Z";
+    assert!(
+        items(&body)
+            .iter()
+            .all(|i| i["createdAt"].as_str().unwrap() >= midnight.as_str())
+    );
+    assert!(items(&body).len() < all.len());
+}
+
+/// `limit` above 1000 and dates more than three months apart are 422 `ValidationFailure`
+/// with zod's issues; an actor type that has no id key refuses `actor` with 400; a negative
+/// offset is a database error.
+#[tokio::test]
+async fn audit_log_queries_are_validated() {
+    let u = UsageSim::start(usage_config()).await;
+    let (status, body) = u.audit("limit=1001").await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"], "ValidationFailure");
+    assert_eq!(body["message"][0]["code"], "too_big");
+    assert_eq!(body["message"][0]["path"], json!(["limit"]));
+    let (status, _) = u.audit("limit=1000").await;
+    assert_eq!(status, 200);
+    let (status, body) = u
+        .audit("startDate=2026-01-01T00:00:00Z&endDate=2026-04-02T00:00:00Z")
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        body["message"][0]["message"],
+        "Dates must be within 3 months"
+    );
+    assert_eq!(body["message"][0]["path"], json!(["endDate"]));
+    let (status, body) = u.audit("startDate=yesterday").await;
+    assert_eq!(status, 422);
+    assert_eq!(body["message"][0]["message"], "Invalid datetime");
+    let (status, body) = u.audit("eventType=get-secrets,no-such-event").await;
+    assert_eq!(status, 422);
+    assert_eq!(body["message"][0]["path"], json!(["eventType", 1]));
+    let (status, body) = u.audit("actorType=unknownUser&actor=x").await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["message"],
+        "Actor type 'unknownUser' does not support filtering by actor ID"
+    );
+    let (status, _) = u.audit("offset=-1").await;
+    assert_eq!(status, 500);
+}
+
+/// A config PATCH is audited as `update-identity-<method>` (metadata `identityId` and the new
+/// values, the acting identity as actor, the caller's address); a universal-auth login as
+/// `login-identity-universal-auth` by the identity; reading the first page as
+/// `view-audit-logs`; a config GET is not audited. The hook adds events and the handle lists
+/// the queries received.
+#[tokio::test]
+async fn what_clients_do_is_audited() {
+    let u = UsageSim::start(usage_config()).await;
+    let sim = u.server.handle();
+    let auditor = sim.login_identity_id();
+    let target = one(&u.server, AuthMethod::Aws, None);
+    let url = config_url(&u.base, &AuthMethod::Aws, &target);
+    // Only what happens from here on (the generated history and `start` have logins of
+    // their own): a millisecond on from now, then a pause so the requests come later still.
+    let t0 = sim
+        .now()
+        .checked_add(jiff::SignedDuration::from_millis(1))
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    let from = format!(
+        "{}.{:03}Z",
+        t0.strftime("%Y-%m-%dT%H:%M:%S"),
+        t0.subsec_millisecond()
+    );
+    let (status, _) = get(&u.c, &url, &u.token).await;
+    assert_eq!(status, 200);
+    assert_eq!(u.patch_aws_ttl(&target, 600).await, 200);
+    let _ = login(&u.c, &u.base).await;
+
+    let query = format!(
+        "startDate={from}&eventType=update-identity-aws-auth,get-identity-aws-auth,\
+         login-identity-universal-auth"
+    );
+    let (_, body) = u.audit(&query).await;
+    assert_eq!(
+        event_types(&body),
+        ["login-identity-universal-auth", "update-identity-aws-auth"]
+    );
+    let update = &items(&body)[1];
+    assert_eq!(update["event"]["metadata"]["identityId"], target.as_str());
+    assert_eq!(update["event"]["metadata"]["accessTokenTTL"], 600);
+    assert_eq!(update["actor"]["type"], "identity");
+    assert_eq!(update["actor"]["metadata"]["identityId"], auditor.as_str());
+    assert_eq!(
+        update["actor"]["metadata"]["name"],
+        sim::LOGIN_IDENTITY_NAME
+    );
+    assert_eq!(update["ipAddress"], "127.0.0.1");
+    let login_event = &items(&body)[0];
+    assert_eq!(
+        login_event["actor"]["metadata"]["identityId"],
+        auditor.as_str()
+    );
+    assert_eq!(
+        login_event["event"]["metadata"]["identityId"],
+        auditor.as_str()
+    );
+    assert!(login_event["event"]["metadata"]["identityUniversalAuthId"].is_string());
+    assert_eq!(login_event["ipAddress"], "127.0.0.1");
+    let (_, body) = u.audit(&format!("eventMetadata=identityId={target}")).await;
+    assert_eq!(event_types(&body), ["update-identity-aws-auth"]);
+    let (_, body) = u.audit("eventType=view-audit-logs&offset=0").await;
+    assert!(
+        !items(&body).is_empty(),
+        "earlier first pages were recorded"
+    );
+
+    let at = sim.now();
+    assert!(sim.add_usage_event(UsageEvent {
+        identity_id: target.clone(),
+        event_type: "get-secrets".into(),
+        actor: UsageActor::Identity,
+        ip: Some("198.51.100.7".parse().unwrap()),
+        at,
+    }));
+    assert!(!sim.add_usage_event(UsageEvent {
+        identity_id: "no-such-identity".into(),
+        event_type: "get-secrets".into(),
+        actor: UsageActor::Identity,
+        ip: None,
+        at,
+    }));
+    let (_, body) = u.audit(&format!("actorType=identity&actor={target}")).await;
+    assert_eq!(event_types(&body), ["get-secrets"]);
+    assert_eq!(items(&body)[0]["ipAddress"], "198.51.100.7");
+    let queries = sim.audit_log_queries();
+    assert_eq!(queries[0], query);
+    assert_eq!(queries.len(), 4);
+}
+
+/// October-2024 differences: `actor` matches user ids only (an identity filter finds
+/// nothing, `eventMetadata=identityId=` works), no login events are stored, any event type
+/// and limit are taken, validation failures are 401, and no last-login fields (see
+/// `listings_carry_last_logins`).
+#[tokio::test]
+async fn audit_logs_on_the_october_2024_server() {
+    let u = UsageSim::start(SimConfig {
+        legacy: true,
+        ..usage_config()
+    })
+    .await;
+    let sim = u.server.handle();
+    let since = days_before(sim.now(), 60);
+    let _ = login(&u.c, &u.base).await;
+    let (status, body) = u.audit(&format!("startDate={since}&limit=5000")).await;
+    assert_eq!(status, 200);
+    let all = items(&body);
+    assert!(!all.is_empty());
+    assert!(all.iter().all(|i| {
+        !i["event"]["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("login-identity-")
+    }));
+    assert!(all.iter().all(|i| i["event"]["type"] != "view-audit-logs"));
+    let who = all[0]["actor"]["metadata"]["identityId"].as_str().unwrap();
+    let (_, body) = u
+        .audit(&format!("startDate={since}&actorType=identity&actor={who}"))
+        .await;
+    assert!(items(&body).is_empty());
+    let target = one(&u.server, AuthMethod::Aws, None);
+    assert_eq!(u.patch_aws_ttl(&target, 900).await, 200);
+    let (_, body) = u.audit(&format!("eventMetadata=identityId={target}")).await;
+    assert_eq!(event_types(&body), ["update-identity-aws-auth"]);
+    assert_eq!(items(&body)[0]["ipAddress"], "127.0.0.1");
+    let (status, _) = u.audit("eventType=anything-goes").await;
+    assert_eq!(status, 200);
+    let (status, body) = u.audit("limit=ten").await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"], "ValidationFailure");
+}
+
+/// Without an audit-log plan the listing answers 200 with nothing and nothing is recorded;
+/// without `audit-logs` read it answers 403 `PermissionDenied`.
+#[tokio::test]
+async fn audit_logs_disabled_or_forbidden() {
+    let u = UsageSim::start(SimConfig {
+        audit_logs: AuditLogs::Disabled,
+        ..usage_config()
+    })
+    .await;
+    let sim = u.server.handle();
+    let since = days_before(sim.now(), 60);
+    let stored = sim.audit_event_count();
+    let target = one(&u.server, AuthMethod::Aws, None);
+    assert_eq!(u.patch_aws_ttl(&target, 900).await, 200);
+    let _ = login(&u.c, &u.base).await;
+    let (status, body) = u.audit(&format!("startDate={since}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({"auditLogs": []}));
+    assert_eq!(sim.audit_event_count(), stored, "nothing recorded");
+
+    sim.set_audit_logs(AuditLogs::Forbidden);
+    let (status, body) = u.audit(&format!("startDate={since}")).await;
+    assert_eq!(status, 403);
+    assert_eq!(body["error"], "PermissionDenied");
+    assert_eq!(body["message"], "You are not allowed to read on audit-logs");
+
+    sim.set_audit_logs(AuditLogs::Enabled);
+    let (status, body) = u.audit(&format!("startDate={since}")).await;
+    assert_eq!(status, 200);
+    assert!(!items(&body).is_empty());
+}
+
+/// The demo org (default seed): some identities breaking the `network` rule of
+/// policies/example.yaml used their token in the last 30 days from an address outside
+/// 10.0.0.0/8 and fd00::/8, others only from inside; no compliant identity was used from
+/// outside.
+#[tokio::test]
+async fn demo_org_network_breakers_are_in_use_from_outside_and_inside() {
+    let u = UsageSim::start(SimConfig::default()).await;
+    let sim = u.server.handle();
+    let breakers: HashSet<String> = sim
+        .planted()
+        .into_iter()
+        .filter(|p| {
+            matches!(
+                p.kind,
+                PlantedKind::TrustedIpsOpen {
+                    field: "accessTokenTrustedIps"
+                } | PlantedKind::TrustedIpsOutside {
+                    field: "accessTokenTrustedIps"
+                }
+            )
+        })
+        .map(|p| p.identity_id)
+        .collect();
+    let since = days_before(sim.now(), 30);
+    let (_, body) = u
+        .audit(&format!(
+            "startDate={since}&eventType=get-secrets&actorType=identity&limit=1000"
+        ))
+        .await;
+    let mut outside = HashSet::new();
+    let mut used = HashSet::new();
+    for item in items(&body) {
+        let who = item["actor"]["metadata"]["identityId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let ip = item["ipAddress"].as_str().unwrap();
+        if !inside_example_policy(ip) {
+            assert!(
+                breakers.contains(&who),
+                "{who} is compliant but used from {ip}"
+            );
+            outside.insert(who.clone());
+        }
+        used.insert(who);
+    }
+    let inside_only: Vec<&String> = breakers
+        .iter()
+        .filter(|b| used.contains(*b) && !outside.contains(*b))
+        .collect();
+    assert!(outside.len() >= 2, "{outside:?}");
+    assert!(inside_only.len() >= 2, "{inside_only:?}");
 }

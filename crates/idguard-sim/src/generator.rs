@@ -104,6 +104,7 @@ impl PlantedKind {
 /// The generated organization.
 pub(crate) struct Generated {
     pub(crate) org: OrgRec,
+    pub(crate) projects: Vec<ProjectRec>,
     pub(crate) identities: Vec<IdentityRec>,
     pub(crate) planted: Vec<Planted>,
     pub(crate) login_identity: String,
@@ -111,6 +112,9 @@ pub(crate) struct Generated {
 
 /// The name of the identity the demo credential logs in as.
 pub const LOGIN_IDENTITY_NAME: &str = "idguard-auditor";
+
+/// The generated identity whose job is over: its usage (`usage.rs`) stopped long ago.
+pub(crate) const RETIRED_IDENTITY_NAME: &str = "old-migration-bot";
 
 const NAME_PREFIXES: [&str; 16] = [
     "ci-deploy",
@@ -171,7 +175,7 @@ pub(crate) fn generate(config: &SimConfig) -> Generated {
                 PlantedKind::Periodic,
             ),
             (
-                "old-migration-bot",
+                RETIRED_IDENTITY_NAME,
                 AuthMethod::Aws,
                 PlantedKind::MaxTtlZero,
             ),
@@ -251,6 +255,7 @@ pub(crate) fn generate(config: &SimConfig) -> Generated {
     }
     Generated {
         org,
+        projects,
         identities,
         planted,
         login_identity: login_id,
@@ -305,6 +310,7 @@ fn identity(
         name,
         project,
         configs,
+        last_login: None,
     }
 }
 

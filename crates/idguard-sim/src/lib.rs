@@ -10,6 +10,11 @@
 //! and speak either version of spiffe-auth's API. It never is more forgiving than Infisical.
 //! Every request is recorded so tests can assert what was sent, how fast and in what order.
 //!
+//! It also serves usage evidence: each identity's last login in the listings and the org's
+//! audit log (`GET /api/v1/organization/audit-logs`), generated for the sample org relative to
+//! [`SimConfig::now`] and extended by what clients do (logins, config PATCHes); the audit log
+//! can be switched off (no audit-log plan) or refused (no `audit-logs` read), see [`AuditLogs`].
+//!
 //! The crate does not depend on idguard: it holds its own model of Infisical ([`AuthMethod`],
 //! the trusted-IP entry in `stored_ip.rs`), so a mistake in the client's model is not mirrored
 //! by the server the client is tested against, and the compiler keeps the simulator out of
@@ -17,15 +22,19 @@
 //!
 //! Module map: this file holds the public API ([`start`], [`SimConfig`], [`SimServer`],
 //! [`Faults`], ...); [`Sim`] the shared state and its test hooks (`state.rs`, records in
-//! `records.rs`); `routes.rs` the HTTP routes, `admin.rs` the `/__sim/*` statistics,
-//! `http.rs` the listener (TLS, dropped connections), `delay.rs` the precise latency,
-//! `limits.rs` the rate limiter, `token.rs` the access tokens, `patch.rs`, `spiffe.rs` and
+//! `records.rs`, its clock in `clock.rs`); `routes.rs` the HTTP routes, `audit_query.rs` the
+//! audit-log query string, `audit_log.rs` the audit log itself, `usage.rs` the generated
+//! usage, `admin.rs` the `/__sim/*` statistics, `http.rs` the listener (TLS, dropped
+//! connections), `delay.rs` the precise latency, `limits.rs` the rate limiter, `token.rs` the access tokens, `patch.rs`, `spiffe.rs` and
 //! `zod.rs` the PATCH validation, `stored_ip.rs` a trusted-IP entry's request and stored
 //! forms, `trusted_ips.rs` the caller's IP check, `generator.rs` the generated org, and
 //! `auth_method.rs` Infisical's list of auth methods.
 
 mod admin;
+mod audit_log;
+mod audit_query;
 mod auth_method;
+mod clock;
 mod delay;
 mod generator;
 mod http;
@@ -38,12 +47,13 @@ mod state;
 mod stored_ip;
 mod token;
 mod trusted_ips;
+mod usage;
 mod zod;
 
 use std::collections::HashSet;
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -95,6 +105,66 @@ pub struct SimConfig {
     pub enforce_trusted_ips: bool,
     /// Which version of Infisical's spiffe-auth API to speak.
     pub spiffe_api: SpiffeApi,
+    /// The simulator's clock at start; `None` = the real clock. The generated usage (last
+    /// logins, audit events, membership `createdAt`) is placed relative to it, so a fixed value
+    /// gives the same org on every run. The clock runs on from there.
+    pub now: Option<jiff::Timestamp>,
+    /// Whether the org has audit logs and the logged-in identity may read them.
+    pub audit_logs: AuditLogs,
+}
+
+/// The org's audit-log plan and the logged-in identity's right to read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuditLogs {
+    /// Events are recorded and `GET /api/v1/organization/audit-logs` serves them.
+    #[default]
+    Enabled,
+    /// No audit-log plan (a paid feature): nothing is recorded and the listing answers 200
+    /// `{"auditLogs": []}`, like "no activity". Events recorded before stay stored and show
+    /// again when switched back to [`AuditLogs::Enabled`].
+    Disabled,
+    /// Events are recorded, but the logged-in identity's role lacks `audit-logs` read: the
+    /// listing answers 403 `PermissionDenied`.
+    Forbidden,
+}
+
+/// An identity's last login, as the listings show it (`lastLoginTime`, `lastLoginAuthMethod`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastLogin {
+    /// When.
+    pub at: jiff::Timestamp,
+    /// Through which method.
+    pub method: AuthMethod,
+}
+
+/// Whom an audit event added with [`Sim::add_usage_event`] names as its actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageActor {
+    /// The identity itself (`actor.type` `identity`, metadata `{name, identityId}`): requests
+    /// made with its token, and universal-auth, JWT and AliCloud logins on newer servers.
+    Identity,
+    /// `actor.type` `unknownUser` with empty metadata: the other methods' logins on newer
+    /// servers, which name the identity only in `event.metadata.identityId`.
+    UnknownUser,
+}
+
+/// One usage event for [`Sim::add_usage_event`]. Its metadata follows the event type:
+/// `login-identity-<method>` gets a login's (`identityId`, `identity<Method>AuthId`,
+/// `identityAccessTokenId`, and `clientSecretId` for universal auth), `get-secrets` a read of
+/// the identity's project (`environment`, `secretPath`, `numberOfSecrets`), anything else
+/// `{identityId}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageEvent {
+    /// The identity the event is about.
+    pub identity_id: String,
+    /// The event type (`get-secrets`, `login-identity-aws-auth`, ...).
+    pub event_type: String,
+    /// The actor.
+    pub actor: UsageActor,
+    /// The caller's address (`ipAddress`); `None` = not recorded (null).
+    pub ip: Option<IpAddr>,
+    /// When (`createdAt`).
+    pub at: jiff::Timestamp,
 }
 
 /// The two versions of Infisical's spiffe-auth API (both over the same stored row; see
@@ -131,6 +201,8 @@ impl Default for SimConfig {
             tls: None,
             enforce_trusted_ips: false,
             spiffe_api: SpiffeApi::default(),
+            now: None,
+            audit_logs: AuditLogs::default(),
         }
     }
 }
@@ -152,6 +224,8 @@ impl fmt::Debug for SimConfig {
             .field("tls", &self.tls.as_ref().map(|_| "<certificate and key>"))
             .field("enforce_trusted_ips", &self.enforce_trusted_ips)
             .field("spiffe_api", &self.spiffe_api)
+            .field("now", &self.now)
+            .field("audit_logs", &self.audit_logs)
             .finish()
     }
 }
@@ -173,7 +247,8 @@ pub struct RateLimit {
 /// Fault injection settings.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Faults {
-    /// Probability (0..1) that a config GET/PATCH (and a listing page when `listing`) faults.
+    /// Probability (0..1) that a config GET/PATCH or an audit-log read (and a listing page
+    /// when `listing`) faults.
     pub rate: f64,
     /// The kinds to choose from, uniformly per faulted request.
     pub kinds: Vec<FaultKind>,

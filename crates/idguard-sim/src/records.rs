@@ -1,10 +1,10 @@
 //! The simulated organization's records: the org, its projects, and each identity with its
-//! stored configs (as Infisical's database holds them). Plain data shared by the generator,
-//! which builds them, and the state, which serves them.
+//! stored configs and last login (as Infisical's database holds them). Plain data shared by the
+//! generator, which builds them, and the state, which serves them.
 
 use serde_json::{Map, Value};
 
-use crate::AuthMethod;
+use crate::{AuthMethod, LastLogin};
 
 /// A project a project-scoped identity belongs to.
 #[derive(Debug, Clone)]
@@ -23,6 +23,8 @@ pub(crate) struct IdentityRec {
     pub(crate) project: Option<ProjectRec>,
     pub(crate) created_at: String,
     pub(crate) configs: Vec<(AuthMethod, Map<String, Value>)>,
+    /// The membership's `lastLoginTime` / `lastLoginAuthMethod`; `None`: never logged in.
+    pub(crate) last_login: Option<LastLogin>,
 }
 
 impl IdentityRec {

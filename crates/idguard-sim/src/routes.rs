@@ -4,9 +4,17 @@
 //!
 //! Routes: universal-auth login, token renew, `/api/v1/identities/details`,
 //! `/api/v1/identities/{id}`, `POST /api/v2/identities/search`,
-//! `GET /api/v2/organizations/{orgId}/identity-memberships`, and GET/PATCH
+//! `GET /api/v2/organizations/{orgId}/identity-memberships`,
+//! `GET /api/v1/organization/audit-logs`, and GET/PATCH
 //! `/api/v1/auth/<method>/identities/{id}` for all 13 methods and for any other method that a
 //! hand-built identity was given.
+//!
+//! What the routes write to the audit log: a universal-auth login (newer servers only: the
+//! October-2024 one stored no login events) and a config PATCH (`update-identity-<method>`,
+//! both versions), and, on newer servers, the reading of the audit log's first page
+//! (`view-audit-logs`). Simplification: Infisical also writes `get-identity-<method>` for every
+//! config GET; the simulator does not, so that an audit of thousands of configs does not flood
+//! the log the tests read.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -22,6 +30,8 @@ use rand::Rng;
 use rand::seq::IndexedRandom;
 use serde_json::{Map, Value, json};
 
+use super::audit_log::{Actor, AuditEvent, EventBody, Login};
+use super::audit_query::{self, QueryError};
 use super::http::ConnInfo;
 use super::limits::Verdict;
 use super::patch::{self, PatchError};
@@ -31,7 +41,8 @@ use super::token::TokenProblem;
 use super::trusted_ips::{self, FORBIDDEN_IP_MESSAGE};
 use super::zod::{self, Seg};
 use super::{FaultKind, LoggedRequest, RequestClass, Sim};
-use crate::AuthMethod;
+use crate::clock::iso_millis;
+use crate::{AuditLogs, AuthMethod, LastLogin};
 
 /// The router: everything goes through [`dispatch`].
 pub(crate) fn router(sim: Sim) -> Router {
@@ -49,6 +60,7 @@ enum Route {
     Identity(String),
     Search,
     Memberships(String),
+    AuditLogs,
     Config { method: AuthMethod, id: String },
     NotFound,
 }
@@ -70,6 +82,7 @@ fn parse_route(
             Route::Identity((*id).to_owned())
         }
         (&Method::POST, ["", "api", "v2", "identities", "search"]) if !legacy => Route::Search,
+        (&Method::GET, ["", "api", "v1", "organization", "audit-logs"]) => Route::AuditLogs,
         (
             &Method::GET,
             [
@@ -104,9 +117,11 @@ fn parse_route(
 fn class_of(route: &Route, method: &Method) -> RequestClass {
     match route {
         Route::Login | Route::Renew => RequestClass::Write,
-        Route::Search | Route::Details | Route::Identity(_) | Route::Memberships(_) => {
-            RequestClass::Read
-        }
+        Route::Search
+        | Route::Details
+        | Route::Identity(_)
+        | Route::Memberships(_)
+        | Route::AuditLogs => RequestClass::Read,
         Route::Config { .. } | Route::NotFound => {
             if method == Method::GET {
                 RequestClass::Read
@@ -255,25 +270,23 @@ async fn handle(req: &Req<'_>, route: Route) -> (Response, Option<FaultKind>) {
             }
             answer
         }
+        Route::AuditLogs => {
+            s.note_audit_query(req.uri.query().unwrap_or(""));
+            // Faults as for a config read.
+            let fault = roll_fault(s, false, None);
+            with_fault(req, fault, audit_logs).await
+        }
         Route::Config { method, id } => {
             if s.faults().forbidden.contains(&id) {
                 if let Err(resp) = authenticate(req) {
                     return (resp, None);
                 }
-                // Infisical's error handler for a CASL ForbiddenError (error-handler.ts):
-                // "You are not allowed to ${action} on ${subjectType}", and in `details` the
-                // role's rules for that action (none: the role lacks it).
                 let action = if *req.method == Method::GET {
                     "read"
                 } else {
                     "edit"
                 };
-                let n = s.req_counter.fetch_add(1, Ordering::Relaxed);
-                let body = json!({"reqId": format!("req-sim{n:08x}"), "statusCode": 403,
-                    "error": "PermissionDenied",
-                    "message": format!("You are not allowed to {action} on identity"),
-                    "details": []});
-                return (json_response(403, &body), None);
+                return (permission_denied(s, action, "identity"), None);
             }
             let fault = roll_fault(s, false, Some(&id));
             if *req.method == Method::GET {
@@ -389,6 +402,18 @@ fn error(s: &Shared, status: u16, error: &str, message: Value) -> Response {
         &json!({"reqId": format!("req-sim{n:08x}"), "statusCode": status, "message": message,
                 "error": error}),
     )
+}
+
+/// Infisical's error handler for a CASL ForbiddenError (`error-handler.ts`): "You are not
+/// allowed to ${action} on ${subjectType}", and in `details` the role's rules for that action
+/// (none: the role lacks it).
+fn permission_denied(s: &Shared, action: &str, subject: &str) -> Response {
+    let n = s.req_counter.fetch_add(1, Ordering::Relaxed);
+    let body = json!({"reqId": format!("req-sim{n:08x}"), "statusCode": 403,
+        "error": "PermissionDenied",
+        "message": format!("You are not allowed to {action} on {subject}"),
+        "details": []});
+    json_response(403, &body)
 }
 
 fn server_error(s: &Shared, status: u16) -> Response {
@@ -643,7 +668,72 @@ fn login(req: &Req<'_>) -> Response {
     };
     let ttl = s.settings.token_ttl;
     let token = auth.issue(&identity_id, &AuthMethod::Universal, &org_id, ttl);
+    drop(auth);
+    note_login(req, &identity_id);
     token_response(&token, ttl)
+}
+
+/// What a successful universal-auth login leaves: the membership's last login (set by `login`
+/// in `services/identity-ua/identity-ua-service.ts`; the newest servers debounce that write,
+/// the simulator does not) and, on newer servers, a `login-identity-universal-auth` event
+/// naming the identity as actor, with the caller's address and user agent. The October-2024
+/// server stored no login events (seen on a real one), and shows no last login.
+fn note_login(req: &Req<'_>, identity_id: &str) {
+    let s = req.shared;
+    let now = s.settings.clock.now();
+    let mut state = s.write();
+    let Some(rec) = state.identities.get_mut(identity_id) else {
+        return;
+    };
+    rec.last_login = Some(LastLogin {
+        at: now,
+        method: AuthMethod::Universal,
+    });
+    if s.settings.legacy {
+        return;
+    }
+    let config_id = rec
+        .config(&AuthMethod::Universal)
+        .and_then(|c| c.get("id"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let body = EventBody::Login(Login {
+        method: AuthMethod::Universal,
+        identity_id: std::sync::Arc::from(identity_id),
+        config_id: std::sync::Arc::from(config_id),
+        token_id: uuid::Uuid::new_v4(),
+        client_secret_id: Some(s.settings.client_secret_id),
+    });
+    let event = request_event(req, (&rec.id, &rec.name), now, body);
+    drop(state);
+    s.record(event);
+}
+
+/// An event of this request, made by the identity `(id, name)` (from the caller's address,
+/// with its `user-agent`, "" when none: `req.headers["user-agent"] ?? ""`).
+fn request_event(
+    req: &Req<'_>,
+    (actor_id, actor_name): (&str, &str),
+    at: jiff::Timestamp,
+    body: EventBody,
+) -> AuditEvent {
+    let ua = req
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    AuditEvent {
+        id: uuid::Uuid::new_v4(),
+        at,
+        ip: Some(req.peer),
+        user_agent: Some(std::sync::Arc::from(ua)),
+        actor: Actor::Identity {
+            id: std::sync::Arc::from(actor_id),
+            name: std::sync::Arc::from(actor_name),
+        },
+        body,
+        project: None,
+    }
 }
 
 fn token_response(token: &str, ttl: Duration) -> Response {
@@ -757,10 +847,26 @@ fn inner_identity(rec: &IdentityRec, org_id: &str, shape: Shape) -> Value {
 }
 
 fn membership(rec: &IdentityRec, org_id: &str, shape: Shape) -> Value {
-    json!({"id": rec.membership_id, "role": "member", "roleId": null, "orgId": org_id,
-           "identityId": rec.id, "createdAt": rec.created_at, "updatedAt": rec.created_at,
-           "lastLoginAuthMethod": null, "lastLoginTime": null,
-           "identity": inner_identity(rec, org_id, shape)})
+    let mut item = json!({"id": rec.membership_id, "role": "member", "roleId": null,
+           "orgId": org_id, "identityId": rec.id, "createdAt": rec.created_at,
+           "updatedAt": rec.created_at, "identity": inner_identity(rec, org_id, shape)});
+    if shape != Shape::Legacy {
+        add_last_login(&mut item, rec);
+    }
+    item
+}
+
+/// `lastLoginAuthMethod` and `lastLoginTime` of the membership (null: never logged in). The
+/// October-2024 server had no such columns.
+fn add_last_login(item: &mut Value, rec: &IdentityRec) {
+    let (method, time) = match &rec.last_login {
+        Some(l) => (json!(l.method.as_str()), json!(iso_millis(l.at))),
+        None => (Value::Null, Value::Null),
+    };
+    if let Some(obj) = item.as_object_mut() {
+        obj.insert("lastLoginAuthMethod".into(), method);
+        obj.insert("lastLoginTime".into(), time);
+    }
 }
 
 fn is_uuid(id: &str) -> bool {
@@ -808,6 +914,85 @@ fn identity(req: &Req<'_>, id: &str) -> Response {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Audit logs
+
+/// `GET /api/v1/organization/audit-logs`: the query is validated (422; 401 on the
+/// October-2024 server), then the org permission `audit-logs` read is checked (403), then an
+/// `actorType` that cannot filter by `actor` is refused (400), then the page is read; without
+/// an audit-log plan it is always empty. Newer servers then record `view-audit-logs` when the
+/// first page (`offset` 0) was read.
+fn audit_logs(req: &Req<'_>) -> Response {
+    let s = req.shared;
+    let actor_id = match authenticate(req) {
+        Ok(actor_id) => actor_id,
+        Err(r) => return r,
+    };
+    let query: HashMap<String, String> = Query::try_from_uri(req.uri)
+        .map(|Query(q)| q)
+        .unwrap_or_default();
+    let legacy = s.settings.legacy;
+    let now = s.settings.clock.now();
+    let extra = s.read().extra_methods.clone();
+    let parsed = match audit_query::parse(&query, legacy, now, &extra) {
+        Ok(parsed) => parsed,
+        Err(QueryError::Validation(issues)) => return validation(s, issues),
+    };
+    let mode = s.audit_mode();
+    if mode == AuditLogs::Forbidden {
+        return permission_denied(s, "read", "audit-logs");
+    }
+    if let Some(actor_type) = parsed.actor_unsupported {
+        return error(
+            s,
+            400,
+            "BadRequest",
+            json!(format!(
+                "Actor type '{actor_type}' does not support filtering by actor ID"
+            )),
+        );
+    }
+    if parsed.bad_paging {
+        // GUESS: Postgres refuses a negative or fractional OFFSET/LIMIT; DatabaseError.
+        return error(s, 500, "DatabaseError", json!("Something went wrong"));
+    }
+    let (org_id, actor) = {
+        let state = s.read();
+        let actor = state
+            .identities
+            .get(&actor_id)
+            .map(|a| (a.id.clone(), a.name.clone()));
+        (state.org.id.clone(), actor)
+    };
+    let items: Vec<Value> = match mode {
+        AuditLogs::Enabled => s
+            .audit()
+            .find(&parsed.filter)
+            .into_iter()
+            .map(|e| e.to_json(&org_id))
+            .collect(),
+        AuditLogs::Disabled | AuditLogs::Forbidden => Vec::new(),
+    };
+    if parsed.first_page
+        && !legacy
+        && let Some((id, name)) = actor
+    {
+        // GUESS: the event's projectId/projectName are left null (the query's projectId
+        // would be recorded; the simulator keeps no project names for it).
+        let body = EventBody::Other {
+            event_type: "view-audit-logs".into(),
+            metadata: Box::default(),
+        };
+        s.record(request_event(
+            req,
+            (&id, &name),
+            s.settings.clock.now(),
+            body,
+        ));
+    }
+    json_response(200, &json!({ "auditLogs": items }))
+}
+
 fn search_item(rec: &IdentityRec, org_id: &str) -> Value {
     let (scope, project_id, project) = match &rec.project {
         Some(p) => (
@@ -817,14 +1002,16 @@ fn search_item(rec: &IdentityRec, org_id: &str) -> Value {
         ),
         None => ("organization", Value::Null, Value::Null),
     };
-    json!({"id": rec.membership_id, "identityId": rec.id, "scope": scope, "orgId": org_id,
-           "projectId": project_id, "project": project, "createdAt": rec.created_at,
-           "updatedAt": rec.created_at, "lastLoginAuthMethod": null, "lastLoginTime": null,
+    let mut item = json!({"id": rec.membership_id, "identityId": rec.id, "scope": scope,
+           "orgId": org_id, "projectId": project_id, "project": project,
+           "createdAt": rec.created_at, "updatedAt": rec.created_at,
            "roles": [{"id": rec.membership_id,
                       "role": if rec.project.is_some() { "viewer" } else { "member" },
                       "customRoleId": null, "customRoleName": null, "customRoleSlug": null,
                       "isTemporary": false}],
-           "identity": inner_identity(rec, org_id, Shape::Search)})
+           "identity": inner_identity(rec, org_id, Shape::Search)});
+    add_last_login(&mut item, rec);
+    item
 }
 
 /// A name filter of v2 search: a plain string (GUESS: equality) or `{$eq|$contains|$in}`.
@@ -948,7 +1135,7 @@ fn search(req: &Req<'_>) -> Response {
         "asc",
         &mut issues,
     ) == "desc";
-    let _ = order_by; // GUESS: every identity has the same role and no login: name order.
+    // GUESS for `role`: every simulated identity has the same role, so name order.
     let mut want_org = true;
     let mut want_project = false;
     match obj.get("scope") {
@@ -982,18 +1169,39 @@ fn search(req: &Req<'_>) -> Response {
         (false, true) => ScopeFilter::Project,
         _ => ScopeFilter::Organization,
     };
-    let (items, total) = page(&state, scope, desc, offset, limit, filter.as_ref(), |rec| {
-        search_item(rec, &state.org.id)
-    });
+    let order = if order_by == "lastLogin" {
+        Order::LastLogin { desc }
+    } else {
+        Order::Name { desc }
+    };
+    let (items, total) = page(
+        &state,
+        scope,
+        order,
+        offset,
+        limit,
+        filter.as_ref(),
+        |rec| search_item(rec, &state.org.id),
+    );
     s.note_listed(&state, &items);
     json_response(200, &json!({"identities": items, "totalCount": total}))
 }
 
-/// One page of the name-ordered ids, mapped; plus the total count.
+/// The order of a listing.
+#[derive(Debug, Clone, Copy)]
+enum Order {
+    /// By name (then id), reversed as a whole when `desc`.
+    Name { desc: bool },
+    /// By last login (`searchIdentitiesV2` in `services/identity/identity-org-dal.ts`):
+    /// identities that never logged in last whatever the direction, ties by membership id.
+    LastLogin { desc: bool },
+}
+
+/// One page of the ids in `order`, mapped; plus the total count.
 fn page(
     state: &OrgState,
     scope: ScopeFilter,
-    desc: bool,
+    order: Order,
     offset: u64,
     limit: u64,
     filter: Option<&NameFilter>,
@@ -1003,41 +1211,52 @@ fn page(
     let offset = usize::try_from(offset).unwrap_or(usize::MAX);
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
     let recs = |i: &String| state.identities.get(i);
-    match filter {
-        None => {
-            let total = ids.len();
-            let iter: Box<dyn Iterator<Item = &String>> = if desc {
-                Box::new(ids.iter().rev())
-            } else {
-                Box::new(ids.iter())
-            };
-            let items = iter
-                .skip(offset)
-                .take(limit)
-                .filter_map(recs)
-                .map(&map)
-                .collect();
-            (items, total)
-        }
-        Some(f) => {
-            let mut matched: Vec<&IdentityRec> = ids
-                .iter()
-                .filter_map(recs)
-                .filter(|r| f.matches(&r.name))
-                .collect();
-            if desc {
-                matched.reverse();
-            }
-            let total = matched.len();
-            let items = matched
-                .into_iter()
-                .skip(offset)
-                .take(limit)
-                .map(map)
-                .collect();
-            (items, total)
-        }
+    if let (Order::Name { desc }, None) = (order, filter) {
+        // Straight off the sorted ids, without collecting the org.
+        let iter: Box<dyn Iterator<Item = &String>> = if desc {
+            Box::new(ids.iter().rev())
+        } else {
+            Box::new(ids.iter())
+        };
+        let items = iter
+            .skip(offset)
+            .take(limit)
+            .filter_map(recs)
+            .map(&map)
+            .collect();
+        return (items, ids.len());
     }
+    let mut matched: Vec<&IdentityRec> = ids
+        .iter()
+        .filter_map(recs)
+        .filter(|r| filter.is_none_or(|f| f.matches(&r.name)))
+        .collect();
+    match order {
+        Order::Name { desc: true } => matched.reverse(),
+        Order::Name { desc: false } => {}
+        Order::LastLogin { desc } => matched.sort_by(|a, b| by_last_login(a, b, desc)),
+    }
+    let total = matched.len();
+    let items = matched
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(map)
+        .collect();
+    (items, total)
+}
+
+/// Last-login order: the newest (`desc`) or oldest first, never-used last, then membership id.
+fn by_last_login(a: &IdentityRec, b: &IdentityRec, desc: bool) -> std::cmp::Ordering {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    let by_time = match (&a.last_login, &b.last_login) {
+        (Some(x), Some(y)) if desc => y.at.cmp(&x.at),
+        (Some(x), Some(y)) => x.at.cmp(&y.at),
+        (Some(_), None) => Less,
+        (None, Some(_)) => Greater,
+        (None, None) => Equal,
+    };
+    by_time.then_with(|| a.membership_id.cmp(&b.membership_id))
 }
 
 fn memberships(req: &Req<'_>, org: &str) -> Response {
@@ -1103,7 +1322,7 @@ fn memberships(req: &Req<'_>, org: &str) -> Response {
     let (items, total) = page(
         &state,
         ScopeFilter::Organization,
-        desc,
+        Order::Name { desc },
         offset,
         limit,
         filter.as_ref(),
@@ -1226,6 +1445,38 @@ fn not_configured_patch(s: &Shared, method: &AuthMethod, id: &str) -> Response {
     }
 }
 
+/// `update-identity-<method>` with `identityId` and the updated values. The universal-auth
+/// fields are those of its PATCH route (`identity-universal-auth-router.ts`); GUESS for the
+/// other methods: the access-token fields only (their routes add their own fields).
+fn update_event(method: &AuthMethod, identity_id: &str, cfg: &Map<String, Value>) -> EventBody {
+    let mut keys = vec![
+        "accessTokenTTL",
+        "accessTokenMaxTTL",
+        "accessTokenTrustedIps",
+        "accessTokenNumUsesLimit",
+    ];
+    if *method == AuthMethod::Universal {
+        keys.extend([
+            "clientSecretTrustedIps",
+            "lockoutEnabled",
+            "lockoutThreshold",
+            "lockoutDurationSeconds",
+            "lockoutCounterResetSeconds",
+        ]);
+    }
+    let mut metadata = Map::new();
+    metadata.insert("identityId".into(), json!(identity_id));
+    for key in keys {
+        if let Some(v) = cfg.get(key) {
+            metadata.insert(key.into(), v.clone());
+        }
+    }
+    EventBody::Other {
+        event_type: format!("update-identity-{}", method.as_str()).into(),
+        metadata: Box::new(metadata),
+    }
+}
+
 fn pretty(method: &AuthMethod) -> &'static str {
     match method {
         AuthMethod::Universal => "Universal Auth",
@@ -1272,14 +1523,19 @@ fn get_config(req: &Req<'_>, method: &AuthMethod, id: &str) -> Response {
 
 fn patch_config(req: &Req<'_>, method: &AuthMethod, id: &str) -> Response {
     let s = req.shared;
-    if let Err(r) = authenticate(req) {
-        return r;
-    }
+    let actor_id = match authenticate(req) {
+        Ok(actor_id) => actor_id,
+        Err(r) => return r,
+    };
     let body = match parse_body(req) {
         Ok(b) => b,
         Err(r) => return r,
     };
     let mut state = s.write();
+    let actor = state
+        .identities
+        .get(&actor_id)
+        .map(|a| (a.id.clone(), a.name.clone()));
     let Some(rec) = state.identities.get_mut(id) else {
         return lookup_error(s, id);
     };
@@ -1311,7 +1567,16 @@ fn patch_config(req: &Req<'_>, method: &AuthMethod, id: &str) -> Response {
                 Value::String(jiff::Timestamp::now().to_string()),
             );
             *cfg = updated;
-            json_response(200, &wrapped(s, method, cfg))
+            let answer = json_response(200, &wrapped(s, method, cfg));
+            let event = actor.map(|(actor_id, actor_name)| {
+                let body = update_event(method, id, cfg);
+                request_event(req, (&actor_id, &actor_name), s.settings.clock.now(), body)
+            });
+            drop(state);
+            if let Some(event) = event {
+                s.record(event);
+            }
+            answer
         }
         Err(PatchError::Validation(issues)) => validation(s, issues),
         Err(PatchError::BadRequest(message)) => error(s, 400, "BadRequest", json!(message)),

@@ -1,6 +1,7 @@
-//! The simulator's shared state: the organization (identities with their stored configs, kept
-//! in a map by id plus name-sorted id lists for paging), tokens and lockouts, faults, rate
-//! limits and the request log; and [`Sim`], the cheap handle tests use to look and poke.
+//! The simulator's shared state: the organization (identities with their stored configs and
+//! last logins, kept in a map by id plus name-sorted id lists for paging), its audit log,
+//! tokens and lockouts, faults, rate limits and the request log; and [`Sim`], the cheap handle
+//! tests use to look and poke.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -11,12 +12,14 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
+use super::audit_log::{AuditEvent, AuditStore, EventBody};
+use super::clock::Clock;
 use super::generator::{self, Planted};
 use super::limits::Limiter;
 use super::records::{IdentityRec, OrgRec};
 use super::token::AuthState;
-use super::{Faults, IdentitySpec, LoggedRequest, RateLimit, SimConfig, SpiffeApi};
-use crate::AuthMethod;
+use super::{Faults, IdentitySpec, LoggedRequest, RateLimit, SimConfig, SpiffeApi, usage};
+use crate::{AuditLogs, AuthMethod, LastLogin, UsageEvent};
 
 /// Which identities a listing covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +104,10 @@ pub(crate) struct Settings {
     pub(crate) ip_allowlisting: bool,
     pub(crate) spiffe_api: SpiffeApi,
     pub(crate) started: Instant,
+    /// The wall clock (see [`SimConfig::now`]).
+    pub(crate) clock: Clock,
+    /// The id of the demo credential's client secret (`clientSecretId` of its login events).
+    pub(crate) client_secret_id: uuid::Uuid,
 }
 
 impl std::fmt::Debug for Settings {
@@ -113,6 +120,7 @@ impl std::fmt::Debug for Settings {
             .field("legacy", &self.legacy)
             .field("ip_allowlisting", &self.ip_allowlisting)
             .field("spiffe_api", &self.spiffe_api)
+            .field("clock", &self.clock)
             .finish()
     }
 }
@@ -132,6 +140,12 @@ pub(crate) struct Shared {
     pub(crate) listing: Mutex<ListingTrack>,
     /// Whether trusted IPs are enforced (see [`SimConfig::enforce_trusted_ips`]).
     pub(crate) enforce_trusted_ips: AtomicBool,
+    /// The org's audit log.
+    pub(crate) audit: Mutex<AuditStore>,
+    /// The audit-log plan and permission (see [`SimConfig::audit_logs`]).
+    pub(crate) audit_mode: Mutex<AuditLogs>,
+    /// The raw query string of every audit-log listing request, in arrival order.
+    pub(crate) audit_queries: Mutex<Vec<String>>,
 }
 
 /// What the listings served so far: every identity a listing page held (with its methods at
@@ -177,6 +191,34 @@ impl Shared {
 
     pub(crate) fn listing(&self) -> MutexGuard<'_, ListingTrack> {
         self.listing.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn audit(&self) -> MutexGuard<'_, AuditStore> {
+        self.audit.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn audit_mode(&self) -> AuditLogs {
+        *self
+            .audit_mode
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps the raw query string of an audit-log listing request.
+    pub(crate) fn note_audit_query(&self, query: &str) {
+        self.audit_queries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(query.to_owned());
+    }
+
+    /// Stores an event, unless the org has no audit-log plan. Lock order: the state lock may
+    /// be held when this takes the audit lock; nothing takes the state lock under the audit
+    /// lock.
+    pub(crate) fn record(&self, event: AuditEvent) {
+        if self.audit_mode() != AuditLogs::Disabled {
+            self.audit().insert(event);
+        }
     }
 
     /// What GET shows of a stored config.
@@ -273,9 +315,26 @@ pub struct Sim {
 }
 
 impl Sim {
-    /// Builds the state (generating the org) without serving it.
+    /// Builds the state (generating the org and its usage) without serving it.
     pub fn new(config: &SimConfig) -> Sim {
-        let generated = generator::generate(config);
+        let mut generated = generator::generate(config);
+        let clock = Clock::new(config.now);
+        let mut events = usage::generate(
+            config.seed,
+            clock.start(),
+            &mut generated.identities,
+            &generated.planted,
+            &generated.projects,
+            &generated.login_identity,
+        );
+        if config.legacy {
+            // The October-2024 server stored no login events (seen on a real one).
+            events.retain(|e| !matches!(e.body, EventBody::Login(_)));
+        }
+        // Its own stream: the generator's first uuid is the org id.
+        let client_secret_id = usage::random_uuid(&mut ChaCha8Rng::seed_from_u64(
+            config.seed.rotate_left(17) ^ 0x5ec7,
+        ));
         let state = State::new(
             generated.org,
             generated.identities,
@@ -294,6 +353,8 @@ impl Sim {
                     ip_allowlisting: config.ip_allowlisting,
                     spiffe_api: config.spiffe_api,
                     started: Instant::now(),
+                    clock,
+                    client_secret_id,
                 },
                 state: RwLock::new(state),
                 auth: Mutex::new(AuthState::default()),
@@ -304,6 +365,9 @@ impl Sim {
                 req_counter: AtomicU64::new(0),
                 listing: Mutex::new(ListingTrack::default()),
                 enforce_trusted_ips: AtomicBool::new(config.enforce_trusted_ips),
+                audit: Mutex::new(AuditStore::new(events)),
+                audit_mode: Mutex::new(config.audit_logs),
+                audit_queries: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -463,6 +527,82 @@ impl Sim {
     /// Empties the request log.
     pub fn clear_request_log(&self) {
         self.shared.log().clear();
+    }
+
+    /// The simulator's current time (its start is [`SimConfig::now`]).
+    pub fn now(&self) -> jiff::Timestamp {
+        self.shared.settings.clock.now()
+    }
+
+    /// An identity's last login (`None`: never, or no such identity).
+    pub fn last_login(&self, identity_id: &str) -> Option<LastLogin> {
+        self.shared
+            .read()
+            .identities
+            .get(identity_id)
+            .and_then(|i| i.last_login.clone())
+    }
+
+    /// Sets an identity's last login, or clears it with `None` (never logged in). No-op when
+    /// the identity does not exist.
+    pub fn set_last_login(&self, identity_id: &str, last: Option<LastLogin>) {
+        if let Some(rec) = self.shared.write().identities.get_mut(identity_id) {
+            rec.last_login = last;
+        }
+    }
+
+    /// Adds an event to the audit log (metadata as [`UsageEvent`] says). Returns false, and
+    /// adds nothing, when the identity does not exist or the org has no audit-log plan.
+    pub fn add_usage_event(&self, event: UsageEvent) -> bool {
+        let built = {
+            let state = self.shared.read();
+            let Some(rec) = state.identities.get(&event.identity_id) else {
+                return false;
+            };
+            let id = Arc::from(rec.id.as_str());
+            let name = Arc::from(rec.name.as_str());
+            let mut e = usage::event_for(
+                &mut rand::rng(),
+                rec,
+                &id,
+                &name,
+                &event.event_type,
+                event.actor,
+                event.ip,
+                event.at,
+            );
+            e.project = rec.project.as_ref().map(usage::project);
+            e
+        };
+        if self.shared.audit_mode() == AuditLogs::Disabled {
+            return false;
+        }
+        self.shared.audit().insert(built);
+        true
+    }
+
+    /// Number of events in the audit log (whatever the audit-log mode).
+    pub fn audit_event_count(&self) -> usize {
+        self.shared.audit().len()
+    }
+
+    /// Switches the audit-log plan and permission (see [`SimConfig::audit_logs`]).
+    pub fn set_audit_logs(&self, mode: AuditLogs) {
+        *self
+            .shared
+            .audit_mode
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = mode;
+    }
+
+    /// The raw (percent-encoded) query string of every `GET /api/v1/organization/audit-logs`
+    /// request so far, in arrival order, whatever its answer.
+    pub fn audit_log_queries(&self) -> Vec<String> {
+        self.shared
+            .audit_queries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
