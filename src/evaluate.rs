@@ -306,6 +306,29 @@ pub fn plan_config(
     config: &AuthConfig,
     today: Date,
 ) -> ConfigChange {
+    plan_config_held(policy, identity, config, today, &Holds::new())
+}
+
+/// Fields a plan must not change, each with the reason (e.g. usage evidence shows an address
+/// in use that a narrowed trusted-IP list would cut off).
+pub type Holds = std::collections::BTreeMap<String, String>;
+
+/// [`plan_config`], except that a rule whose fix would change a held field is not fixed: it is
+/// left manual with the hold's reason. Holding a field only ever writes less.
+pub fn plan_config_held(
+    policy: &Policy,
+    identity: &Identity,
+    config: &AuthConfig,
+    today: Date,
+    holds: &Holds,
+) -> ConfigChange {
+    let held = |patch: &Map<String, Value>| -> Option<String> {
+        let reasons: Vec<&str> = patch
+            .keys()
+            .filter_map(|k| holds.get(k).map(String::as_str))
+            .collect();
+        (!reasons.is_empty()).then(|| reasons.join("; "))
+    };
     let mut state = config.clone();
     let mut touched: Vec<String> = Vec::new();
     let mut fixed: Vec<String> = Vec::new();
@@ -327,6 +350,9 @@ pub fn plan_config(
             let Remediation::Auto { patch, .. } = remediation(&config.method, &parts) else {
                 continue;
             };
+            if held(&patch).is_some() {
+                continue;
+            }
             let next = apply_patch(&state, &patch);
             if next == state {
                 continue;
@@ -393,7 +419,9 @@ pub fn plan_config(
                 }
                 let reason = match remediation(&config.method, &parts) {
                     Remediation::Manual { reason, .. } => reason,
-                    Remediation::Auto { .. } => CONFLICT_REASON.to_owned(),
+                    Remediation::Auto { patch, .. } => {
+                        held(&patch).unwrap_or_else(|| CONFLICT_REASON.to_owned())
+                    }
                 };
                 Some((rule.id.clone(), reason))
             })
