@@ -1,6 +1,8 @@
 //! Usage evidence: what Infisical records of how identities are used. [`evidence`] reads, per
 //! identity, the addresses it logged in from or used its token from (the organization's audit
-//! log); [`availability`] decides once per run whether that log can be trusted as evidence.
+//! log); [`availability`] decides once per run whether that log can be trusted as evidence;
+//! [`lockout`] decides which trusted-IP narrowings the evidence holds back.
 
 pub mod availability;
 pub mod evidence;
+pub mod lockout;
