@@ -9,6 +9,7 @@ mod config_decode;
 mod exemptions;
 mod faults;
 mod files;
+mod findings;
 mod formats;
 mod hostile;
 mod hostile_server;

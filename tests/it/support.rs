@@ -59,7 +59,7 @@ impl Run {
 }
 
 /// A command for the idguard binary with a clean environment: no proxies, no Infisical
-/// variables from the developer's shell.
+/// variables and no colour settings from the developer's shell.
 pub fn idguard() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_idguard"));
     for var in [
@@ -76,6 +76,9 @@ pub fn idguard() -> std::process::Command {
         "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID",
         "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET",
         "IDGUARD_LOG",
+        "NO_COLOR",
+        "CLICOLOR",
+        "CLICOLOR_FORCE",
     ] {
         cmd.env_remove(var);
     }
