@@ -80,9 +80,9 @@ pub fn render(rows: &[Row], hidden: u64, see: Option<&str>, style: TableStyle) -
     if rows.is_empty() {
         return String::new();
     }
-    let lines: Vec<[String; 6]> = rows.iter().flat_map(cells).collect();
+    let lines: Vec<Line> = rows.iter().flat_map(lines_of).collect();
     let mut natural: [usize; 6] = HEADER.map(width_of);
-    for line in &lines {
+    for (_, line) in &lines {
         for (n, cell) in natural.iter_mut().zip(line) {
             *n = (*n).max(width_of(cell));
         }
@@ -94,9 +94,9 @@ pub fn render(rows: &[Row], hidden: u64, see: Option<&str>, style: TableStyle) -
     let mut out = String::new();
     let header = HEADER.map(String::from);
     push_line(&mut out, &header, &widths, |_| paint.header());
-    for (line, severity) in lines.iter().zip(row_severities(rows)) {
+    for (severity, line) in &lines {
         push_line(&mut out, line, &widths, |column| match (column, severity) {
-            (0, Some(s)) => paint.severity(s),
+            (0, Some(s)) => paint.severity(*s),
             _ => Style::new(),
         });
     }
@@ -115,30 +115,23 @@ pub fn render(rows: &[Row], hidden: u64, see: Option<&str>, style: TableStyle) -
     out
 }
 
-/// The severity of each rendered line: `Some` on a result's first line, `None` on its
-/// continuation lines.
-fn row_severities(rows: &[Row]) -> impl Iterator<Item = Option<Severity>> + '_ {
-    rows.iter().flat_map(|r| {
-        let extra = match &r.outcome {
-            RowOutcome::Failed(checks) => checks.len().saturating_sub(1),
-            RowOutcome::Error(_) => 0,
-        };
-        std::iter::once(Some(r.severity)).chain(std::iter::repeat_n(None, extra))
-    })
-}
+/// One rendered line: the result's severity on its first line (`None` on the continuation
+/// lines of further failed checks), and the escaped cells.
+type Line = (Option<Severity>, [String; 6]);
 
-/// The escaped cells of a row's lines: the first with every column, continuation lines
-/// (further failed checks) with only the last two.
-fn cells(row: &Row) -> Vec<[String; 6]> {
+/// The lines of a row: the first with every column, continuation lines (further failed
+/// checks) with only the last two.
+fn lines_of(row: &Row) -> Vec<Line> {
     let first = |field: String, last: String| {
-        [
+        let cells = [
             row.severity.as_str().to_owned(),
             safe(&row.rule).into_owned(),
             safe(&row.identity).into_owned(),
             safe(&row.method).into_owned(),
             field,
             last,
-        ]
+        ];
+        (Some(row.severity), cells)
     };
     match &row.outcome {
         RowOutcome::Error(message) => {
@@ -156,14 +149,8 @@ fn cells(row: &Row) -> Vec<[String; 6]> {
                 if i == 0 {
                     first(field, last)
                 } else {
-                    [
-                        String::new(),
-                        String::new(),
-                        String::new(),
-                        String::new(),
-                        field,
-                        last,
-                    ]
+                    let blank = String::new;
+                    (None, [blank(), blank(), blank(), blank(), field, last])
                 }
             })
             .collect(),
