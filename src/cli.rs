@@ -172,9 +172,25 @@ pub struct ReportArgs {
     /// reports is refused.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Report formats to write, comma-separated.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "json,csv")]
+    /// Report formats to write, comma-separated. `table` writes no file: it prints the
+    /// findings table on stdout (every failing result, unless --show), in place of the one on
+    /// stderr.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "json,csv,html"
+    )]
     pub format: Vec<Format>,
+    /// Rows of the findings table (failing and `error` results, worst first) [default: 20 on
+    /// stderr; every one with --format table]. 0 shows none.
+    #[arg(long, value_name = "N")]
+    pub show: Option<usize>,
+    /// Also print a report on stdout, for pipes (`--stdout json | jq`): report.json as it is
+    /// written to the run folder (json is then written even if --format leaves it out). The
+    /// summary and the findings table stay on stderr.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub stdout: Option<StdoutFormat>,
     /// Compare with a previous run's report.json: results gain a `baseline` field and
     /// diff.json / diff.md are written beside the reports.
     #[arg(long, value_name = "PREV/report.json")]
@@ -186,6 +202,13 @@ pub struct ReportArgs {
     /// reached the run stops, writes its reports marked incomplete and exits 2. Default: none.
     #[arg(long, value_name = "DURATION", value_parser = parse_max_duration)]
     pub max_duration: Option<std::time::Duration>,
+}
+
+/// A report `--stdout` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StdoutFormat {
+    /// report.json.
+    Json,
 }
 
 /// How to reach Infisical. Credentials come from the environment: `INFISICAL_TOKEN`, or

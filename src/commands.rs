@@ -6,6 +6,7 @@ mod audit;
 mod connect;
 mod demo;
 mod diff;
+mod findings;
 mod remediate;
 mod rollback;
 mod sim;

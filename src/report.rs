@@ -5,6 +5,8 @@
 //! A [`ReportSink`] takes findings one at a time as the audit produces them and keeps only
 //! counters; [`ReportSink::finish`] writes the run manifest and summary and moves the files into
 //! place atomically. Reports are finished even when the run stopped partway (marked incomplete).
+//! The sink also keeps the worst failing results for the findings table on the terminal
+//! ([`TopFindings`], bounded) and renders that table ([`table`]).
 
 mod csv_report;
 mod files;
@@ -15,13 +17,16 @@ pub(crate) mod markdown;
 mod sarif;
 mod spool;
 mod summary;
+pub mod table;
+mod top;
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use files::{create_run_dir, write_atomic};
+pub use files::{create_run_dir, mark_latest, write_atomic};
 pub use summary::{Counts, RuleInfo, Summary};
+pub use top::{Keep, TopFindings};
 
 use crate::finding::Finding;
 
@@ -44,6 +49,8 @@ pub enum Format {
     Sarif,
     /// `report.junit.xml`: one JUnit test case per result.
     Junit,
+    /// No file: the findings table (failing and `error` results, worst first) on stdout.
+    Table,
 }
 
 /// Errors while writing reports.
@@ -156,28 +163,31 @@ pub trait FormatWriter: Send {
     fn finish(self: Box<Self>, ctx: &FinishContext<'_>) -> Result<PathBuf, ReportError>;
 }
 
-/// Opens the writer of `format` in `dir`.
-fn open_writer(format: Format, dir: &Path) -> Result<Box<dyn FormatWriter>, ReportError> {
-    Ok(match format {
+/// Opens the writer of `format` in `dir` (none for [`Format::Table`], which is no file).
+fn open_writer(format: Format, dir: &Path) -> Result<Option<Box<dyn FormatWriter>>, ReportError> {
+    Ok(Some(match format {
         Format::Json => Box::new(json_report::JsonReport::create(dir)?),
         Format::Csv => Box::new(csv_report::CsvReport::create(dir)?),
         Format::Markdown => Box::new(markdown::MarkdownReport::create(dir)?),
         Format::Html => Box::new(html::HtmlReport::create(dir)?),
         Format::Sarif => Box::new(sarif::SarifReport::create(dir)?),
         Format::Junit => Box::new(junit::JunitReport::create(dir)?),
-    })
+        Format::Table => return Ok(None),
+    }))
 }
 
 /// Streams findings into the selected report files and counts them.
 pub struct ReportSink {
     writers: Vec<Box<dyn FormatWriter>>,
     counts: Counts,
+    top: TopFindings,
     baseline: Option<Box<dyn Baseline>>,
     dir: PathBuf,
 }
 
 impl ReportSink {
-    /// Opens the report files of `formats` in `dir` (which must exist).
+    /// Opens the report files of `formats` in `dir` (which must exist). No failing result is
+    /// kept for a table until [`ReportSink::keep_worst`] says how many.
     pub fn create(
         dir: &Path,
         formats: &[Format],
@@ -189,13 +199,14 @@ impl ReportSink {
                 unique.push(*f);
             }
         }
-        let writers = unique
-            .into_iter()
-            .map(|f| open_writer(f, dir))
-            .collect::<Result<_, _>>()?;
+        let mut writers = Vec::new();
+        for f in unique {
+            writers.extend(open_writer(f, dir)?);
+        }
         Ok(ReportSink {
             writers,
             counts: Counts::new(rules),
+            top: TopFindings::default(),
             baseline: None,
             dir: dir.to_owned(),
         })
@@ -205,6 +216,17 @@ impl ReportSink {
     /// `baseline` annotation and `diff.json` / `diff.md` are written beside the reports.
     pub fn set_baseline(&mut self, baseline: Box<dyn Baseline>) {
         self.baseline = Some(baseline);
+    }
+
+    /// Keeps the worst failing and `error` results for the findings table (see
+    /// [`TopFindings`]): call before the first [`ReportSink::write`].
+    pub fn keep_worst(&mut self, keep: Keep) {
+        self.top = TopFindings::new(keep);
+    }
+
+    /// The worst failing and `error` results kept so far (the sink then keeps none).
+    pub fn take_worst(&mut self) -> TopFindings {
+        std::mem::take(&mut self.top)
     }
 
     /// Records that one identity was listed (for the summary).
@@ -220,6 +242,7 @@ impl ReportSink {
     /// Writes one finding to every open report and counts it.
     pub fn write(&mut self, finding: &Finding) -> Result<(), ReportError> {
         self.counts.add(finding);
+        self.top.observe(finding);
         if let Some(b) = &mut self.baseline {
             b.observe(finding);
         }

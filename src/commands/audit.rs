@@ -18,7 +18,7 @@ use crate::progress::Progress;
 use crate::remediate::plan::PlanBuilder;
 use crate::report::{self, Annotations, ApiCounts, PolicyRef, ReportSink, RuleInfo, RunInfo};
 
-use super::{connect, validate};
+use super::{connect, findings, validate};
 
 /// Runs `idguard audit`.
 pub async fn run(args: AuditArgs, quiet: bool, stderr: &mut dyn Write) -> Result<Exit, Failure> {
@@ -28,6 +28,7 @@ pub async fn run(args: AuditArgs, quiet: bool, stderr: &mut dyn Write) -> Result
     if !quiet {
         let _ = write!(stderr, "{}", done.human);
     }
+    done.stdout.print()?;
     done.into_exit()
 }
 
@@ -35,8 +36,10 @@ pub async fn run(args: AuditArgs, quiet: bool, stderr: &mut dyn Write) -> Result
 pub struct AuditDone {
     pub exit: Exit,
     pub dir: PathBuf,
-    /// The summary for a person.
+    /// The summary for a person (with the findings table).
     pub human: String,
+    /// What goes to stdout (`--format table`, `--stdout json`).
+    pub stdout: findings::Stdout,
     /// The listing failed partway: the reports are written (incomplete), the run fails.
     pub failure: Option<Failure>,
 }
@@ -91,6 +94,7 @@ pub async fn audit_phase(
     plan: bool,
     quiet: bool,
 ) -> Result<Audited, Failure> {
+    findings::check(report_args)?;
     let started = jiff::Timestamp::now();
     let concurrency = opts.concurrency;
     let client = connect::connect(opts).await?;
@@ -104,7 +108,9 @@ pub async fn audit_phase(
             description: r.description.clone(),
         })
         .collect();
-    let mut sink = ReportSink::create(&dir, &report_args.format, &rules).map_err(io_failure)?;
+    let mut sink =
+        ReportSink::create(&dir, &findings::formats(report_args), &rules).map_err(io_failure)?;
+    sink.keep_worst(findings::keep(report_args, quiet));
     if let Some(prev) = &report_args.baseline {
         let tracker =
             crate::diff::BaselineTracker::load(prev).map_err(|e| Failure::new(Exit::DataErr, e))?;
@@ -169,12 +175,13 @@ pub fn finish_phase(
     let Audited {
         client,
         dir,
-        sink,
+        mut sink,
         outcome,
         today,
         started,
         ..
     } = audited;
+    let worst = sink.take_worst();
     let counts = sink.counts().clone();
     let totals = counts.totals();
     let fixed_at_or_above = adjust
@@ -238,6 +245,10 @@ pub fn finish_phase(
     let files = sink
         .finish(&run, &policy.exemptions, today, annotations)
         .map_err(io_failure)?;
+    if report_args.out.is_none() {
+        report::mark_latest(&dir);
+    }
+    let shown = findings::show(worst, report_args, &files);
 
     let mut human = format!("idguard: {}", counts.human());
     for problem in &run.problems {
@@ -255,6 +266,7 @@ pub fn finish_phase(
             names.join(", ")
         ));
     }
+    human.push_str(&shown.stderr);
     human.push_str(&format!(
         "  api: {} requests, {} retries, {} rate-limited\n",
         stats.requests, stats.retries, stats.rate_limited
@@ -277,6 +289,7 @@ pub fn finish_phase(
         exit,
         dir,
         human,
+        stdout: shown.stdout,
         failure: listing_failure,
     })
 }

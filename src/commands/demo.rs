@@ -80,6 +80,8 @@ pub async fn run(args: DemoArgs, quiet: bool, stderr: &mut dyn Write) -> Result<
             Format::Junit,
         ],
         fail_on: Severity::Low,
+        show: None,
+        stdout: None,
     };
     let done = audit::execute(&policy, &policy_path, opts, &report_args, quiet).await;
     server.shutdown().await;

@@ -182,6 +182,7 @@ pub async fn run(
     if !quiet {
         let _ = write!(stderr, "{}", done.human);
     }
+    done.stdout.print()?;
     writes::journal_result(journal_error)?;
     done.into_exit()
 }

@@ -16,8 +16,8 @@ use super::ReportError;
 
 /// Creates the output folder for a run. With `out` given, that folder is used (created if
 /// missing; refused if it already holds a `report.json`, so a run never overwrites another).
-/// Without it, `reports/<UTC timestamp>/` is created, with a numeric suffix if that exists.
-/// `reports/latest` then points at the new folder. Every folder created here (the run folder
+/// Without it, `reports/<UTC timestamp>/` is created, with a numeric suffix if that exists
+/// ([`mark_latest`] points `reports/latest` at it once its reports are written). Every folder created here (the run folder
 /// and missing parents such as `reports/`) is owner-only, 0700, whatever the umask.
 pub fn create_run_dir(out: Option<&Path>, now: jiff::Timestamp) -> Result<PathBuf, ReportError> {
     create_run_dir_in(Path::new("reports"), out, now)
@@ -77,10 +77,7 @@ pub fn create_run_dir_in(
                 };
                 let dir = base.join(name);
                 match create_private_dir(&dir) {
-                    Ok(()) => {
-                        point_latest(base, &dir);
-                        return Ok(dir);
-                    }
+                    Ok(()) => return Ok(dir),
                     Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                     Err(e) => return Err(io(&dir, e)),
                 }
@@ -149,8 +146,18 @@ fn warn_if_shared(dir: &Path) {
     }
 }
 
-/// Points `reports/latest` at the newest run's folder (a relative symlink, replaced
-/// atomically). Best effort: a failure is logged, never fatal.
+/// Points `reports/latest` at `dir`, a run folder [`create_run_dir`] made under `reports/`.
+/// Called once the run's reports are written, so the link never names a run still in
+/// progress, one that failed before its reports, or an `apply` or `rollback` folder (which
+/// holds only a journal).
+pub fn mark_latest(dir: &Path) {
+    if let Some(base) = dir.parent() {
+        point_latest(base, dir);
+    }
+}
+
+/// Points `base/latest` at `dir` (a relative symlink, replaced atomically). Best effort: a
+/// failure is logged, never fatal.
 fn point_latest(base: &Path, dir: &Path) {
     #[cfg(unix)]
     {
@@ -226,6 +233,11 @@ mod tests {
         let a = create_run_dir_in(&base, None, now).expect("first");
         let b = create_run_dir_in(&base, None, now).expect("second, same second");
         assert_ne!(a, b);
+        assert!(
+            base.join("latest").symlink_metadata().is_err(),
+            "no link before a run's reports are written"
+        );
+        mark_latest(&b);
         #[cfg(unix)]
         for dir in [&base, &a, &b] {
             use std::os::unix::fs::PermissionsExt;

@@ -11,6 +11,7 @@ mod demo;
 mod exemptions;
 mod faults;
 mod files;
+mod findings;
 mod formats;
 mod hostile;
 mod hostile_server;

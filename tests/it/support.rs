@@ -58,9 +58,9 @@ impl Run {
     }
 }
 
-/// Variables of the developer's shell the idguard binary never sees in tests: proxies and
-/// Infisical settings.
-pub const CLEARED_ENV: [&str; 13] = [
+/// Variables of the developer's shell the idguard binary never sees in tests: proxies,
+/// Infisical settings and colour settings.
+pub const CLEARED_ENV: [&str; 16] = [
     "HTTP_PROXY",
     "HTTPS_PROXY",
     "ALL_PROXY",
@@ -74,10 +74,13 @@ pub const CLEARED_ENV: [&str; 13] = [
     "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID",
     "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET",
     "IDGUARD_LOG",
+    "NO_COLOR",
+    "CLICOLOR",
+    "CLICOLOR_FORCE",
 ];
 
 /// A command for the idguard binary with a clean environment: no proxies, no Infisical
-/// variables from the developer's shell.
+/// variables and no colour settings from the developer's shell.
 pub fn idguard() -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_idguard"));
     for var in CLEARED_ENV {
