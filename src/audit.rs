@@ -20,7 +20,10 @@ use crate::model::{AuthConfig, AuthMethod, Identity};
 use crate::policy::Policy;
 use crate::progress::Progress;
 use crate::remediate::plan::PlanBuilder;
-use crate::report::{ReportError, ReportSink};
+use crate::report::{Annotations, ReportError, ReportSink};
+use crate::usage::availability::EvidenceSource;
+use crate::usage::lockout::{self, Known};
+use crate::usage::reader::{EvidenceReader, EvidenceSettings};
 
 /// Settings of one audit.
 #[derive(Debug, Clone)]
@@ -29,8 +32,10 @@ pub struct AuditOptions {
     pub concurrency: usize,
     /// The UTC date exemptions are judged against.
     pub today: Date,
-    /// The moment usage (idle time) is judged at.
+    /// The moment usage (idle time) is judged at, and the end of the evidence window.
     pub now: jiff::Timestamp,
+    /// How usage evidence is read for trusted-IP narrowings.
+    pub evidence: EvidenceSettings,
     /// When to stop reading the org (`--max-duration`): what is left is not audited and the
     /// run is incomplete.
     pub stop_at: Option<tokio::time::Instant>,
@@ -48,6 +53,10 @@ pub struct AuditOutcome {
     /// Exemption names that several identities of the org hold: those exemptions covered
     /// none of them by name.
     pub shared_exemption_names: Vec<String>,
+    /// Where usage evidence came from (`not-needed` when no narrowing needed any).
+    pub usage_evidence: EvidenceSource,
+    /// Usage evidence of the results whose fix narrows trusted IPs, by `finding_id`.
+    pub annotations: Annotations,
 }
 
 /// Audits every identity the client lists, writing findings to `sink`.
@@ -69,6 +78,8 @@ pub async fn run(
 
     let org_id = client.org_id().to_owned();
     let mut outcome = AuditOutcome::default();
+    let reader = EvidenceReader::new(client.clone(), opts.now, opts.evidence);
+    let reader = &reader;
     let identities = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|i| (i, rx)) });
     let fetched = identities
         .flat_map(|identity| {
@@ -90,7 +101,13 @@ pub async fn run(
                     // Boxed: the request's future is a few KiB, and the job futures are moved
                     // into the buffer; a box keeps those moves to a pointer's size.
                     let result = Box::pin(client.get_config(&identity.id, &method)).await;
-                    Done::Fetched(identity, method, Box::new(result))
+                    let usage = match &result {
+                        Ok(config) => {
+                            Box::pin(usage_for(policy, &identity, config, opts.today, reader)).await
+                        }
+                        Err(_) => None,
+                    };
+                    Done::Fetched(identity, method, Box::new(result), usage)
                 }
             }
         })
@@ -106,7 +123,7 @@ pub async fn run(
         .iter()
         .map(|e| (e.identity.as_str(), 0))
         .collect();
-    let mut deferred: Vec<(Arc<Identity>, AuthConfig)> = Vec::new();
+    let mut deferred: Vec<(Arc<Identity>, AuthConfig, Option<Usage>)> = Vec::new();
     let mut deferred_usage: Vec<(Arc<Identity>, AuthMethod)> = Vec::new();
 
     let mut budget_spent = false;
@@ -134,7 +151,7 @@ pub async fn run(
                 }
                 progress.identity_listed(configs);
             }
-            Done::Fetched(identity, method, result) => {
+            Done::Fetched(identity, method, result, usage) => {
                 sink.count_config();
                 progress.config_done();
                 if !method.is_known() {
@@ -145,7 +162,7 @@ pub async fn run(
                     // Judged once the whole listing says whether its name is shared.
                     Ok(config) if name_held => {
                         deferred_usage.push((identity.clone(), method));
-                        deferred.push((identity, config));
+                        deferred.push((identity, config, usage));
                         continue;
                     }
                     Ok(config) => {
@@ -153,8 +170,9 @@ pub async fn run(
                         evaluate::evaluate_into(
                             policy, &org_id, &identity, &config, opts.today, &mut found,
                         );
+                        let holds = hold_back(usage, &mut found, &mut outcome.annotations);
                         if let Some(planner) = planner.as_deref_mut() {
-                            planner.observe(policy, &identity, &config, &found);
+                            planner.observe(policy, &identity, &config, &found, &holds);
                         }
                     }
                     Err(err) => {
@@ -216,10 +234,11 @@ pub async fn run(
         );
         std::borrow::Cow::Owned(policy.with_shared_names(&shared))
     };
-    for (identity, config) in deferred {
+    for (identity, config, usage) in deferred {
         evaluate::evaluate_into(&judged, &org_id, &identity, &config, opts.today, &mut found);
+        let holds = hold_back(usage, &mut found, &mut outcome.annotations);
         if let Some(planner) = planner.as_deref_mut() {
-            planner.observe(&judged, &identity, &config, &found);
+            planner.observe(&judged, &identity, &config, &found, &holds);
         }
         for finding in &found {
             sink.write(finding)?;
@@ -237,6 +256,7 @@ pub async fn run(
         )?;
     }
     outcome.shared_exemption_names = shared;
+    outcome.usage_evidence = reader.source();
     Ok(outcome)
 }
 
@@ -299,7 +319,81 @@ enum Job {
 
 enum Done {
     Listed(u64, Arc<Identity>),
-    Fetched(Arc<Identity>, AuthMethod, Box<Result<AuthConfig, ApiError>>),
+    Fetched(
+        Arc<Identity>,
+        AuthMethod,
+        Box<Result<AuthConfig, ApiError>>,
+        Option<Usage>,
+    ),
+}
+
+/// What is known of an identity's use, for a config whose fix would narrow trusted IPs, and
+/// the narrowings it holds back.
+struct Usage {
+    known: Known,
+    holds: evaluate::Holds,
+}
+
+/// Reads usage evidence when the config's fix would narrow trusted IPs (judged as if no
+/// exemption by name applied, since the name may turn out to be shared).
+async fn usage_for(
+    policy: &Policy,
+    identity: &Identity,
+    config: &AuthConfig,
+    today: Date,
+    reader: &EvidenceReader,
+) -> Option<Usage> {
+    let by_name = policy
+        .exemptions
+        .iter()
+        .any(|e| e.identity == identity.name);
+    let worst = if by_name {
+        std::borrow::Cow::Owned(policy.with_shared_names(std::slice::from_ref(&identity.name)))
+    } else {
+        std::borrow::Cow::Borrowed(policy)
+    };
+    let change = evaluate::plan_config(&worst, identity, config, today);
+    if lockout::narrowed(&change.patch).is_empty() {
+        return None;
+    }
+    let known = reader.known(identity).await;
+    let holds = lockout::holds(&change.patch, &known);
+    Some(Usage { known, holds })
+}
+
+/// Applies the holds to the findings (a failing result whose fix changes a held field becomes
+/// manual with the hold's reason) and records the evidence of every result whose fix narrows
+/// trusted IPs. Returns the holds for the plan.
+fn hold_back(
+    usage: Option<Usage>,
+    found: &mut [crate::finding::Finding],
+    annotations: &mut Annotations,
+) -> evaluate::Holds {
+    let Some(Usage { known, holds }) = usage else {
+        return evaluate::Holds::new();
+    };
+    for f in found.iter_mut() {
+        let Some(crate::finding::Remediation::Auto { patch, .. }) = &f.remediation else {
+            continue;
+        };
+        if lockout::narrowed(patch).is_empty() {
+            continue;
+        }
+        let reasons: Vec<&str> = patch
+            .keys()
+            .filter_map(|k| holds.get(k).map(String::as_str))
+            .collect();
+        if !reasons.is_empty() {
+            f.remediation = Some(crate::finding::Remediation::manual(reasons.join("; ")));
+        }
+        if let Known::Evidence(evidence) = &known {
+            annotations
+                .entry(f.finding_id.clone())
+                .or_default()
+                .insert("usage_evidence".into(), lockout::evidence_json(evidence));
+        }
+    }
+    holds
 }
 
 /// Pages through the listing, sending each identity once.

@@ -202,6 +202,8 @@ pub struct ReportArgs {
     /// reached the run stops, writes its reports marked incomplete and exits 2. Default: none.
     #[arg(long, value_name = "DURATION", value_parser = parse_max_duration)]
     pub max_duration: Option<std::time::Duration>,
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
 }
 
 /// A report `--stdout` prints.
@@ -209,6 +211,19 @@ pub struct ReportArgs {
 pub enum StdoutFormat {
     /// report.json.
     Json,
+}
+
+/// Usage evidence for trusted-IP narrowings (read from the organization's audit log).
+#[derive(Debug, Args)]
+pub struct EvidenceArgs {
+    /// How far back to look for the addresses an identity is used from before its trusted
+    /// IPs are narrowed, e.g. `30d` (at most 90d: Infisical refuses wider ranges).
+    #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_evidence_window)]
+    pub evidence_window: std::time::Duration,
+    /// When the audit log cannot be used as evidence (no audit-log plan, no permission, an
+    /// older server), leave every trusted-IP narrowing to a person instead of planning it.
+    #[arg(long)]
+    pub require_usage_evidence: bool,
 }
 
 /// How to reach Infisical. Credentials come from the environment: `INFISICAL_TOKEN`, or
@@ -328,6 +343,16 @@ pub struct SimArgs {
 fn parse_max_duration(s: &str) -> Result<std::time::Duration, String> {
     match crate::policy::parse_duration_text(s)? {
         0 => Err("must be more than 0".into()),
+        secs => Ok(std::time::Duration::from_secs(secs)),
+    }
+}
+
+fn parse_evidence_window(s: &str) -> Result<std::time::Duration, String> {
+    match crate::policy::parse_duration_text(s)? {
+        0 => Err("must be more than 0".into()),
+        secs if secs > 90 * 86_400 => {
+            Err("at most 90d: Infisical refuses audit-log ranges over three months".into())
+        }
         secs => Ok(std::time::Duration::from_secs(secs)),
     }
 }

@@ -88,6 +88,11 @@ pub struct RunInfo {
     /// What the run found wrong with its inputs, beyond the findings (e.g. an exemption whose
     /// name several identities share, which therefore exempts none of them).
     pub problems: Vec<String>,
+    /// Where usage evidence came from: `audit-logs`, `unavailable` or `not-needed`.
+    pub usage_evidence: &'static str,
+    /// Why it was unavailable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage_evidence_reason: Option<String>,
 }
 
 /// The policy a run used.
@@ -340,6 +345,8 @@ mod tests {
             incomplete_reason: None,
             api: ApiCounts::default(),
             problems: Vec::new(),
+            usage_evidence: "not-needed",
+            usage_evidence_reason: None,
         }
     }
 

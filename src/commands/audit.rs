@@ -122,6 +122,10 @@ pub async fn audit_phase(
         concurrency,
         today,
         now: started,
+        evidence: crate::usage::reader::EvidenceSettings {
+            window: report_args.evidence.evidence_window,
+            require: report_args.evidence.require_usage_evidence,
+        },
         stop_at: report_args
             .max_duration
             .map(|d| tokio::time::Instant::now() + d),
@@ -241,9 +245,12 @@ pub fn finish_phase(
             .iter()
             .map(|name| shared_name_problem(name))
             .collect(),
+        usage_evidence: outcome.usage_evidence.as_str(),
+        usage_evidence_reason: outcome.usage_evidence.reason().map(str::to_owned),
     };
+    let annotations = merged(annotations, &outcome.annotations);
     let files = sink
-        .finish(&run, &policy.exemptions, today, annotations)
+        .finish(&run, &policy.exemptions, today, &annotations)
         .map_err(io_failure)?;
     if report_args.out.is_none() {
         report::mark_latest(&dir);
@@ -255,6 +262,17 @@ pub fn finish_phase(
         human.push_str(&format!("  problem: {}\n", crate::display::safe(problem)));
     }
     human.push_str(&expired_exemptions(&policy.exemptions, today));
+    if let Some(reason) = &run.usage_evidence_reason {
+        human.push_str(&format!(
+            "  usage evidence unavailable: {}; {}\n",
+            crate::display::safe(reason),
+            if report_args.evidence.require_usage_evidence {
+                "trusted-IP narrowings are left to a person (--require-usage-evidence)"
+            } else {
+                "trusted IPs are narrowed without it (--require-usage-evidence holds them)"
+            }
+        ));
+    }
     if !outcome.unknown_methods.is_empty() {
         let names: Vec<_> = outcome
             .unknown_methods
@@ -292,6 +310,17 @@ pub fn finish_phase(
         stdout: shown.stdout,
         failure: listing_failure,
     })
+}
+
+/// The caller's annotations with the audit's own (usage evidence) added.
+fn merged(given: &Annotations, own: &Annotations) -> Annotations {
+    let mut all = given.clone();
+    for (id, extra) in own {
+        all.entry(id.clone())
+            .or_default()
+            .extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    all
 }
 
 /// One summary line per exemption of the policy that has expired on `today`.

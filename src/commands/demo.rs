@@ -68,6 +68,10 @@ pub async fn run(args: DemoArgs, quiet: bool, stderr: &mut dyn Write) -> Result<
     };
     let opts = ConnectOptions::new(server.url(), credentials);
     let report_args = ReportArgs {
+        evidence: crate::cli::EvidenceArgs {
+            evidence_window: std::time::Duration::from_secs(30 * 86_400),
+            require_usage_evidence: false,
+        },
         baseline: None,
         max_duration: None,
         out: args.out,

@@ -418,6 +418,8 @@ fn real_reports_and_baseline_tracker_agree() {
         incomplete_reason: None,
         api: ApiCounts::default(),
         problems: Vec::new(),
+        usage_evidence: "not-needed",
+        usage_evidence_reason: None,
     };
     let rules = [RuleInfo {
         id: "r".into(),

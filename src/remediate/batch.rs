@@ -244,6 +244,7 @@ rules:
             planned_from: Map::new(),
             patch: Map::new(),
             config_sha256: String::new(),
+            held: Default::default(),
         }
     }
 

@@ -74,6 +74,11 @@ pub struct PlannedChange {
     pub patch: Map<String, Value>,
     /// SHA-256 of the live config the plan was computed from.
     pub config_sha256: String,
+    /// Fields this change leaves alone although the policy would change them, with the reason
+    /// (usage evidence shows an address in use that a narrowed trusted-IP list would cut off).
+    /// `apply` computes the change again with the same holds: a hold only ever writes less.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub held: crate::evaluate::Holds,
 }
 
 /// A violation as the plan records it.
@@ -330,6 +335,7 @@ pub fn planned_change(
         planned_from: policy_fields(config),
         patch: patch_body::redacted(&patch_body::build(config, &change.patch)),
         config_sha256: config_sha256(config),
+        held: crate::evaluate::Holds::new(),
     })
 }
 
@@ -416,11 +422,12 @@ impl PlanBuilder {
         identity: &Identity,
         config: &AuthConfig,
         findings: &[Finding],
+        holds: &crate::evaluate::Holds,
     ) {
         if !findings.iter().any(|f| f.status == Status::Fail) {
             return;
         }
-        let change = crate::evaluate::plan_config(policy, identity, config, self.today);
+        let change = crate::evaluate::plan_config_held(policy, identity, config, self.today, holds);
         for (rule, reason) in &change.manual {
             self.manual.push(ManualItem {
                 identity_id: identity.id.clone(),
@@ -430,7 +437,8 @@ impl PlanBuilder {
                 reason: reason.clone(),
             });
         }
-        if let Some(c) = planned_change(&self.org_id, identity, config, &change, findings) {
+        if let Some(mut c) = planned_change(&self.org_id, identity, config, &change, findings) {
+            c.held = holds.clone();
             self.changes.push(c);
         }
     }

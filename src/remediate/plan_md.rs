@@ -214,6 +214,7 @@ rules:
                 planned_from: Map::new(),
                 patch: Map::new(),
                 config_sha256: String::new(),
+                held: Default::default(),
             }],
             manual: vec![ManualItem {
                 identity_id: "id-2".into(),

@@ -200,6 +200,7 @@ mod tests {
             planned_from: Map::new(),
             patch: map(after),
             config_sha256: String::new(),
+            held: Default::default(),
         }
     }
 

@@ -107,7 +107,7 @@ fn problems(org_id: &str, change: &PlannedChange, policy: &Policy, today: Date) 
         scope: IdentityScope::Organization,
         usage: Default::default(),
     };
-    let expected = evaluate::plan_config(policy, &identity, &config, today);
+    let expected = evaluate::plan_config_held(policy, &identity, &config, today, &change.held);
     let mut problems = Vec::new();
     let fields: BTreeSet<&String> = change.after.keys().chain(expected.patch.keys()).collect();
     for field in fields {

@@ -99,6 +99,7 @@ mod tests {
             planned_from: Map::new(),
             patch: after,
             config_sha256: String::new(),
+            held: Default::default(),
         }
     }
 

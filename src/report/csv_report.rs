@@ -163,6 +163,8 @@ mod tests {
             incomplete_reason: None,
             api: crate::report::ApiCounts::default(),
             problems: Vec::new(),
+            usage_evidence: "not-needed",
+            usage_evidence_reason: None,
         };
         let summary = crate::report::Counts::new(&[]).summary();
         let annotations = crate::report::Annotations::new();

@@ -307,6 +307,8 @@ pub(super) mod fixture {
             incomplete_reason: Some("1 config could not be read".into()),
             api: ApiCounts::default(),
             problems: Vec::new(),
+            usage_evidence: "not-needed",
+            usage_evidence_reason: None,
         }
     }
 

@@ -12,13 +12,14 @@ use crate::infisical::{AuditLogQuery, Client, ErrorKind, EventsOf};
 use super::evidence::Window;
 
 /// Where usage evidence comes from in a run (`run.usage_evidence` in report.json).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum EvidenceSource {
     /// The organization's audit log was read.
     AuditLogs,
     /// It could not be used, for this reason.
     Unavailable { reason: String },
-    /// No narrowing was planned and no usage rule needed it.
+    /// No trusted-IP narrowing needed it.
+    #[default]
     NotNeeded,
 }
 

@@ -48,6 +48,27 @@ pub fn narrowed(patch: &Map<String, Value>) -> Vec<(&'static str, Vec<IpNet>)> {
         .collect()
 }
 
+/// Most addresses report.json lists per result.
+const LISTED: usize = 50;
+
+/// The evidence as report.json shows it: `[{address, last_seen, use}]`, latest first.
+pub fn evidence_json(evidence: &Evidence) -> Value {
+    let mut seen: Vec<_> = evidence.addresses.iter().collect();
+    seen.sort_by(|a, b| b.1.last_seen.cmp(&a.1.last_seen).then(a.0.cmp(b.0)));
+    Value::Array(
+        seen.into_iter()
+            .take(LISTED)
+            .map(|(address, seen)| {
+                serde_json::json!({
+                    "address": address.to_string(),
+                    "last_seen": seen.last_seen.to_string(),
+                    "use": match seen.last_use { Use::Login => "login", Use::Token => "token" },
+                })
+            })
+            .collect(),
+    )
+}
+
 /// The holds for the narrowings of `patch` given what is known.
 pub fn holds(patch: &Map<String, Value>, known: &Known) -> Holds {
     let mut out = Holds::new();

@@ -105,6 +105,8 @@ fn run_info() -> RunInfo {
         incomplete_reason: Some("6 configs could not be read".into()),
         api: ApiCounts::default(),
         problems: Vec::new(),
+        usage_evidence: "not-needed",
+        usage_evidence_reason: None,
     }
 }
 

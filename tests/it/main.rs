@@ -24,5 +24,6 @@ mod sim_api;
 mod support;
 mod terminal;
 mod tls;
+mod usage;
 mod validate;
 mod write_safety;

@@ -551,6 +551,14 @@ impl Sim {
         }
     }
 
+    /// Sets when an identity joined the organization (its membership's `createdAt`). No-op
+    /// when the identity does not exist.
+    pub fn set_created_at(&self, identity_id: &str, at: jiff::Timestamp) {
+        if let Some(rec) = self.shared.write().identities.get_mut(identity_id) {
+            rec.created_at = at.to_string();
+        }
+    }
+
     /// Adds an event to the audit log (metadata as [`UsageEvent`] says). Returns false, and
     /// adds nothing, when the identity does not exist or the org has no audit-log plan.
     pub fn add_usage_event(&self, event: UsageEvent) -> bool {

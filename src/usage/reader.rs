@@ -1,0 +1,109 @@
+//! The run's usage-evidence reader: decides once, at the first identity that needs evidence,
+//! whether the audit log is usable (see [`availability`](super::availability)), then reads each
+//! such identity's evidence through the run's client (paced and retried like every read).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::OnceCell;
+
+use crate::infisical::Client;
+use crate::model::{Identity, LastLogin};
+
+use super::availability::{EvidenceSource, probe};
+use super::evidence::{Window, collect};
+use super::lockout::Known;
+
+/// The widest window: Infisical refuses audit-log ranges over three months.
+pub const MAX_WINDOW: Duration = Duration::from_secs(90 * 86_400);
+
+/// How a run uses usage evidence (`--evidence-window`, `--require-usage-evidence`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EvidenceSettings {
+    /// How far back to look; at most [`MAX_WINDOW`].
+    pub window: Duration,
+    /// Hold every narrowing when the evidence is unavailable.
+    pub require: bool,
+}
+
+impl Default for EvidenceSettings {
+    fn default() -> EvidenceSettings {
+        EvidenceSettings {
+            window: Duration::from_secs(30 * 86_400),
+            require: false,
+        }
+    }
+}
+
+/// Reads usage evidence for one run.
+pub struct EvidenceReader {
+    client: Client,
+    window: Window,
+    require: bool,
+    source: OnceCell<EvidenceSource>,
+    /// Per identity, read once for all its configs.
+    known: Mutex<HashMap<String, Arc<OnceCell<Known>>>>,
+}
+
+impl EvidenceReader {
+    /// A reader of the window that ends at `now`.
+    pub fn new(client: Client, now: jiff::Timestamp, settings: EvidenceSettings) -> EvidenceReader {
+        let span = jiff::SignedDuration::try_from(settings.window.min(MAX_WINDOW))
+            .unwrap_or(jiff::SignedDuration::ZERO);
+        EvidenceReader {
+            client,
+            window: Window {
+                since: now.checked_sub(span).unwrap_or(now),
+                until: now,
+            },
+            require: settings.require,
+            source: OnceCell::new(),
+            known: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// What is known of this identity's use: its evidence, why it could not be read, or why
+    /// there is none in this run. Read once per identity, whatever the number of its configs.
+    pub async fn known(&self, identity: &Identity) -> Known {
+        let cell = match self.known.lock() {
+            Ok(mut cells) => cells.entry(identity.id.clone()).or_default().clone(),
+            Err(_) => Arc::new(OnceCell::new()),
+        };
+        cell.get_or_init(|| self.read(identity)).await.clone()
+    }
+
+    async fn read(&self, identity: &Identity) -> Known {
+        let source = self
+            .source
+            .get_or_init(|| {
+                let reports = identity.usage.last_login != LastLogin::NotReported;
+                probe(&self.client, self.window, reports)
+            })
+            .await;
+        match source {
+            EvidenceSource::AuditLogs => {
+                match collect(&self.client, &identity.id, self.window).await {
+                    Ok(evidence) => Known::Evidence(evidence),
+                    Err(e) => Known::Failed(e.to_string()),
+                }
+            }
+            EvidenceSource::Unavailable { reason } => Known::Unavailable {
+                reason: reason.clone(),
+                required: self.require,
+            },
+            EvidenceSource::NotNeeded => Known::Unavailable {
+                reason: "not read".to_owned(),
+                required: self.require,
+            },
+        }
+    }
+
+    /// Where the run's evidence came from: `not-needed` when no identity needed any.
+    pub fn source(&self) -> EvidenceSource {
+        self.source
+            .get()
+            .cloned()
+            .unwrap_or(EvidenceSource::NotNeeded)
+    }
+}
