@@ -6,6 +6,7 @@
 //! counters; [`ReportSink::finish`] writes the run manifest and summary and moves the files into
 //! place atomically. Reports are finished even when the run stopped partway (marked incomplete).
 
+mod after_apply;
 mod csv_report;
 mod files;
 mod html;
@@ -20,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use after_apply::AfterApply;
 pub use files::{create_run_dir, write_atomic};
 pub use summary::{Counts, RuleInfo, Summary};
 
