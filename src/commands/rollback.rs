@@ -7,12 +7,13 @@ use std::io::Write;
 use crate::cli::RollbackArgs;
 use crate::display::safe;
 use crate::exit::{Exit, Failure};
+use crate::progress::WriteProgress;
 use crate::remediate::journal::{self, Entry};
 use crate::remediate::rollback;
 use crate::report;
 
 use super::audit::io_failure;
-use super::{connect, validate, writes};
+use super::{connect, stop, validate, writes};
 
 /// Runs `idguard rollback`.
 pub async fn run(args: RollbackArgs, quiet: bool, stderr: &mut dyn Write) -> Result<Exit, Failure> {
@@ -40,9 +41,14 @@ pub async fn run(args: RollbackArgs, quiet: bool, stderr: &mut dyn Write) -> Res
     let concurrency = args.connection.concurrency as usize;
     let items = rollback::items(&journal);
     if !args.apply {
-        let steps = rollback::rollback(&client, &items, None, concurrency)
-            .await
-            .steps;
+        let run = rollback::rollback(
+            &client,
+            &items,
+            None,
+            &stop::writing(concurrency, WriteProgress::hidden()),
+        )
+        .await;
+        let steps = run.steps;
         let mut loosening = 0;
         for (step, outcome) in &steps {
             let loose = step.loosening();
@@ -103,7 +109,14 @@ pub async fn run(args: RollbackArgs, quiet: bool, stderr: &mut dyn Write) -> Res
                  a rollback restores the state before idguard's writes, looser values included"
             );
         }
-        return Ok(Exit::Ok);
+        if run.not_attempted > 0 {
+            let _ = writeln!(
+                stderr,
+                "idguard: interrupted by Ctrl-C: {} journalled change(s) were not looked at",
+                run.not_attempted
+            );
+        }
+        return Ok(stop::exit_or(Exit::Ok));
     }
     if !writes::confirm(
         args.yes,
@@ -115,15 +128,25 @@ pub async fn run(args: RollbackArgs, quiet: bool, stderr: &mut dyn Write) -> Res
         stderr,
     )? {
         let _ = writeln!(stderr, "idguard: not confirmed; nothing was written");
-        return Ok(Exit::Ok);
+        return Ok(stop::exit_or(Exit::Ok));
     }
     let now = jiff::Timestamp::now();
     let dir = report::create_run_dir(args.out.as_deref(), now).map_err(io_failure)?;
     let (writer, journal_path) = writes::open_journal(&dir, &client, "rollback")?;
-    let run = rollback::rollback(&client, &items, Some(&writer), concurrency).await;
+    let writing = stop::writing(
+        concurrency,
+        WriteProgress::new(!quiet, items.len() as u64, "changed-since"),
+    );
+    let run = stop::writes_unless_forced(
+        &journal_path,
+        rollback::rollback(&client, &items, Some(&writer), &writing),
+    )
+    .await?;
+    writing.progress.finish();
+    let interrupted = writing.interrupt.requested();
     let outcomes: Vec<_> = run.steps.into_iter().map(|(_, o)| o).collect();
     let (lines, failed) = writes::summarise(&outcomes, run.not_attempted);
-    if !quiet || run.journal_error.is_some() {
+    if !quiet || run.journal_error.is_some() || interrupted {
         for l in lines {
             let _ = writeln!(stderr, "idguard: {l}");
         }
@@ -133,6 +156,21 @@ pub async fn run(args: RollbackArgs, quiet: bool, stderr: &mut dyn Write) -> Res
             journal_path.display()
         );
     }
+    if interrupted {
+        let notes = stop::interrupted_writes(
+            &outcomes,
+            run.not_attempted,
+            &journal_path,
+            Some(&args.journal),
+        );
+        for l in notes {
+            let _ = writeln!(stderr, "idguard: {l}");
+        }
+    }
     writes::journal_result(run.journal_error)?;
-    Ok(if failed { Exit::WriteFailed } else { Exit::Ok })
+    Ok(stop::exit_or(if failed {
+        Exit::WriteFailed
+    } else {
+        Exit::Ok
+    }))
 }

@@ -2,13 +2,14 @@
 //! there `--yes` is required), which identity idguard runs as and the changes held back because
 //! of it, opening the journal, and summarising the outcomes of the writes.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::display::safe;
 use crate::exit::{Exit, Failure};
 use crate::infisical::Client;
+use crate::interrupt::Interrupt;
 use crate::remediate::apply::ChangeOutcome;
 use crate::remediate::journal::{Entry, JournalError, JournalWriter, Outcome};
 use crate::remediate::plan::ManualItem;
@@ -34,14 +35,14 @@ pub fn confirm(yes: bool, question: &str, stderr: &mut dyn Write) -> Result<bool
     }
     let _ = write!(stderr, "{question} Type `yes` to continue: ");
     let _ = stderr.flush();
-    let mut answer = String::new();
-    stdin.lock().read_line(&mut answer).map_err(|e| {
+    // Ctrl-C at the prompt answers no.
+    let answer = Interrupt::process().read_line().map_err(|e| {
         Failure::new(
             Exit::Usage,
             anyhow::anyhow!("cannot read the confirmation: {e}"),
         )
     })?;
-    Ok(answer.trim() == "yes")
+    Ok(answer.is_some_and(|a| a.trim() == "yes"))
 }
 
 /// Opens a new journal in `dir` and writes its `begin` line.

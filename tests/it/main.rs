@@ -13,6 +13,7 @@ mod formats;
 mod hostile;
 mod hostile_server;
 mod inputs;
+mod interrupt;
 mod patch_answer;
 mod rates;
 mod remediate;
