@@ -23,7 +23,7 @@ pub struct Progress {
 impl Progress {
     /// A bar on stderr when `enabled` and stderr is a terminal; otherwise silent.
     pub fn new(enabled: bool) -> Progress {
-        let bar = style::stderr_bar(enabled, 0, style::audit_template);
+        let bar = style::stderr_bar(enabled, None, style::audit_template);
         Progress {
             bar,
             listed: AtomicU64::new(0),

@@ -32,11 +32,12 @@ pub(super) fn write_template(width: u16) -> &'static str {
     }
 }
 
-/// A bar of `len` steps on stderr with the template `template` picks for the terminal's
-/// width, when `enabled` and stderr is a terminal; otherwise `None` (silent).
+/// A bar of `len` steps (`None`: not known yet, an empty bar) on stderr with the template
+/// `template` picks for the terminal's width, when `enabled` and stderr is a terminal;
+/// otherwise `None` (silent).
 pub(super) fn stderr_bar(
     enabled: bool,
-    len: u64,
+    len: Option<u64>,
     template: fn(u16) -> &'static str,
 ) -> Option<ProgressBar> {
     let stderr = std::io::stderr();
@@ -44,7 +45,7 @@ pub(super) fn stderr_bar(
         return None;
     }
     let width = terminal_size::terminal_size_of(&stderr).map_or(DEFAULT_WIDTH, |(w, _)| w.0);
-    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
     bar.set_style(style(template(width)));
     bar.enable_steady_tick(Duration::from_millis(200));
     Some(bar)

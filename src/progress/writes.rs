@@ -36,7 +36,7 @@ impl WriteProgress {
     /// silent. `skipped_label` names the [`Tally::Skipped`] count.
     pub fn new(enabled: bool, total: u64, skipped_label: &'static str) -> WriteProgress {
         let progress = WriteProgress {
-            bar: style::stderr_bar(enabled, total, style::write_template),
+            bar: style::stderr_bar(enabled, Some(total), style::write_template),
             skipped_label,
             verified: AtomicU64::new(0),
             skipped: AtomicU64::new(0),
