@@ -7,7 +7,7 @@
 //! signal; [`listen_for_ctrl_c`] connects the process-wide one ([`Interrupt::process`]) to
 //! SIGINT. What a stopped command says and exits with is the commands' business.
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead, IsTerminal, Write};
 use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -143,8 +143,9 @@ fn start_listener(interrupt: Interrupt) -> io::Result<()> {
                     interrupt.press();
                     if *interrupt.presses.borrow() == 1 {
                         let mut stderr = io::stderr().lock();
-                        // On its own line, below a progress bar that may be drawn there.
-                        let _ = writeln!(stderr, "\n{FIRST_PRESS}");
+                        // On a terminal, on its own line below a bar or prompt drawn there.
+                        let start = if stderr.is_terminal() { "\n" } else { "" };
+                        let _ = writeln!(stderr, "{start}{FIRST_PRESS}");
                     }
                 }
             });
