@@ -3,8 +3,9 @@
 //! config as it arrives → stream the findings into the report sink.
 //!
 //! Nothing is dropped: a config that could not be read gives `error` findings for every rule
-//! that could apply to it, and a listing that fails partway is returned to the caller, who marks
-//! the run incomplete. Memory holds the identities in flight, not the org.
+//! that could apply to it, and a listing that fails partway (or is cut short by `--max-duration`
+//! or Ctrl-C, which start no further request) is returned to the caller, who marks the run
+//! incomplete. Memory holds the identities in flight, not the org.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use tokio::sync::mpsc;
 use crate::display::safe;
 use crate::evaluate;
 use crate::infisical::{ApiError, Client};
+use crate::interrupt::Interrupt;
 use crate::model::{AuthConfig, AuthMethod, Identity};
 use crate::policy::Policy;
 use crate::progress::Progress;
@@ -39,6 +41,9 @@ pub struct AuditOptions {
     /// When to stop reading the org (`--max-duration`): what is left is not audited and the
     /// run is incomplete.
     pub stop_at: Option<tokio::time::Instant>,
+    /// Ctrl-C: when pressed, no further request is started and the requests in flight are
+    /// dropped (reads only); what was read is reported and the run is incomplete.
+    pub interrupt: Interrupt,
 }
 
 /// What the caller needs to know beyond the findings.
@@ -126,18 +131,26 @@ pub async fn run(
     let mut deferred: Vec<(Arc<Identity>, AuthConfig, Option<Usage>)> = Vec::new();
     let mut deferred_usage: Vec<(Arc<Identity>, AuthMethod)> = Vec::new();
 
-    let mut budget_spent = false;
+    let mut stopped = None;
+    let mut budget = std::pin::pin!(async {
+        match opts.stop_at {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    });
+    let mut interrupted = std::pin::pin!(opts.interrupt.stopped());
     loop {
-        let next = match opts.stop_at {
-            Some(at) => tokio::select! {
-                done = fetched.next() => done,
-                () = tokio::time::sleep_until(at) => {
-                    lister.abort();
-                    budget_spent = true;
-                    break;
-                }
-            },
-            None => fetched.next().await,
+        let next = tokio::select! {
+            biased;
+            () = &mut interrupted => {
+                stopped = Some(ListingError::Interrupted);
+                break;
+            }
+            () = &mut budget => {
+                stopped = Some(ListingError::Budget);
+                break;
+            }
+            done = fetched.next() => done,
         };
         let Some(done) = next else { break };
         match done {
@@ -207,8 +220,9 @@ pub async fn run(
         }
     }
 
-    outcome.listing_error = if budget_spent {
-        Some(ListingError::Budget)
+    outcome.listing_error = if stopped.is_some() {
+        lister.abort();
+        stopped
     } else {
         match lister.await {
             Ok(Ok(())) => None,
@@ -308,6 +322,9 @@ pub enum ListingError {
     /// `--max-duration` was reached before every identity was audited.
     #[error("the run reached --max-duration before every identity was audited")]
     Budget,
+    /// Ctrl-C was pressed before every identity was audited.
+    #[error("the run was interrupted (Ctrl-C) before every identity was audited")]
+    Interrupted,
 }
 
 enum Job {

@@ -10,6 +10,7 @@ mod findings;
 mod remediate;
 mod rollback;
 mod sim;
+mod stop;
 mod validate;
 mod writes;
 
@@ -23,12 +24,12 @@ pub fn run(cli: Cli, stderr: &mut dyn Write) -> Result<Exit, Failure> {
     let quiet = cli.output.quiet;
     match cli.command {
         Command::Validate { policy } => validate::run(&policy, quiet, stderr),
-        Command::Audit(args) => block_on(audit::run(args, quiet, stderr)),
-        Command::Remediate(args) => block_on(remediate::run(args, quiet, stderr)),
-        Command::Apply(args) => block_on(apply::run(args, quiet, stderr)),
-        Command::Rollback(args) => block_on(rollback::run(args, quiet, stderr)),
+        Command::Audit(args) => block_on_interruptible(audit::run(args, quiet, stderr)),
+        Command::Remediate(args) => block_on_interruptible(remediate::run(args, quiet, stderr)),
+        Command::Apply(args) => block_on_interruptible(apply::run(args, quiet, stderr)),
+        Command::Rollback(args) => block_on_interruptible(rollback::run(args, quiet, stderr)),
         Command::Diff(args) => diff::run(&args, stderr),
-        Command::Demo(args) => block_on(demo::run(args, quiet, stderr)),
+        Command::Demo(args) => block_on_interruptible(demo::run(args, quiet, stderr)),
         Command::Sim(args) => block_on_server(sim::run(args, stderr)),
     }
 }
@@ -40,6 +41,22 @@ fn block_on<F: std::future::Future<Output = Result<Exit, Failure>>>(
     fut: F,
 ) -> Result<Exit, Failure> {
     runtime(tokio::runtime::Builder::new_current_thread())?.block_on(fut)
+}
+
+/// [`block_on`] with Ctrl-C stopping the command cleanly (it watches the process-wide switch)
+/// and a second Ctrl-C dropping it where it is: every temp file is removed as it is dropped,
+/// and the exit code is 130.
+fn block_on_interruptible<F: std::future::Future<Output = Result<Exit, Failure>>>(
+    fut: F,
+) -> Result<Exit, Failure> {
+    if let Err(e) = crate::interrupt::listen_for_ctrl_c() {
+        tracing::warn!("Ctrl-C will stop idguard without cleaning up: {e}");
+    }
+    block_on(async {
+        stop::unless_forced(fut)
+            .await
+            .unwrap_or_else(|| Err(stop::forced()))
+    })
 }
 
 /// Runs the simulator on a multi-threaded runtime (it serves many connections at once).

@@ -25,6 +25,9 @@ pub enum Exit {
     IoErr = 74,
     /// Authentication or permission failure.
     NoPerm = 77,
+    /// Stopped by Ctrl-C (SIGINT, 128 + 2): what was written is journalled; an audit's
+    /// reports, when written, are marked incomplete.
+    Interrupted = 130,
 }
 
 impl Exit {
@@ -33,11 +36,13 @@ impl Exit {
         self as u8
     }
 
-    /// The exit code of a run whose listing worked, in order of precedence: `error` results
-    /// (incomplete), then a refused apply, then a write that failed or did not verify, then
+    /// The exit code of a run whose listing worked, in order of precedence: a stop by Ctrl-C,
+    /// then `error` results (incomplete), then a refused apply, then a write that failed or did not verify, then
     /// findings at or above `--fail-on` still failing.
     pub fn of_run(outcome: &RunOutcome) -> Exit {
-        if outcome.errors > 0 {
+        if outcome.interrupted {
+            Exit::Interrupted
+        } else if outcome.errors > 0 {
             Exit::Incomplete
         } else if outcome.refused {
             Exit::Refused
@@ -54,6 +59,8 @@ impl Exit {
 /// What a run whose listing worked adds up to, for [`Exit::of_run`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RunOutcome {
+    /// Ctrl-C stopped the writes (exit 130 wins: the person asked to stop).
+    pub interrupted: bool,
     /// Results that are `error`.
     pub errors: u64,
     /// The blast-radius guard refused the apply.
@@ -130,7 +137,17 @@ mod tests {
 
     #[test]
     fn errors_win_over_writes_and_findings() {
+        let stopped = RunOutcome {
+            interrupted: true,
+            errors: 1,
+            refused: true,
+            write_failed: true,
+            still_failing: 3,
+        };
+        assert_eq!(Exit::of_run(&stopped), Exit::Interrupted);
+        assert_eq!(Exit::Interrupted.code(), 130);
         let all = RunOutcome {
+            interrupted: false,
             errors: 1,
             refused: true,
             write_failed: true,

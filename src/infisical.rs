@@ -34,6 +34,7 @@ pub use options::{
 };
 pub use transport::ApiStats;
 
+use crate::interrupt::Interrupt;
 use crate::model::{AuthConfig, AuthMethod, ConfigDecodeError};
 use http::{HttpClient, HttpOptions, ProxyConfig};
 use session::Session;
@@ -204,11 +205,26 @@ impl Client {
         method: &AuthMethod,
         body: &Map<String, Value>,
     ) -> Result<(), ApiError> {
+        self.patch_config_unless(identity_id, method, body, None)
+            .await
+    }
+
+    /// [`Client::patch_config`], except that once `stop` is pressed before the PATCH's turn
+    /// comes (rate limit, concurrency, a 429 pause), it is not sent at all:
+    /// [`ApiError::Stopped`], nothing written. A PATCH already sent is finished.
+    pub async fn patch_config_unless(
+        &self,
+        identity_id: &str,
+        method: &AuthMethod,
+        body: &Map<String, Value>,
+        stop: Option<&Interrupt>,
+    ) -> Result<(), ApiError> {
         // Sent again only when no 2xx came back (5xx, 408, 429, connection errors, timeouts): a
         // PATCH sets absolute values, so sending it twice leaves the same state. After a 2xx it
         // is never sent again, even when its answer cannot be decoded or is cut short.
         let mut req = self.config_request(Method::PATCH, identity_id, method, Class::Write)?;
         req.set_json(&Value::Object(body.clone()));
+        req.stop = stop.cloned();
         self.inner
             .transport
             .execute_write(&req, Some(&self.inner.session as &dyn TokenHolder))

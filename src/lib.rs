@@ -14,7 +14,8 @@
 //! - [`evaluate`]: pure evaluation of a policy against one config (no I/O).
 //! - [`infisical`]: the HTTP client (login, listing, per-method GET/PATCH, retries, rate limits).
 //! - [`audit`]: listing → bounded concurrent fetch → evaluate → stream to report writers.
-//! - [`progress`]: the progress bar on stderr (terminals only).
+//! - [`progress`]: the progress bars on stderr, for audits and for writes (terminals only).
+//! - [`interrupt`]: Ctrl-C as a request to stop cleanly (the switch every long run watches).
 //! - [`report`]: the report writers (JSON, CSV, Markdown, HTML, SARIF, JUnit) and the human
 //!   summary.
 //! - [`input`]: local input files read through a size cap.
@@ -36,6 +37,7 @@ pub mod exit;
 pub mod finding;
 pub mod infisical;
 pub mod input;
+pub mod interrupt;
 pub mod model;
 pub mod pattern;
 pub mod policy;

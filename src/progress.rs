@@ -1,12 +1,16 @@
-//! The progress bar on stderr for long runs: identities listed, configs fetched, rate and ETA.
+//! Progress bars on stderr for long runs: the audit's (identities listed, configs fetched,
+//! ETA) here, the writes' ([`WriteProgress`]: PATCHes done and their outcomes) in `writes`.
 //! Shown only when stderr is a terminal and `--quiet` is off; otherwise every call is a no-op,
-//! so cron logs stay clean.
+//! so cron logs stay clean. Templates fit the terminal's width (`style`).
 
-use std::io::IsTerminal;
+mod style;
+mod writes;
+
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
+
+pub use writes::{Tally, WriteProgress};
 
 /// A progress display (possibly disabled). Cheap to share by reference across tasks.
 pub struct Progress {
@@ -19,16 +23,7 @@ pub struct Progress {
 impl Progress {
     /// A bar on stderr when `enabled` and stderr is a terminal; otherwise silent.
     pub fn new(enabled: bool) -> Progress {
-        let bar = (enabled && std::io::stderr().is_terminal()).then(|| {
-            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-            let style = ProgressStyle::with_template(
-                "{spinner} {elapsed_precise} {bar:20} {pos}/{len} configs {per_sec} ETA {eta} {msg}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
-            bar.set_style(style);
-            bar.enable_steady_tick(Duration::from_millis(200));
-            bar
-        });
+        let bar = style::stderr_bar(enabled, None, style::audit_template);
         Progress {
             bar,
             listed: AtomicU64::new(0),

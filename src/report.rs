@@ -8,6 +8,7 @@
 //! The sink also keeps the worst failing results for the findings table on the terminal
 //! ([`TopFindings`], bounded) and renders that table ([`table`]).
 
+mod after_apply;
 mod csv_report;
 mod files;
 mod html;
@@ -24,6 +25,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use after_apply::AfterApply;
 pub use files::{create_run_dir, mark_latest, write_atomic};
 pub use summary::{Counts, RuleInfo, Summary};
 pub use top::{Keep, TopFindings};

@@ -12,12 +12,13 @@ use std::path::{Path, PathBuf};
 use crate::cli::ApplyArgs;
 use crate::exit::{Exit, Failure};
 use crate::policy::Policy;
+use crate::progress::WriteProgress;
 use crate::remediate::plan::{Plan, PlanError};
 use crate::remediate::{apply, recheck, self_guard};
 use crate::report;
 
 use super::audit::io_failure;
-use super::{connect, validate, writes};
+use super::{connect, stop, validate, writes};
 
 /// Runs `idguard apply`.
 pub async fn run(args: ApplyArgs, quiet: bool, stderr: &mut dyn Write) -> Result<Exit, Failure> {
@@ -96,28 +97,39 @@ pub async fn run(args: ApplyArgs, quiet: bool, stderr: &mut dyn Write) -> Result
         stderr,
     )? {
         let _ = writeln!(stderr, "idguard: not confirmed; nothing was written");
-        return Ok(Exit::Ok);
+        return Ok(stop::exit_or(Exit::Ok));
     }
     let dir = report::create_run_dir(args.out.as_deref(), now).map_err(io_failure)?;
     let (journal, journal_path) = writes::open_journal(&dir, &client, "apply", Some(&filter))?;
-    let run = apply::apply(
-        &client,
-        &policy,
-        &split,
-        &journal,
+    let writing = stop::writing(
         args.connection.concurrency as usize,
-        today,
+        WriteProgress::new(!quiet, split.writes() as u64, "drifted"),
+    );
+    let run = stop::writes_unless_forced(
+        &journal_path,
+        apply::apply(&client, &policy, &split, &journal, today, &writing),
     )
-    .await;
+    .await?;
+    writing.progress.finish();
+    let interrupted = writing.interrupt.requested();
     let (lines, failed) = writes::summarise(&run.outcomes, run.not_attempted);
-    if !quiet || run.journal_error.is_some() {
+    if !quiet || run.journal_error.is_some() || interrupted {
         for l in lines {
             let _ = writeln!(stderr, "idguard: {l}");
         }
         let _ = writeln!(stderr, "idguard: journal: {}", journal_path.display());
     }
+    if interrupted {
+        for l in stop::interrupted_writes(&run.outcomes, run.not_attempted, &journal_path, None) {
+            let _ = writeln!(stderr, "idguard: {l}");
+        }
+    }
     writes::journal_result(run.journal_error)?;
-    Ok(if failed { Exit::WriteFailed } else { Exit::Ok })
+    Ok(stop::exit_or(if failed {
+        Exit::WriteFailed
+    } else {
+        Exit::Ok
+    }))
 }
 
 /// The policy the plan was made with: `--policy`, else the path the plan records. Its SHA-256

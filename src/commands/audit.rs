@@ -11,12 +11,14 @@ use std::path::{Path, PathBuf};
 use crate::audit::{self, AuditOptions, AuditOutcome, ListingError};
 use crate::cli::{AuditArgs, ReportArgs};
 use crate::exit::{Exit, Failure, RunOutcome};
-use crate::finding::Severity;
 use crate::infisical::{Client, ConnectOptions};
+use crate::interrupt::Interrupt;
 use crate::policy::{Exemption, Policy};
 use crate::progress::Progress;
 use crate::remediate::plan::PlanBuilder;
-use crate::report::{self, Annotations, ApiCounts, PolicyRef, ReportSink, RuleInfo, RunInfo};
+use crate::report::{
+    self, AfterApply, Annotations, ApiCounts, PolicyRef, ReportSink, RuleInfo, RunInfo,
+};
 
 use super::{connect, findings, validate};
 
@@ -129,6 +131,7 @@ pub async fn audit_phase(
         stop_at: report_args
             .max_duration
             .map(|d| tokio::time::Instant::now() + d),
+        interrupt: Interrupt::process().clone(),
     };
     let progress = Progress::new(!quiet);
     let outcome = audit::run(
@@ -157,8 +160,13 @@ pub async fn audit_phase(
 /// How a remediation changes the exit code of the audit it followed.
 #[derive(Debug, Default, Clone)]
 pub struct Adjustment {
-    /// Unexempted failures fixed and verified, per severity: they no longer count for exit 1.
-    pub fixed: Vec<Severity>,
+    /// Writes were attempted: the summary shows the counts after them.
+    pub applied: bool,
+    /// The rule of each unexempted failure fixed and verified: it no longer counts for exit 1
+    /// nor in the counts after the writes.
+    pub fixed: Vec<RuleInfo>,
+    /// Ctrl-C stopped the writes (exit 130).
+    pub interrupted: bool,
     /// A write failed or did not verify (exit 3, unless the run is incomplete).
     pub write_failed: bool,
     /// The blast-radius guard refused the apply (exit 4).
@@ -191,8 +199,11 @@ pub fn finish_phase(
     let fixed_at_or_above = adjust
         .fixed
         .iter()
-        .filter(|s| **s >= report_args.fail_on)
+        .filter(|r| r.severity >= report_args.fail_on)
         .count() as u64;
+    let after_apply = adjust
+        .applied
+        .then(|| AfterApply::new(&counts, adjust.fixed.iter().map(|r| r.id.as_str())));
     let still_failing = counts
         .failing_at_or_above(report_args.fail_on)
         .saturating_sub(fixed_at_or_above);
@@ -207,6 +218,7 @@ pub fn finish_phase(
         }
         None => {
             let exit = Exit::of_run(&RunOutcome {
+                interrupted: adjust.interrupted,
                 errors: totals.error,
                 refused: adjust.refused,
                 write_failed: adjust.write_failed,
@@ -292,6 +304,9 @@ pub fn finish_phase(
     for note in &adjust.notes {
         human.push_str(&format!("  {note}\n"));
     }
+    for line in after_apply.iter().flat_map(AfterApply::lines) {
+        human.push_str(&format!("  {line}\n"));
+    }
     for f in &files {
         human.push_str(&format!("  wrote {}\n", f.display()));
     }
@@ -351,6 +366,8 @@ fn listing_failure(err: ListingError) -> Failure {
     match err {
         ListingError::Api(api) => connect::api_failure("the identity listing failed", api),
         ListingError::Budget => Failure::new(Exit::Incomplete, anyhow::Error::new(err)),
+        ListingError::Interrupted => Failure::new(Exit::Interrupted, anyhow::Error::new(err))
+            .hint("the reports hold what was audited before Ctrl-C and are marked incomplete"),
         ListingError::Task(msg) => Failure::new(
             Exit::Unavailable,
             anyhow::anyhow!("the identity listing stopped: {msg}"),
@@ -370,6 +387,7 @@ fn describe(exit: Exit, args: &ReportArgs) -> String {
         Exit::Incomplete => "evaluation incomplete (see `error` results)".into(),
         Exit::WriteFailed => "a write failed or did not verify".into(),
         Exit::Refused => "the blast-radius guard refused the apply; nothing was written".into(),
+        Exit::Interrupted => "stopped by Ctrl-C".into(),
         _ => "the run stopped".into(),
     }
 }

@@ -12,6 +12,7 @@ use crate::infisical::{
     ApiError, Client, ConnectOptions, Credentials, ErrorKind, check_api_url, load_ca_certs,
     normalise_api_url,
 };
+use crate::interrupt::Interrupt;
 
 /// The default base URL (Infisical Cloud, US).
 pub const DEFAULT_API_URL: &str = "https://app.infisical.com";
@@ -190,11 +191,18 @@ pub fn options(args: &ConnectionArgs) -> Result<ConnectOptions, Failure> {
     Ok(opts)
 }
 
-/// Logs in and resolves the organization.
+/// Logs in and resolves the organization; Ctrl-C stops it (nothing was written yet).
 pub async fn connect(opts: ConnectOptions) -> Result<Client, Failure> {
-    Client::connect(opts)
-        .await
-        .map_err(|e| api_failure("cannot connect to Infisical", e))
+    tokio::select! {
+        biased;
+        () = Interrupt::process().stopped() => Err(Failure::new(
+            Exit::Interrupted,
+            anyhow::anyhow!("interrupted by Ctrl-C while connecting; nothing was written"),
+        )),
+        client = Client::connect(opts) => {
+            client.map_err(|e| api_failure("cannot connect to Infisical", e))
+        }
+    }
 }
 
 /// The exit code and hint of an API error that stops a run (login or listing).
@@ -221,6 +229,7 @@ pub fn exit_for(kind: ErrorKind) -> Exit {
         ErrorKind::Auth | ErrorKind::PermissionDenied => Exit::NoPerm,
         ErrorKind::InsecureUrl => Exit::Usage,
         ErrorKind::ListingIncomplete => Exit::Incomplete,
+        ErrorKind::Stopped => Exit::Interrupted,
         _ => Exit::Unavailable,
     }
 }

@@ -11,14 +11,16 @@ use crate::cli::RemediateArgs;
 use crate::exit::{Exit, Failure};
 use crate::finding::finding_id;
 use crate::model::AuthMethod;
+use crate::policy::Policy;
+use crate::progress::WriteProgress;
 use crate::remediate::journal::Outcome;
 use crate::remediate::plan::PlanPolicy;
 use crate::remediate::{apply, self_guard};
 use crate::remediate::{plan_md, plan_view};
 use crate::report::{self, Annotations};
 
-use super::audit::{Adjustment, audit_phase, finish_phase, io_failure};
-use super::{connect, validate, writes};
+use super::audit::{Adjustment, Audited, audit_phase, finish_phase, io_failure};
+use super::{connect, stop, validate, writes};
 
 /// Runs `idguard remediate [--apply]`.
 pub async fn run(
@@ -30,6 +32,24 @@ pub async fn run(
     let filter = writes::filter(&args.batch, &policy)?;
     let opts = connect::options(&args.connection)?;
     let mut audited = audit_phase(&policy, opts, &args.report, true, quiet).await?;
+    if stop::requested() {
+        // Stopped during the audit: the reports are finished (marked incomplete if the audit
+        // was cut short); no plan is written (it could hold only part of the org).
+        let adjust = Adjustment {
+            interrupted: true,
+            notes: vec!["interrupted: no plan was written and nothing was applied".into()],
+            ..Adjustment::default()
+        };
+        return finish(
+            audited,
+            &policy,
+            &args,
+            &Annotations::new(),
+            &adjust,
+            quiet,
+            stderr,
+        );
+    }
     let planner = audited.planner.take().unwrap_or_else(|| {
         crate::remediate::plan::PlanBuilder::new(audited.client.org_id(), audited.today)
     });
@@ -123,23 +143,41 @@ pub async fn run(
         )? {
             let (journal, journal_path) =
                 writes::open_journal(&audited.dir, &audited.client, "apply", Some(&filter))?;
-            let run = apply::apply(
-                &audited.client,
-                &policy,
-                &split,
-                &journal,
+            let writing = stop::writing(
                 audited.concurrency,
-                audited.today,
+                WriteProgress::new(!quiet, split.writes() as u64, "drifted"),
+            );
+            let run = stop::writes_unless_forced(
+                &journal_path,
+                apply::apply(
+                    &audited.client,
+                    &policy,
+                    &split,
+                    &journal,
+                    audited.today,
+                    &writing,
+                ),
             )
-            .await;
+            .await?;
+            writing.progress.finish();
             let outcomes = run.outcomes;
             let (lines, failed) = writes::summarise(&outcomes, run.not_attempted);
+            adjust.applied = true;
+            adjust.interrupted = writing.interrupt.requested();
             adjust.write_failed = failed || run.journal_error.is_some();
             journal_error = run.journal_error;
             adjust.notes.extend(lines);
             adjust
                 .notes
                 .push(format!("journal: {}", journal_path.display()));
+            if adjust.interrupted {
+                adjust.notes.extend(stop::interrupted_writes(
+                    &outcomes,
+                    run.not_attempted,
+                    &journal_path,
+                    None,
+                ));
+            }
             for o in &outcomes {
                 let method = AuthMethod::parse(&o.auth_method);
                 for rule in &o.rules {
@@ -156,7 +194,11 @@ pub async fn run(
                     if o.outcome == Outcome::Verified
                         && let Some(r) = policy.rule(rule)
                     {
-                        adjust.fixed.push(r.severity);
+                        adjust.fixed.push(report::RuleInfo {
+                            id: r.id.clone(),
+                            severity: r.severity,
+                            description: r.description.clone(),
+                        });
                     }
                 }
             }
@@ -171,18 +213,42 @@ pub async fn run(
             .push("nothing was written (plan only; --apply to write)".into());
     }
 
-    let done = finish_phase(
+    // Ctrl-C at the confirmation, or during the writes.
+    adjust.interrupted |= stop::requested();
+    let exit = finish(
         audited,
         &policy,
-        &args.policy,
-        &args.report,
+        &args,
         &annotations,
         &adjust,
+        quiet,
+        stderr,
+    );
+    writes::journal_result(journal_error)?;
+    exit
+}
+
+/// Finishes the reports and prints the summary.
+fn finish(
+    audited: Audited,
+    policy: &Policy,
+    args: &RemediateArgs,
+    annotations: &Annotations,
+    adjust: &Adjustment,
+    quiet: bool,
+    stderr: &mut dyn Write,
+) -> Result<Exit, Failure> {
+    let done = finish_phase(
+        audited,
+        policy,
+        &args.policy,
+        &args.report,
+        annotations,
+        adjust,
     )?;
     if !quiet {
         let _ = write!(stderr, "{}", done.human);
     }
     done.stdout.print()?;
-    writes::journal_result(journal_error)?;
     done.into_exit()
 }

@@ -8,12 +8,13 @@ use std::io::Write;
 use crate::cli::RollbackArgs;
 use crate::display::safe;
 use crate::exit::{Exit, Failure};
+use crate::progress::WriteProgress;
 use crate::remediate::journal::{self, Entry};
 use crate::remediate::{plan_view, rollback, rollback_view};
 use crate::report;
 
 use super::audit::io_failure;
-use super::{connect, validate, writes};
+use super::{connect, stop, validate, writes};
 
 /// Runs `idguard rollback`.
 pub async fn run(args: RollbackArgs, quiet: bool, stderr: &mut dyn Write) -> Result<Exit, Failure> {
@@ -46,11 +47,23 @@ pub async fn run(args: RollbackArgs, quiet: bool, stderr: &mut dyn Write) -> Res
     // The preview reads every config; with --apply --yes nobody reads it before the writes,
     // and the writes read every config again.
     if !args.apply || !args.yes {
-        let steps = rollback::rollback(&client, &items, None, concurrency)
-            .await
-            .steps;
-        let preview = rollback_view::render(&steps, plan_view::terminal_width());
+        let run = rollback::rollback(
+            &client,
+            &items,
+            None,
+            &stop::writing(concurrency, WriteProgress::hidden()),
+        )
+        .await;
+        let preview = rollback_view::render(&run.steps, plan_view::terminal_width());
         let _ = write!(stderr, "{}", preview.text);
+        if run.not_attempted > 0 {
+            let _ = writeln!(
+                stderr,
+                "idguard: interrupted by Ctrl-C: {} journalled change(s) were not looked at",
+                run.not_attempted
+            );
+            return Ok(stop::exit_or(Exit::Ok));
+        }
         let widen = (preview.widening > 0).then(|| {
             format!(
                 "{} of them widen access again (marked `! widens access` above): a rollback \
@@ -67,7 +80,7 @@ pub async fn run(args: RollbackArgs, quiet: bool, stderr: &mut dyn Write) -> Res
             if let Some(widen) = widen {
                 let _ = writeln!(stderr, "idguard: {widen}");
             }
-            return Ok(Exit::Ok);
+            return Ok(stop::exit_or(Exit::Ok));
         }
         let _ = writeln!(
             stderr,
@@ -87,15 +100,25 @@ pub async fn run(args: RollbackArgs, quiet: bool, stderr: &mut dyn Write) -> Res
         stderr,
     )? {
         let _ = writeln!(stderr, "idguard: not confirmed; nothing was written");
-        return Ok(Exit::Ok);
+        return Ok(stop::exit_or(Exit::Ok));
     }
     let now = jiff::Timestamp::now();
     let dir = report::create_run_dir(args.out.as_deref(), now).map_err(io_failure)?;
     let (writer, journal_path) = writes::open_journal(&dir, &client, "rollback", None)?;
-    let run = rollback::rollback(&client, &items, Some(&writer), concurrency).await;
+    let writing = stop::writing(
+        concurrency,
+        WriteProgress::new(!quiet, items.len() as u64, "changed-since"),
+    );
+    let run = stop::writes_unless_forced(
+        &journal_path,
+        rollback::rollback(&client, &items, Some(&writer), &writing),
+    )
+    .await?;
+    writing.progress.finish();
+    let interrupted = writing.interrupt.requested();
     let outcomes: Vec<_> = run.steps.into_iter().map(|(_, o)| o).collect();
     let (lines, failed) = writes::summarise(&outcomes, run.not_attempted);
-    if !quiet || run.journal_error.is_some() {
+    if !quiet || run.journal_error.is_some() || interrupted {
         for l in lines {
             let _ = writeln!(stderr, "idguard: {l}");
         }
@@ -105,6 +128,21 @@ pub async fn run(args: RollbackArgs, quiet: bool, stderr: &mut dyn Write) -> Res
             journal_path.display()
         );
     }
+    if interrupted {
+        let notes = stop::interrupted_writes(
+            &outcomes,
+            run.not_attempted,
+            &journal_path,
+            Some(&args.journal),
+        );
+        for l in notes {
+            let _ = writeln!(stderr, "idguard: {l}");
+        }
+    }
     writes::journal_result(run.journal_error)?;
-    Ok(if failed { Exit::WriteFailed } else { Exit::Ok })
+    Ok(stop::exit_or(if failed {
+        Exit::WriteFailed
+    } else {
+        Exit::Ok
+    }))
 }

@@ -3,7 +3,7 @@
 //! blast-radius message, which identity idguard runs as and the changes held back because of
 //! it, opening the journal, and summarising the outcomes of the writes.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -11,6 +11,7 @@ use crate::cli::BatchArgs;
 use crate::display::safe;
 use crate::exit::{Exit, Failure};
 use crate::infisical::Client;
+use crate::interrupt::Interrupt;
 use crate::policy::Policy;
 use crate::remediate::apply::ChangeOutcome;
 use crate::remediate::batch::Filter;
@@ -45,17 +46,14 @@ pub fn confirm(yes: bool, question: &str, stderr: &mut dyn Write) -> Result<bool
     require_confirmable(yes)?;
     let _ = write!(stderr, "{question} Type `yes` to continue: ");
     let _ = stderr.flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| {
-            Failure::new(
-                Exit::Usage,
-                anyhow::anyhow!("cannot read the confirmation: {e}"),
-            )
-        })?;
-    Ok(answer.trim() == "yes")
+    // Ctrl-C at the prompt answers no.
+    let answer = Interrupt::process().read_line().map_err(|e| {
+        Failure::new(
+            Exit::Usage,
+            anyhow::anyhow!("cannot read the confirmation: {e}"),
+        )
+    })?;
+    Ok(answer.is_some_and(|a| a.trim() == "yes"))
 }
 
 /// The batch filter of the command line, checked against `policy` (exit 64 for a `--rule`

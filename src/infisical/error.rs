@@ -42,6 +42,8 @@ pub enum ErrorKind {
     /// than announced, no or a changing count): what was listed is audited, the run is
     /// incomplete.
     ListingIncomplete,
+    /// Not sent: a stop was asked for (Ctrl-C) before the request's turn came.
+    Stopped,
 }
 
 /// An error from the Infisical client. The text never holds a token or a secret.
@@ -131,6 +133,13 @@ pub enum ApiError {
         /// What the server did.
         reason: String,
     },
+    /// Not sent (or not sent again): a stop was asked for (Ctrl-C) while the request waited
+    /// for its turn. The server never saw it.
+    #[error("{request}: not sent: stopped by Ctrl-C")]
+    Stopped {
+        /// `METHOD /path`.
+        request: String,
+    },
     /// The organization could not be determined from the token.
     #[error("cannot determine the organization ({detail}); pass --org-id")]
     OrgUnknown {
@@ -153,6 +162,7 @@ impl ApiError {
             ApiError::InvalidArgument { .. } => ErrorKind::Validation,
             ApiError::Decode { .. } => ErrorKind::Decode,
             ApiError::ListingIncomplete { .. } => ErrorKind::ListingIncomplete,
+            ApiError::Stopped { .. } => ErrorKind::Stopped,
             ApiError::Login { source, .. } => match source.kind() {
                 ErrorKind::Validation | ErrorKind::PermissionDenied => ErrorKind::Auth,
                 other => other,

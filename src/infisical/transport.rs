@@ -25,6 +25,7 @@ use super::error::{ApiError, ErrorKind, ServerError, truncate};
 use super::http::{HttpClient, HttpError, HttpResponse};
 use super::redact::Redactor;
 use super::throttle::{Class, Throttle, rate_limit_wait};
+use crate::interrupt::Interrupt;
 
 /// Body cap of a config GET/PATCH or login answer.
 pub(crate) const SMALL_BODY_LIMIT: usize = 1 << 20;
@@ -94,6 +95,8 @@ pub(crate) struct Request {
     pub retry_server_errors: bool,
     /// The kind of a plain 403 here.
     pub forbidden: ErrorKind,
+    /// Not sent once this is pressed before its first attempt ([`ApiError::Stopped`]).
+    pub stop: Option<Interrupt>,
 }
 
 impl Request {
@@ -114,6 +117,7 @@ impl Request {
             body_limit: SMALL_BODY_LIMIT,
             retry_server_errors: true,
             forbidden: ErrorKind::PermissionDenied,
+            stop: None,
         }
     }
 
@@ -276,6 +280,8 @@ impl Transport {
         let session = if req.authenticated { session } else { None };
         let mut refreshes = 0u32;
         let mut rate_limited_waits = 0u32;
+        // An attempt went out that the server may have processed (no answer saying it did not).
+        let mut maybe_processed = false;
         let throttle = self.throttle(req.class);
         let timed_out = || ApiError::Timeout {
             request: req.describe(),
@@ -287,27 +293,49 @@ impl Transport {
                 s.renew_if_due(self).await;
             }
             // 429 gate of the class, then a slot, then the pace of the class.
-            let permit = loop {
-                if let Some(until) = throttle.closed_until() {
-                    if deadline_at.is_some_and(|d| until > d) {
-                        return Err(ApiError::RateLimited {
-                            request: req.describe(),
-                            message: "the server asked to pause past the request deadline".into(),
-                        });
+            let turn = async {
+                let permit = loop {
+                    if let Some(until) = throttle.closed_until() {
+                        if deadline_at.is_some_and(|d| until > d) {
+                            return Err(ApiError::RateLimited {
+                                request: req.describe(),
+                                message: "the server asked to pause past the request deadline"
+                                    .into(),
+                            });
+                        }
+                        tokio::time::sleep_until(until).await;
                     }
-                    tokio::time::sleep_until(until).await;
-                }
-                let permit = bounded(deadline_at, self.semaphore.acquire())
+                    let permit = bounded(deadline_at, self.semaphore.acquire())
+                        .await
+                        .ok_or_else(timed_out)?
+                        .map_err(|_| timed_out())?;
+                    if throttle.closed_until().is_none() {
+                        break permit;
+                    }
+                };
+                bounded(deadline_at, throttle.pace())
                     .await
-                    .ok_or_else(timed_out)?
-                    .map_err(|_| timed_out())?;
-                if throttle.closed_until().is_none() {
-                    break permit;
-                }
+                    .ok_or_else(timed_out)?;
+                Ok(permit)
             };
-            bounded(deadline_at, throttle.pace())
-                .await
-                .ok_or_else(timed_out)?;
+            // A stop keeps the request from being sent, unless an attempt the server may have
+            // processed went out: then it is in flight and is finished (retries included).
+            let stop = req.stop.as_ref().filter(|_| !maybe_processed);
+            let stopped = || ApiError::Stopped {
+                request: req.describe(),
+            };
+            let permit = match stop {
+                Some(stop) => tokio::select! {
+                    biased;
+                    () = stop.stopped() => return Err(stopped()),
+                    permit = turn => permit?,
+                },
+                None => turn.await?,
+            };
+            if stop.is_some_and(Interrupt::requested) {
+                return Err(stopped());
+            }
+            maybe_processed = true;
             let silent = self.counters.silent_in_a_row.load(Ordering::Relaxed);
             if silent >= SILENT_ATTEMPTS_TO_GIVE_UP {
                 return Err(ApiError::Unreachable {
@@ -420,6 +448,8 @@ impl Transport {
                         );
                         throttle.note_rate_limited();
                         throttle.close_until(until);
+                        // A 429 was not processed.
+                        maybe_processed = false;
                         continue;
                     } else {
                         let err = status_error(req, status, &headers, &body);
@@ -431,6 +461,8 @@ impl Transport {
                             {
                                 refreshes += 1;
                                 s.refresh(self, *generation).await?;
+                                // A refused token: the request was not processed.
+                                maybe_processed = false;
                                 continue;
                             }
                             return Err(err.with_kind(ErrorKind::Auth));

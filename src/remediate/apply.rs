@@ -6,6 +6,9 @@
 //!
 //! Never writes after a failed read, and never after a failed journal write: the first journal
 //! error stops every change that has not yet sent its PATCH (outcomes already known are kept).
+//! Ctrl-C ([`Writing::interrupt`]) stops the same way: no change is started, no PATCH still
+//! waiting for its turn is sent (its `before` entry gets a `failed` outcome, "not sent"), and
+//! the PATCHes already sent are read back, verified and journalled.
 //! Changes to idguard's own identity, when included, run last, after every other change.
 
 use std::sync::Mutex;
@@ -21,9 +24,11 @@ use super::plan::{self, PlannedChange};
 use super::self_guard::Split;
 use crate::evaluate;
 use crate::finding::Status;
-use crate::infisical::Client;
+use crate::infisical::{Client, ErrorKind};
+use crate::interrupt::Interrupt;
 use crate::model::{AuthConfig, AuthMethod, Identity, IdentityScope};
 use crate::policy::Policy;
+use crate::progress::{Tally, WriteProgress};
 
 /// The outcome of one change, for the summary and the report.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,16 +43,63 @@ pub struct ChangeOutcome {
     pub rules: Vec<String>,
 }
 
+/// How a run of writes (an apply or a rollback) goes and is watched.
+pub struct Writing {
+    /// Changes in flight at once.
+    pub concurrency: usize,
+    /// Ctrl-C: once pressed, no change is started and no PATCH waiting for its turn is sent.
+    pub interrupt: Interrupt,
+    /// Counts each change done.
+    pub progress: WriteProgress,
+}
+
+impl Writing {
+    /// `concurrency` changes at once, no progress display, never interrupted (until
+    /// [`Writing::interrupt`] is pressed).
+    pub fn new(concurrency: usize) -> Writing {
+        Writing {
+            concurrency,
+            interrupt: Interrupt::new(),
+            progress: WriteProgress::hidden(),
+        }
+    }
+
+    /// Whether no further change may start: Ctrl-C, or a failed journal write.
+    pub(super) fn must_stop(&self, journal: Option<&SharedJournal<'_>>) -> bool {
+        self.interrupt.requested() || journal.is_some_and(SharedJournal::stopped)
+    }
+
+    /// Counts a change done on the progress display.
+    pub(super) fn count(&self, outcome: Outcome) {
+        self.progress.done(tally(outcome));
+    }
+}
+
+/// How the progress display counts an outcome.
+fn tally(outcome: Outcome) -> Tally {
+    match outcome {
+        Outcome::Verified => Tally::Verified,
+        Outcome::Drifted | Outcome::ChangedSince => Tally::Skipped,
+        Outcome::Failed | Outcome::Unverified => Tally::Failed,
+        Outcome::Unchanged => Tally::Other,
+    }
+}
+
 /// What an apply (or a rollback) did.
 #[derive(Debug, Default)]
 pub struct WriteRun {
     /// One per change that was attempted, in no particular order.
     pub outcomes: Vec<ChangeOutcome>,
-    /// Changes never attempted because the journal could not be written.
+    /// Changes never attempted (or whose PATCH was never sent) because the journal could not
+    /// be written or Ctrl-C was pressed.
     pub not_attempted: usize,
     /// The first journal write that failed; it stopped the run.
     pub journal_error: Option<JournalError>,
 }
+
+/// The journalled error of a change whose PATCH Ctrl-C kept from being sent.
+pub(super) const NOT_SENT: &str =
+    "not sent: stopped by Ctrl-C before the PATCH's turn; nothing written";
 
 /// Fields that change on every write and are not part of the comparison.
 const VOLATILE: [&str; 1] = ["updatedAt"];
@@ -102,21 +154,30 @@ impl<'a> SharedJournal<'a> {
     }
 }
 
-/// Applies the changes of `split`: `first` with at most `concurrency` in flight, then `last`
-/// one at a time, journalling to `journal`.
+/// Applies the changes of `split`: `first` with at most `writing.concurrency` in flight, then
+/// `last` one at a time, journalling to `journal`.
 pub async fn apply(
     client: &Client,
     policy: &Policy,
     split: &Split,
     journal: &Mutex<JournalWriter>,
-    concurrency: usize,
     today: Date,
+    writing: &Writing,
 ) -> WriteRun {
-    let shared = SharedJournal::new(journal);
+    let owned = SharedJournal::new(journal);
+    let shared = &owned;
+    // One change, counted on the progress display as it ends.
+    let one = |change| async move {
+        let done = apply_one(client, policy, change, shared, today, writing).await;
+        if let Some(o) = &done {
+            writing.count(o.outcome);
+        }
+        done
+    };
     let mut run = WriteRun::default();
     let first: Vec<Option<ChangeOutcome>> = stream::iter(&split.first)
-        .map(|change| apply_one(client, policy, change, &shared, today))
-        .buffer_unordered(concurrency.max(1))
+        .map(one)
+        .buffer_unordered(writing.concurrency.max(1))
         .collect()
         .await;
     for o in first {
@@ -126,24 +187,26 @@ pub async fn apply(
         }
     }
     for change in &split.last {
-        match apply_one(client, policy, change, &shared, today).await {
+        match one(change).await {
             Some(o) => run.outcomes.push(o),
             None => run.not_attempted += 1,
         }
     }
-    run.journal_error = shared.into_error();
+    run.journal_error = owned.into_error();
     run
 }
 
-/// One change; `None` when it was not attempted (the journal had failed).
+/// One change; `None` when it was not attempted or its PATCH not sent (the journal had
+/// failed, or Ctrl-C).
 async fn apply_one(
     client: &Client,
     policy: &Policy,
     change: &PlannedChange,
     journal: &SharedJournal<'_>,
     today: Date,
+    writing: &Writing,
 ) -> Option<ChangeOutcome> {
-    if journal.stopped() {
+    if writing.must_stop(Some(journal)) {
         return None;
     }
     let method = AuthMethod::parse(&change.auth_method);
@@ -213,7 +276,11 @@ async fn apply_one(
         );
     }
 
-    // 2. The before-state, as the server holds it, on disk before the write.
+    // 2. The before-state, as the server holds it, on disk before the write; not after
+    // Ctrl-C came during the fresh read (nothing is journalled or written then).
+    if writing.must_stop(Some(journal)) {
+        return None;
+    }
     let written = journal.record(&Entry::Before {
         change_id: change.change_id.clone(),
         identity_id: change.identity_id.clone(),
@@ -231,11 +298,20 @@ async fn apply_one(
         return None;
     }
 
-    // 3. Write.
-    if let Err(e) = client
-        .patch_config(&change.identity_id, &method, &body)
-        .await
-    {
+    // 3. Write, unless Ctrl-C came before the PATCH's turn.
+    let sent = client
+        .patch_config_unless(
+            &change.identity_id,
+            &method,
+            &body,
+            Some(&writing.interrupt),
+        )
+        .await;
+    if let Err(e) = sent {
+        if e.kind() == ErrorKind::Stopped {
+            record(Outcome::Failed, None, Some(NOT_SENT));
+            return None;
+        }
         return give_up(Outcome::Failed, e.to_string());
     }
 

@@ -4,19 +4,19 @@
 //! `changed-since`. Rollback restores exactly (looser values and null allowlists included):
 //! the "only tightens" rule is remediation's, not rollback's, so every restore that loosens a
 //! config is named ([`loosening`]) before anything is written. It journals and verifies like
-//! an apply, stops at the first journal write that fails, and reads journals cut short by a
-//! crash.
+//! an apply, stops at the first journal write that fails or at Ctrl-C (as an apply does), and
+//! reads journals cut short by a crash.
 
 use std::sync::Mutex;
 
 use futures::{StreamExt, stream};
 use serde_json::{Map, Value};
 
-use super::apply::{ChangeOutcome, SharedJournal, now, verify};
+use super::apply::{ChangeOutcome, NOT_SENT, SharedJournal, Writing, now, verify};
 use super::journal::{Entry, Journal, JournalError, JournalWriter, Outcome};
 use super::{field_diff, patch_body, plan};
 use crate::evaluate::allowlist_field_entries;
-use crate::infisical::Client;
+use crate::infisical::{Client, ErrorKind};
 use crate::model::{AuthMethod, TrustedIp};
 
 /// One config to restore, from a journal's `before` entry.
@@ -60,7 +60,8 @@ impl RollbackStep {
 pub struct RollbackRun {
     /// One per journalled change that was looked at.
     pub steps: Vec<(RollbackStep, ChangeOutcome)>,
-    /// Changes never attempted because the rollback's own journal could not be written.
+    /// Changes never attempted (or whose PATCH was never sent) because the rollback's own
+    /// journal could not be written or Ctrl-C was pressed.
     pub not_attempted: usize,
     /// The first journal write that failed; it stopped the rollback.
     pub journal_error: Option<JournalError>,
@@ -169,12 +170,13 @@ pub fn items(journal: &Journal) -> Vec<RollbackItem> {
 }
 
 /// Reads each config and works out what to restore; with a journal, journals, writes and
-/// verifies. Configs are handled one at a time per (identity, method) in journal order.
+/// verifies. Configs are handled one at a time per (identity, method) in journal order, up to
+/// `writing.concurrency` configs at once.
 pub async fn rollback(
     client: &Client,
     items: &[RollbackItem],
     journal: Option<&Mutex<JournalWriter>>,
-    concurrency: usize,
+    writing: &Writing,
 ) -> RollbackRun {
     // A config that appears twice must be handled in order: group by config.
     let mut groups: Vec<Vec<&RollbackItem>> = Vec::new();
@@ -193,11 +195,15 @@ pub async fn rollback(
         .map(|group| async move {
             let mut out = Vec::new();
             for item in group {
-                out.push(rollback_one(client, item, shared).await);
+                let step = rollback_one(client, item, shared, writing).await;
+                if let Some((_, o)) = &step {
+                    writing.count(o.outcome);
+                }
+                out.push(step);
             }
             out
         })
-        .buffer_unordered(concurrency.max(1))
+        .buffer_unordered(writing.concurrency.max(1))
         .collect()
         .await;
     let mut run = RollbackRun::default();
@@ -211,13 +217,15 @@ pub async fn rollback(
     run
 }
 
-/// One config; `None` when it was not attempted (the journal had failed).
+/// One config; `None` when it was not attempted or its PATCH not sent (the journal had
+/// failed, or Ctrl-C).
 async fn rollback_one(
     client: &Client,
     item: &RollbackItem,
     journal: Option<&SharedJournal<'_>>,
+    writing: &Writing,
 ) -> Option<(RollbackStep, ChangeOutcome)> {
-    if journal.is_some_and(SharedJournal::stopped) {
+    if writing.must_stop(journal) {
         return None;
     }
     let method = AuthMethod::parse(&item.auth_method);
@@ -262,10 +270,13 @@ async fn rollback_one(
     for (field, wrote) in &item.written {
         let current = plan::request_value(&live, field);
         let before = item.before.get(field).cloned().unwrap_or(Value::Null);
-        if plan::same_value(field, &current, wrote) {
-            step.restore.insert(field.clone(), before);
-        } else if plan::same_value(field, &current, &before) {
+        // A field already at its before-value needs nothing, even when idguard wrote that
+        // same value (a TTL resent unchanged beside its partner): a change whose PATCH was
+        // never sent (Ctrl-C, a crash) is then left alone rather than written again.
+        if plan::same_value(field, &current, &before) {
             at_before += 1;
+        } else if plan::same_value(field, &current, wrote) {
+            step.restore.insert(field.clone(), before);
         } else {
             step.changed_since.push(field.clone());
         }
@@ -292,6 +303,9 @@ async fn rollback_one(
         return Some((step, o));
     };
 
+    if writing.must_stop(Some(journal)) {
+        return None;
+    }
     let written = journal.record(&Entry::Before {
         change_id: item.change_id.clone(),
         identity_id: item.identity_id.clone(),
@@ -309,7 +323,14 @@ async fn rollback_one(
         return None;
     }
     let body = patch_body::build(&live, &step.restore);
-    if let Err(e) = client.patch_config(&item.identity_id, &method, &body).await {
+    let sent = client
+        .patch_config_unless(&item.identity_id, &method, &body, Some(&writing.interrupt))
+        .await;
+    if let Err(e) = sent {
+        if e.kind() == ErrorKind::Stopped {
+            record(Outcome::Failed, None, Some(NOT_SENT.to_owned()));
+            return None;
+        }
         let msg = e.to_string();
         record(Outcome::Failed, None, Some(msg.clone()));
         let o = outcome(&step, Outcome::Failed, Some(msg));

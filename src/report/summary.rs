@@ -111,6 +111,11 @@ impl Counts {
         self.totals
     }
 
+    /// The counts of one rule (`None` for a rule that is not in the policy).
+    pub fn rule_counts(&self, rule: &str) -> Option<StatusCounts> {
+        self.by_rule.get(rule).copied()
+    }
+
     /// Unexempted failures at or above `threshold`.
     pub fn failing_at_or_above(&self, threshold: Severity) -> u64 {
         self.failing.range(threshold..).map(|(_, n)| n).sum()

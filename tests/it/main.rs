@@ -16,6 +16,7 @@ mod formats;
 mod hostile;
 mod hostile_server;
 mod inputs;
+mod interrupt;
 mod patch_answer;
 mod rates;
 mod remediate;

@@ -67,8 +67,14 @@ pub(crate) async fn apply_plan(url: &str, plan: &Path, out: &Path) -> std::proce
 /// `idguard remediate --policy policies/example.yaml --apply --yes --max-changes 1000 --out OUT`
 /// against `url`.
 pub(crate) async fn remediate_apply(url: &str, out: &Path) -> std::process::Output {
+    run(url, remediate_apply_args(out, &[])).await
+}
+
+/// The arguments of `remediate --policy policies/example.yaml --apply --yes --max-changes 1000`,
+/// then `extra`, then `--out OUT`.
+pub(crate) fn remediate_apply_args(out: &Path, extra: &[&str]) -> Vec<String> {
     let policy = example();
-    let parts = [
+    let mut parts = vec![
         "remediate",
         "--policy",
         &policy,
@@ -77,7 +83,8 @@ pub(crate) async fn remediate_apply(url: &str, out: &Path) -> std::process::Outp
         "--max-changes",
         "1000",
     ];
-    run(url, args(&parts, out)).await
+    parts.extend_from_slice(extra);
+    args(&parts, out)
 }
 
 pub(crate) fn args(parts: &[&str], out: &Path) -> Vec<String> {

@@ -337,7 +337,16 @@ async fn a_failing_journal_stops_the_apply_and_rollback_restores_what_was_writte
         })
         .unwrap();
     sim.clear_request_log();
-    let run = apply::apply(&client, &policy, &split, &Mutex::new(writer), 1, today).await;
+    let writing = apply::Writing::new(1);
+    let run = apply::apply(
+        &client,
+        &policy,
+        &split,
+        &Mutex::new(writer),
+        today,
+        &writing,
+    )
+    .await;
     assert!(run.journal_error.is_some(), "the failure is reported");
     assert_eq!(
         run.outcomes.len(),
@@ -357,7 +366,8 @@ async fn a_failing_journal_stops_the_apply_and_rollback_restores_what_was_writte
     assert_eq!(items.len(), 2);
     let undo = tmp.path().join("undo.jsonl");
     let undo_writer = Mutex::new(JournalWriter::create(&undo).unwrap());
-    let run = rollback::rollback(&client, &items, Some(&undo_writer), 4).await;
+    let run =
+        rollback::rollback(&client, &items, Some(&undo_writer), &apply::Writing::new(4)).await;
     assert!(run.journal_error.is_none());
     assert!(
         run.steps
