@@ -62,6 +62,8 @@ pub struct AuditOutcome {
     pub usage_evidence: EvidenceSource,
     /// Usage evidence of the results whose fix narrows trusted IPs, by `finding_id`.
     pub annotations: Annotations,
+    /// Failing results whose trusted-IP narrowing the usage evidence held back.
+    pub held_narrowings: u64,
 }
 
 /// Audits every identity the client lists, writing findings to `sink`.
@@ -183,7 +185,7 @@ pub async fn run(
                         evaluate::evaluate_into(
                             policy, &org_id, &identity, &config, opts.today, &mut found,
                         );
-                        let holds = hold_back(usage, &mut found, &mut outcome.annotations);
+                        let holds = hold_back(usage, &mut found, &mut outcome);
                         if let Some(planner) = planner.as_deref_mut() {
                             planner.observe(policy, &identity, &config, &found, &holds);
                         }
@@ -250,7 +252,7 @@ pub async fn run(
     };
     for (identity, config, usage) in deferred {
         evaluate::evaluate_into(&judged, &org_id, &identity, &config, opts.today, &mut found);
-        let holds = hold_back(usage, &mut found, &mut outcome.annotations);
+        let holds = hold_back(usage, &mut found, &mut outcome);
         if let Some(planner) = planner.as_deref_mut() {
             planner.observe(&judged, &identity, &config, &found, &holds);
         }
@@ -384,7 +386,7 @@ async fn usage_for(
 fn hold_back(
     usage: Option<Usage>,
     found: &mut [crate::finding::Finding],
-    annotations: &mut Annotations,
+    outcome: &mut AuditOutcome,
 ) -> evaluate::Holds {
     let Some(Usage { known, holds }) = usage else {
         return evaluate::Holds::new();
@@ -402,9 +404,13 @@ fn hold_back(
             .collect();
         if !reasons.is_empty() {
             f.remediation = Some(crate::finding::Remediation::manual(reasons.join("; ")));
+            if f.status == crate::finding::Status::Fail {
+                outcome.held_narrowings += 1;
+            }
         }
         if let Known::Evidence(evidence) = &known {
-            annotations
+            outcome
+                .annotations
                 .entry(f.finding_id.clone())
                 .or_default()
                 .insert("usage_evidence".into(), lockout::evidence_json(evidence));

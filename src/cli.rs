@@ -112,6 +112,8 @@ pub struct ApplyArgs {
     #[command(flatten)]
     pub batch: BatchArgs,
     #[command(flatten)]
+    pub evidence: EvidenceArgs,
+    #[command(flatten)]
     pub connection: ConnectionArgs,
 }
 
@@ -338,6 +340,18 @@ pub struct SimArgs {
     /// Behave like an October-2024 server (no v2 search, `authMethod`, 401 validation errors).
     #[arg(long)]
     pub legacy: bool,
+    /// The organization's audit log: `enabled`, `disabled` (no audit-log plan: an empty list,
+    /// like no activity) or `forbidden` (idguard's identity may not read it: 403).
+    #[arg(long, value_enum, default_value_t = SimAuditLogs::Enabled)]
+    pub audit_logs: SimAuditLogs,
+}
+
+/// `idguard sim --audit-logs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SimAuditLogs {
+    Enabled,
+    Disabled,
+    Forbidden,
 }
 
 fn parse_max_duration(s: &str) -> Result<std::time::Duration, String> {

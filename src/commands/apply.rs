@@ -16,6 +16,8 @@ use crate::progress::WriteProgress;
 use crate::remediate::plan::{Plan, PlanError};
 use crate::remediate::{apply, recheck, self_guard};
 use crate::report;
+use crate::usage::at_apply;
+use crate::usage::reader::EvidenceSettings;
 
 use super::audit::io_failure;
 use super::{connect, stop, validate, writes};
@@ -66,6 +68,25 @@ pub async fn run(args: ApplyArgs, quiet: bool, stderr: &mut dyn Write) -> Result
     }
     let runs_as = writes::runs_as(&client, stderr);
     let split = self_guard::split(selection.changes, &runs_as, args.writes.include_self);
+    // A plan can be days old: usage evidence is read again for every narrowing it holds.
+    let (split, evidence) = at_apply::hold_in_use(
+        &client,
+        split,
+        jiff::Timestamp::now(),
+        EvidenceSettings {
+            window: args.evidence.evidence_window,
+            require: args.evidence.require_usage_evidence,
+        },
+    )
+    .await
+    .map_err(|e| connect::api_failure("reading the identity listing failed", e))?;
+    if let Some(reason) = evidence.reason() {
+        let _ = writeln!(
+            stderr,
+            "idguard: usage evidence unavailable: {}",
+            crate::display::safe(reason)
+        );
+    }
     writes::print_held(&split.held, stderr);
     if split.writes() == 0 {
         let _ = writeln!(

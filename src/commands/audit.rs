@@ -274,6 +274,13 @@ pub fn finish_phase(
         human.push_str(&format!("  problem: {}\n", crate::display::safe(problem)));
     }
     human.push_str(&expired_exemptions(&policy.exemptions, today));
+    if outcome.held_narrowings > 0 {
+        human.push_str(&format!(
+            "  usage evidence: {} trusted-IP narrowing(s) left to a person: an address in use \
+             would fall outside the narrowed list (the reports' remediation names it)\n",
+            outcome.held_narrowings
+        ));
+    }
     if let Some(reason) = &run.usage_evidence_reason {
         human.push_str(&format!(
             "  usage evidence unavailable: {}; {}\n",

@@ -3,9 +3,9 @@
 use std::io::Write;
 use std::time::Duration;
 
-use idguard_sim::{self as sim, FaultKind, Faults, RateLimit, SimConfig};
+use idguard_sim::{self as sim, AuditLogs, FaultKind, Faults, RateLimit, SimConfig};
 
-use crate::cli::SimArgs;
+use crate::cli::{SimArgs, SimAuditLogs};
 use crate::exit::{Exit, Failure};
 
 /// Runs the simulator in the foreground.
@@ -40,6 +40,11 @@ pub async fn run(args: SimArgs, stderr: &mut dyn Write) -> Result<Exit, Failure>
         },
         token_ttl: Duration::from_secs(args.token_ttl.max(1)),
         legacy: args.legacy,
+        audit_logs: match args.audit_logs {
+            SimAuditLogs::Enabled => AuditLogs::Enabled,
+            SimAuditLogs::Disabled => AuditLogs::Disabled,
+            SimAuditLogs::Forbidden => AuditLogs::Forbidden,
+        },
         ..SimConfig::default()
     };
     let server = sim::start(config).await.map_err(|e| {

@@ -72,6 +72,14 @@ impl FormatWriter for HtmlReport {
                 escape(&ex.expires),
                 escape(&ex.reason)
             ),
+            (Status::Fail, _, _) => match &f.remediation {
+                Some(crate::finding::Remediation::Manual { reason, .. }) => format!(
+                    "{}<br><b>manual:</b> {}",
+                    join(|v| &v.message),
+                    escape(reason)
+                ),
+                _ => join(|v| &v.message),
+            },
             _ => join(|v| &v.message),
         };
         let status = f.status.as_str();

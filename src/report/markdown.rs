@@ -1,8 +1,9 @@
 //! `report.md`: the audit for people (a pull-request comment, a ticket, a wiki page): the run,
 //! summary counts, a count table of every rule (with its description) and per severity, one
 //! table of failing identities per rule (under the rule's description) with observed vs
-//! expected values, the policy's exemptions that expire within 30 days and those that have
-//! expired, and the configs that could not be read.
+//! expected values and the remediation (automatic, or manual with the reason), the policy's
+//! exemptions that expire within 30 days and those that have expired, and the configs that
+//! could not be read.
 //!
 //! Streamed: failing rows and error rows go to spool files as findings arrive; `finish` writes
 //! the document, reading the failure spool once per rule to group it, and moves it into place.
@@ -57,12 +58,19 @@ impl FormatWriter for MarkdownReport {
                     escape(&f.identity_id),
                     escape(f.auth_method.as_str()),
                 );
+                let fix = match &f.remediation {
+                    Some(crate::finding::Remediation::Manual { reason, .. }) => {
+                        format!("manual: {}", escape(reason))
+                    }
+                    Some(crate::finding::Remediation::Auto { .. }) => "automatic".to_owned(),
+                    None => String::new(),
+                };
                 if f.violations.is_empty() {
-                    self.failures.push(&format!("{head} | | | | |\n"))?;
+                    self.failures.push(&format!("{head} | | | | {fix} |\n"))?;
                 }
                 for v in &f.violations {
                     self.failures.push(&format!(
-                        "{head} {} | {} | {} | {} |\n",
+                        "{head} {} | {} | {} | {} | {fix} |\n",
                         escape(v.check.as_str()),
                         escape(&v.field),
                         escape(&v.observed),
@@ -135,8 +143,8 @@ impl FormatWriter for MarkdownReport {
                 {
                     if !any {
                         doc.push(
-                            "| Identity | Identity ID | Method | Check | Field | Observed | Expected |\n\
-                             |---|---|---|---|---|---|---|\n",
+                            "| Identity | Identity ID | Method | Check | Field | Observed | Expected | Remediation |\n\
+                             |---|---|---|---|---|---|---|---|\n",
                         )?;
                         any = true;
                     }

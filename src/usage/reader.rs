@@ -49,6 +49,8 @@ pub struct EvidenceReader {
 impl EvidenceReader {
     /// A reader of the window that ends at `now`.
     pub fn new(client: Client, now: jiff::Timestamp, settings: EvidenceSettings) -> EvidenceReader {
+        // Whole seconds: the window is shown to people and sent as query parameters.
+        let now = jiff::Timestamp::from_second(now.as_second()).unwrap_or(now);
         let span = jiff::SignedDuration::try_from(settings.window.min(MAX_WINDOW))
             .unwrap_or(jiff::SignedDuration::ZERO);
         EvidenceReader {
@@ -66,24 +68,31 @@ impl EvidenceReader {
     /// What is known of this identity's use: its evidence, why it could not be read, or why
     /// there is none in this run. Read once per identity, whatever the number of its configs.
     pub async fn known(&self, identity: &Identity) -> Known {
-        let cell = match self.known.lock() {
-            Ok(mut cells) => cells.entry(identity.id.clone()).or_default().clone(),
-            Err(_) => Arc::new(OnceCell::new()),
-        };
-        cell.get_or_init(|| self.read(identity)).await.clone()
+        let reports = identity.usage.last_login != LastLogin::NotReported;
+        self.known_by_id(&identity.id, reports).await
     }
 
-    async fn read(&self, identity: &Identity) -> Known {
+    /// [`EvidenceReader::known`] by identity id; `reports_last_logins` says whether the
+    /// server's listing carries last logins (older servers' do not, and their audit logs cannot
+    /// serve as evidence).
+    pub async fn known_by_id(&self, identity_id: &str, reports_last_logins: bool) -> Known {
+        let cell = match self.known.lock() {
+            Ok(mut cells) => cells.entry(identity_id.to_owned()).or_default().clone(),
+            Err(_) => Arc::new(OnceCell::new()),
+        };
+        cell.get_or_init(|| self.read(identity_id, reports_last_logins))
+            .await
+            .clone()
+    }
+
+    async fn read(&self, identity_id: &str, reports_last_logins: bool) -> Known {
         let source = self
             .source
-            .get_or_init(|| {
-                let reports = identity.usage.last_login != LastLogin::NotReported;
-                probe(&self.client, self.window, reports)
-            })
+            .get_or_init(|| probe(&self.client, self.window, reports_last_logins))
             .await;
         match source {
             EvidenceSource::AuditLogs => {
-                match collect(&self.client, &identity.id, self.window).await {
+                match collect(&self.client, identity_id, self.window).await {
                     Ok(evidence) => Known::Evidence(evidence),
                     Err(e) => Known::Failed(e.to_string()),
                 }

@@ -344,3 +344,78 @@ async fn evidence_costs_two_reads_per_narrowed_identity() {
     let requests = report["run"]["api"]["requests"].as_u64().unwrap();
     assert!(requests > reads as u64);
 }
+
+/// A plan can be days old: `apply` reads the evidence again, and a change whose narrowing would
+/// now cut off an address (first seen after the plan was made) is not written, and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_reads_the_evidence_again() {
+    let server = sim(false).await;
+    let s = server.handle();
+    let id = add(&s, "quiet-then-busy", AuthMethod::Universal, open_network());
+    used(&s, &id, "10.1.2.3", 2, "get-secrets", UsageActor::Identity);
+    let tmp = tempfile::tempdir().unwrap();
+    let p = policy(tmp.path(), NETWORK).display().to_string();
+    let out = tmp.path().join("plan");
+    let o = run(&server.url(), args(&["remediate", "--policy", &p], &out)).await;
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let plan = out.join("plan.json");
+    assert_eq!(read_json(&plan)["changes"].as_array().unwrap().len(), 1);
+
+    used(
+        &s,
+        &id,
+        "203.0.113.8",
+        0,
+        "get-secrets",
+        UsageActor::Identity,
+    );
+    let plan_arg = plan.display().to_string();
+    let o = run(
+        &server.url(),
+        args(
+            &["apply", &plan_arg, "--policy", &p, "--yes"],
+            &tmp.path().join("apply"),
+        ),
+    )
+    .await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("in use from 203.0.113.8"), "{err}");
+    assert!(err.contains("found when applying"), "{err}");
+    assert!(
+        crate::remediate::patches(&s).is_empty(),
+        "nothing written: {err}"
+    );
+}
+
+/// The demo org has network breakers in use from outside the example policy's CIDRs: an audit
+/// says how many narrowings it leaves to a person, and report.md and report.html name the
+/// addresses in use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_org_shows_held_narrowings_in_every_report() {
+    let server = start_sim(SimConfig::default()).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let example = crate::remediate::example();
+    let o = run(
+        &server.url(),
+        args(
+            &["audit", "--policy", &example, "--format", "json,md,html"],
+            &out,
+        ),
+    )
+    .await;
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("trusted-IP narrowing(s) left to a person"),
+        "{err}"
+    );
+    for file in ["report.md", "report.html", "report.json"] {
+        let text = std::fs::read_to_string(out.join(file)).unwrap();
+        assert!(
+            text.contains("in use from "),
+            "{file} names no address in use"
+        );
+    }
+}
