@@ -160,7 +160,7 @@ pub async fn run(
                 if let Some(count) = name_holders.get_mut(identity.name.as_str()) {
                     *count += 1;
                 }
-                sink.count_identity();
+                sink.identity_listed(&identity);
                 if total_rx.has_changed().unwrap_or(false) {
                     progress.set_total_identities(*total_rx.borrow_and_update());
                 }

@@ -168,6 +168,9 @@ pub trait FormatWriter: Send {
     fn write(&mut self, finding: &Finding) -> Result<(), ReportError>;
     /// Writes the file and returns its path.
     fn finish(self: Box<Self>, ctx: &FinishContext<'_>) -> Result<PathBuf, ReportError>;
+    /// The last login of a listed identity, told before its findings (formats that show it
+    /// keep it; the others ignore it).
+    fn last_login(&mut self, _identity_id: &str, _text: &str) {}
 }
 
 /// Opens the writer of `format` in `dir` (none for [`Format::Table`], which is no file).
@@ -239,6 +242,17 @@ impl ReportSink {
     /// Records that one identity was listed (for the summary).
     pub fn count_identity(&mut self) {
         self.counts.identities += 1;
+    }
+
+    /// Records a listed identity: counted, and its last login told to the formats that show
+    /// it (when the server reports last logins).
+    pub fn identity_listed(&mut self, identity: &crate::model::Identity) {
+        self.count_identity();
+        if let Some(text) = last_login_text(&identity.usage.last_login) {
+            for w in &mut self.writers {
+                w.last_login(&identity.id, &text);
+            }
+        }
     }
 
     /// Records that one auth config was audited (read, or failed to read).
@@ -447,5 +461,42 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+}
+
+/// An identity's last login as the reports show it: `2026-12-02 (aws-auth)`, `never`, or
+/// `None` when the server does not report it.
+pub fn last_login_text(last: &crate::model::LastLogin) -> Option<String> {
+    use crate::model::LastLogin;
+    match last {
+        LastLogin::NotReported => None,
+        LastLogin::Never => Some("never".to_owned()),
+        LastLogin::At { time, method } => {
+            let day = time.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+            Some(match method {
+                Some(m) => format!("{day} ({m})"),
+                None => day.to_string(),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod last_login_tests {
+    use super::last_login_text;
+    use crate::model::{AuthMethod, LastLogin};
+
+    #[test]
+    fn last_logins_as_reports_show_them() {
+        assert_eq!(last_login_text(&LastLogin::NotReported), None);
+        assert_eq!(last_login_text(&LastLogin::Never).as_deref(), Some("never"));
+        let at = LastLogin::At {
+            time: "2026-12-02T23:59:00Z".parse().unwrap(),
+            method: Some(AuthMethod::Aws),
+        };
+        assert_eq!(
+            last_login_text(&at).as_deref(),
+            Some("2026-12-02 (aws-auth)")
+        );
     }
 }

@@ -23,6 +23,8 @@ use crate::finding::{Finding, Severity, Status};
 pub(super) struct HtmlReport {
     final_path: PathBuf,
     rows: Spool,
+    /// Last login per identity id, when the server reports them.
+    last_logins: std::collections::HashMap<String, String>,
 }
 
 impl HtmlReport {
@@ -31,6 +33,7 @@ impl HtmlReport {
         Ok(HtmlReport {
             rows: Spool::create(&final_path, "rows")?,
             final_path,
+            last_logins: std::collections::HashMap::new(),
         })
     }
 }
@@ -57,6 +60,11 @@ fn severity_rank(s: Severity) -> u8 {
 }
 
 impl FormatWriter for HtmlReport {
+    fn last_login(&mut self, identity_id: &str, text: &str) {
+        self.last_logins
+            .insert(identity_id.to_owned(), text.to_owned());
+    }
+
     fn write(&mut self, f: &Finding) -> Result<(), ReportError> {
         let join = |part: fn(&crate::finding::Violation) -> &str| {
             f.violations
@@ -87,7 +95,7 @@ impl FormatWriter for HtmlReport {
             "<tr data-status=\"{status}\" data-rank=\"{}{}\"><td>{}</td><td class=\"id\">{}</td>\
              <td>{}</td><td>{}</td><td data-sort=\"{}\">{}</td>\
              <td data-sort=\"{}\"><span class=\"st st-{status}\">{status}</span></td>\
-             <td>{}</td><td>{}</td><td>{}</td></tr>\n",
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
             status_rank(f.status),
             severity_rank(f.severity),
             escape(&f.identity_name),
@@ -100,6 +108,9 @@ impl FormatWriter for HtmlReport {
             join(|v| &v.observed),
             join(|v| &v.expected),
             note,
+            self.last_logins
+                .get(&f.identity_id)
+                .map_or(String::new(), |t| escape(t)),
         );
         self.rows.push(&row)
     }
@@ -108,6 +119,7 @@ impl FormatWriter for HtmlReport {
         let HtmlReport {
             final_path,
             mut rows,
+            ..
         } = *self;
         let mut page = Assembly::create(&final_path)?;
         page.push(&head())?;
@@ -121,7 +133,7 @@ impl FormatWriter for HtmlReport {
              <span id=\"shown\"></span></div>\n\
              <table id=\"results-table\"><thead><tr><th>Identity</th><th>Identity ID</th>\
              <th>Method</th><th>Rule</th><th>Severity</th><th>Status</th><th>Observed</th>\
-             <th>Expected</th><th>Details</th></tr></thead>\n<tbody>\n",
+             <th>Expected</th><th>Details</th><th>Last login</th></tr></thead>\n<tbody>\n",
         )?;
         page.append(&mut rows)?;
         page.push("</tbody></table></section>\n")?;

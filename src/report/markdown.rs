@@ -1,7 +1,8 @@
 //! `report.md`: the audit for people (a pull-request comment, a ticket, a wiki page): the run,
 //! summary counts, a count table of every rule (with its description) and per severity, one
 //! table of failing identities per rule (under the rule's description) with observed vs
-//! expected values and the remediation (automatic, or manual with the reason), the policy's
+//! expected values, the remediation (automatic, or manual with the reason) and the identity's
+//! last login (where the server reports it), the policy's
 //! exemptions that expire within 30 days and those that have expired, and the configs that
 //! could not be read.
 //!
@@ -11,6 +12,8 @@
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
+
+use std::collections::HashMap;
 
 use serde_json::Value;
 
@@ -30,6 +33,8 @@ pub(super) struct MarkdownReport {
     errors: Spool,
     /// Rules seen in failures that the policy did not list (kept in first-seen order).
     extra_rules: Vec<String>,
+    /// Last login per identity id, when the server reports them.
+    last_logins: HashMap<String, String>,
 }
 
 impl MarkdownReport {
@@ -40,11 +45,17 @@ impl MarkdownReport {
             errors: Spool::create(&final_path, "errors")?,
             final_path,
             extra_rules: Vec::new(),
+            last_logins: HashMap::new(),
         })
     }
 }
 
 impl FormatWriter for MarkdownReport {
+    fn last_login(&mut self, identity_id: &str, text: &str) {
+        self.last_logins
+            .insert(identity_id.to_owned(), text.to_owned());
+    }
+
     fn write(&mut self, f: &Finding) -> Result<(), ReportError> {
         match f.status {
             Status::Fail => {
@@ -58,6 +69,10 @@ impl FormatWriter for MarkdownReport {
                     escape(&f.identity_id),
                     escape(f.auth_method.as_str()),
                 );
+                let last_login = self
+                    .last_logins
+                    .get(&f.identity_id)
+                    .map_or(String::new(), |t| escape(t));
                 let fix = match &f.remediation {
                     Some(crate::finding::Remediation::Manual { reason, .. }) => {
                         format!("manual: {}", escape(reason))
@@ -66,11 +81,12 @@ impl FormatWriter for MarkdownReport {
                     None => String::new(),
                 };
                 if f.violations.is_empty() {
-                    self.failures.push(&format!("{head} | | | | {fix} |\n"))?;
+                    self.failures
+                        .push(&format!("{head} | | | | {fix} | {last_login} |\n"))?;
                 }
                 for v in &f.violations {
                     self.failures.push(&format!(
-                        "{head} {} | {} | {} | {} | {fix} |\n",
+                        "{head} {} | {} | {} | {} | {fix} | {last_login} |\n",
                         escape(v.check.as_str()),
                         escape(&v.field),
                         escape(&v.observed),
@@ -99,6 +115,7 @@ impl FormatWriter for MarkdownReport {
             mut failures,
             mut errors,
             extra_rules,
+            ..
         } = *self;
         let mut doc = Assembly::create(&final_path)?;
         doc.push(&header(ctx))?;
@@ -143,8 +160,8 @@ impl FormatWriter for MarkdownReport {
                 {
                     if !any {
                         doc.push(
-                            "| Identity | Identity ID | Method | Check | Field | Observed | Expected | Remediation |\n\
-                             |---|---|---|---|---|---|---|---|\n",
+                            "| Identity | Identity ID | Method | Check | Field | Observed | Expected | Remediation | Last login |\n\
+                             |---|---|---|---|---|---|---|---|---|\n",
                         )?;
                         any = true;
                     }

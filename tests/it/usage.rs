@@ -418,4 +418,18 @@ async fn the_demo_org_shows_held_narrowings_in_every_report() {
             "{file} names no address in use"
         );
     }
+    // The failing identities' last logins, as the listing reports them.
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("| Remediation | Last login |"), "{md}");
+    let year = server.handle().now().to_string()[..4].to_owned();
+    let with_login = md
+        .lines()
+        .filter(|l| l.contains(&format!("| {year}-")) || l.contains("| never |"))
+        .count();
+    assert!(
+        with_login > 10,
+        "{with_login} failure rows show a last login"
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<th>Last login</th>"));
 }
