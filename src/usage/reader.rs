@@ -49,8 +49,9 @@ pub struct EvidenceReader {
 impl EvidenceReader {
     /// A reader of the window that ends at `now`.
     pub fn new(client: Client, now: jiff::Timestamp, settings: EvidenceSettings) -> EvidenceReader {
-        // Whole seconds: the window is shown to people and sent as query parameters.
-        let now = jiff::Timestamp::from_second(now.as_second()).unwrap_or(now);
+        // Whole seconds (the window is shown to people and sent as query parameters), rounded
+        // up so that an event of the last second is inside.
+        let now = jiff::Timestamp::from_second(now.as_second().saturating_add(1)).unwrap_or(now);
         let span = jiff::SignedDuration::try_from(settings.window.min(MAX_WINDOW))
             .unwrap_or(jiff::SignedDuration::ZERO);
         EvidenceReader {
