@@ -519,6 +519,9 @@ async fn enforcing_org(dir: &Path) -> (idguard_sim::SimServer, PathBuf) {
     })
     .await;
     let sim = server.handle();
+    // Self-protection alone: with audit logs, usage evidence (idguard's own logins from
+    // 127.0.0.1) would hold the same narrowing first.
+    sim.set_audit_logs(idguard_sim::AuditLogs::Disabled);
     let me = sim.login_identity_id();
     for field in ["accessTokenTrustedIps", "clientSecretTrustedIps"] {
         sim.set_config_field(&me, &idguard_sim::AuthMethod::Universal, field, wide_open());
