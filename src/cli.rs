@@ -50,6 +50,9 @@ pub enum Command {
     },
     /// Audit every identity of the organization; write reports; exit code by outcome.
     Audit(AuditArgs),
+    /// Run a policy's unit tests: cases of identities and configs with the result each rule
+    /// should give (exit 1 when any does not hold, 65 on an invalid policy or cases file).
+    Test(TestArgs),
     /// Audit, then write a remediation plan (nothing is changed); with --apply, apply it.
     Remediate(RemediateArgs),
     /// Apply a plan written earlier (configs that changed since are skipped as drifted).
@@ -285,6 +288,28 @@ pub struct DiffArgs {
     /// otherwise; json always lists them).
     #[arg(long)]
     pub all: bool,
+}
+
+/// Flags of `test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The policy file.
+    pub policy: PathBuf,
+    /// The cases files (YAML; see docs/policy.md, "Testing a policy").
+    #[arg(required = true)]
+    pub cases: Vec<PathBuf>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: TestFormat,
+}
+
+/// `idguard test --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TestFormat {
+    /// One line per case (`ok` or `FAIL`), then what did not hold.
+    Text,
+    /// JUnit XML, for CI.
+    Junit,
 }
 
 /// Flags of `demo`.

@@ -11,6 +11,7 @@ mod remediate;
 mod rollback;
 mod sim;
 mod stop;
+mod test;
 mod validate;
 mod writes;
 
@@ -29,6 +30,7 @@ pub fn run(cli: Cli, stderr: &mut dyn Write) -> Result<Exit, Failure> {
         Command::Apply(args) => block_on_interruptible(apply::run(args, quiet, stderr)),
         Command::Rollback(args) => block_on_interruptible(rollback::run(args, quiet, stderr)),
         Command::Diff(args) => diff::run(&args, stderr),
+        Command::Test(args) => test::run(&args),
         Command::Demo(args) => block_on_interruptible(demo::run(args, quiet, stderr)),
         Command::Sim(args) => block_on_server(sim::run(args, stderr)),
     }

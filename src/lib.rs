@@ -41,6 +41,7 @@ pub mod interrupt;
 pub mod model;
 pub mod pattern;
 pub mod policy;
+pub mod policy_test;
 pub mod progress;
 pub mod remediate;
 pub mod report;

@@ -8,9 +8,9 @@
 
 mod cidr;
 mod duration;
-mod node;
-mod suggest;
-mod validate;
+pub(crate) mod node;
+pub(crate) mod suggest;
+pub(crate) mod validate;
 mod warning;
 
 use std::fmt;
@@ -337,18 +337,18 @@ impl Rejected {
     }
 }
 
-/// Decodes and validates `bytes`: the policy (with its warnings), or every error (with the
-/// warnings), each list sorted by position.
-fn check(bytes: &[u8], origin: &str, today: jiff::civil::Date) -> Result<Policy, Rejected> {
+/// Decodes `bytes` (checking UTF-8 first, pointing at the first bad byte, then the size) and
+/// reads them into the positioned YAML tree. `what` names the file in messages ("policy").
+pub(crate) fn read_tree<'b>(
+    bytes: &'b [u8],
+    origin: &str,
+    what: &str,
+) -> Result<(&'b str, node::Node), Diagnostic> {
     let diag = |line, column, message: String| Diagnostic {
         origin: origin.to_owned(),
         line,
         column,
         message,
-    };
-    let fatal = |d: Diagnostic| Rejected {
-        diagnostics: vec![d],
-        warnings: Vec::new(),
     };
     let source = match std::str::from_utf8(bytes) {
         Ok(text) => text,
@@ -357,24 +357,31 @@ fn check(bytes: &[u8], origin: &str, today: jiff::civil::Date) -> Result<Policy,
             let prefix = String::from_utf8_lossy(&bytes[..e.valid_up_to()]);
             let line = prefix.matches('\n').count() + 1;
             let column = prefix.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            return Err(fatal(diag(
-                line,
-                column,
-                "the policy is not valid UTF-8".to_owned(),
-            )));
+            return Err(diag(line, column, format!("the {what} is not valid UTF-8")));
         }
     };
     if source.len() > MAX_POLICY_BYTES {
-        return Err(fatal(diag(
+        return Err(diag(
             1,
             1,
             format!(
-                "the policy is {} bytes; the limit is {MAX_POLICY_BYTES}",
+                "the {what} is {} bytes; the limit is {MAX_POLICY_BYTES}",
                 source.len()
             ),
-        )));
+        ));
     }
-    let tree = node::read(source).map_err(|e| fatal(diag(e.line, e.column, e.message)))?;
+    let tree = node::read(source).map_err(|e| diag(e.line, e.column, e.message))?;
+    Ok((source, tree))
+}
+
+/// Decodes and validates `bytes`: the policy (with its warnings), or every error (with the
+/// warnings), each list sorted by position.
+fn check(bytes: &[u8], origin: &str, today: jiff::civil::Date) -> Result<Policy, Rejected> {
+    let fatal = |d: Diagnostic| Rejected {
+        diagnostics: vec![d],
+        warnings: Vec::new(),
+    };
+    let (source, tree) = read_tree(bytes, origin, "policy").map_err(fatal)?;
     let sha256 = hex::encode(Sha256::digest(source.as_bytes()));
     let mut diagnostics = Vec::new();
     let mut warnings = Vec::new();
@@ -396,7 +403,12 @@ fn check(bytes: &[u8], origin: &str, today: jiff::civil::Date) -> Result<Policy,
         }
         _ => {
             if diagnostics.is_empty() {
-                diagnostics.push(diag(1, 1, "the policy is invalid".to_owned()));
+                diagnostics.push(Diagnostic {
+                    origin: origin.to_owned(),
+                    line: 1,
+                    column: 1,
+                    message: "the policy is invalid".to_owned(),
+                });
             }
             diagnostics.sort_by_key(|d| (d.line, d.column));
             diagnostics.dedup();

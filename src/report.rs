@@ -13,7 +13,7 @@ mod csv_report;
 mod files;
 mod html;
 mod json_report;
-mod junit;
+pub(crate) mod junit;
 pub(crate) mod markdown;
 mod sarif;
 mod spool;

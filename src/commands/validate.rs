@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::display::safe;
 use crate::exit::{Exit, Failure};
-use crate::policy::{self, Policy, PolicyError, Warning};
+use crate::policy::{self, Diagnostic, Policy, PolicyError, Warning};
 
 /// Validates the policy at `path`: exit 0 when valid (warnings or not), 65 when not. Warnings
 /// are printed with the source line they point at, hints included, unless `quiet`.
@@ -97,21 +97,25 @@ pub fn load_policy(path: &Path) -> Result<Policy, Failure> {
 /// Exit 65 with every diagnostic and its source line, or the failure to read the file.
 fn policy_failure(path: &Path, e: PolicyError) -> Failure {
     match e {
-        PolicyError::Invalid { diagnostics, .. } => {
-            let source = source_of(path);
-            let rendered: Vec<String> = diagnostics.iter().map(|d| d.render(&source)).collect();
-            Failure::new(
-                Exit::DataErr,
-                anyhow::anyhow!(
-                    "invalid policy ({} problem{}):\n{}",
-                    diagnostics.len(),
-                    if diagnostics.len() == 1 { "" } else { "s" },
-                    rendered.join("\n")
-                ),
-            )
-        }
+        PolicyError::Invalid { diagnostics, .. } => invalid_file("policy", path, &diagnostics),
         PolicyError::Read(e) => input_failure(e),
     }
+}
+
+/// Exit 65 for the file at `path` (`what` names it: "policy"), with every diagnostic and the
+/// source line it points at.
+pub fn invalid_file(what: &str, path: &Path, diagnostics: &[Diagnostic]) -> Failure {
+    let source = source_of(path);
+    let rendered: Vec<String> = diagnostics.iter().map(|d| d.render(&source)).collect();
+    Failure::new(
+        Exit::DataErr,
+        anyhow::anyhow!(
+            "invalid {what} ({} problem{}):\n{}",
+            diagnostics.len(),
+            if diagnostics.len() == 1 { "" } else { "s" },
+            rendered.join("\n")
+        ),
+    )
 }
 
 /// The policy text for the snippets under diagnostics (empty when it cannot be read again).

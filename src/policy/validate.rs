@@ -49,15 +49,31 @@ pub(crate) struct Context<'a> {
 }
 
 /// Collects diagnostics and warnings against one origin.
-struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     origin: &'a str,
     today: jiff::civil::Date,
     out: &'a mut Vec<Diagnostic>,
     warnings: &'a mut Vec<Warning>,
 }
 
-impl Ctx<'_> {
-    fn err(&mut self, at: &Node, message: impl Into<String>) {
+impl<'a> Ctx<'a> {
+    /// A collector for another YAML file read with the same helpers (a policy's test cases):
+    /// diagnostics go to `out`, warnings to `warnings`.
+    pub(crate) fn new(
+        origin: &'a str,
+        today: jiff::civil::Date,
+        out: &'a mut Vec<Diagnostic>,
+        warnings: &'a mut Vec<Warning>,
+    ) -> Ctx<'a> {
+        Ctx {
+            origin,
+            today,
+            out,
+            warnings,
+        }
+    }
+
+    pub(crate) fn err(&mut self, at: &Node, message: impl Into<String>) {
         self.out.push(Diagnostic {
             origin: self.origin.to_owned(),
             line: at.line,
@@ -88,7 +104,7 @@ impl Ctx<'_> {
 }
 
 /// A mapping's keys after the unknown/duplicate checks; null values count as absent.
-struct Fields<'n> {
+pub(crate) struct Fields<'n> {
     at: &'n Node,
     entries: Vec<(&'n str, &'n Node)>,
     /// Known keys suggested for unknown ones (`acess_token` → `access_token`): the key was
@@ -97,7 +113,7 @@ struct Fields<'n> {
 }
 
 impl<'n> Fields<'n> {
-    fn get(&self, key: &str) -> Option<&'n Node> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'n Node> {
         self.entries
             .iter()
             .find(|(k, _)| *k == key)
@@ -111,7 +127,7 @@ impl<'n> Fields<'n> {
     }
 
     /// The value of `key`; reports it missing unless an unknown key looks like it.
-    fn require(&self, ctx: &mut Ctx, key: &str, what: &str) -> Option<&'n Node> {
+    pub(crate) fn require(&self, ctx: &mut Ctx, key: &str, what: &str) -> Option<&'n Node> {
         let v = self.get(key);
         if v.is_none() && !self.misspelt(key) {
             ctx.err(self.at, format!("{what}: missing required key `{key}`"));
@@ -121,7 +137,7 @@ impl<'n> Fields<'n> {
 }
 
 /// Checks that `node` is a mapping with only `known` keys, each once.
-fn fields<'n>(
+pub(crate) fn fields<'n>(
     ctx: &mut Ctx,
     node: &'n Node,
     known: &[&'static str],
@@ -169,7 +185,7 @@ fn fields<'n>(
 
 /// `unknown <noun> `word``, then "did you mean" when `word` looks like a misspelling of one of
 /// `candidates`, else the candidates.
-fn unknown(noun: &str, word: &str, candidates: &[&str]) -> String {
+pub(crate) fn unknown(noun: &str, word: &str, candidates: &[&str]) -> String {
     match did_you_mean(word, candidates) {
         Some(c) => format!("unknown {noun} `{}`; did you mean `{c}`?", short(word)),
         None => format!(
@@ -200,7 +216,7 @@ fn short(s: &str) -> String {
     }
 }
 
-fn string(ctx: &mut Ctx, node: &Node, what: &str) -> Option<String> {
+pub(crate) fn string(ctx: &mut Ctx, node: &Node, what: &str) -> Option<String> {
     match &node.kind {
         Kind::Str(s) => Some(s.clone()),
         Kind::Int(i) => Some(i.to_string()),
@@ -1040,7 +1056,7 @@ fn is_uuid(s: &str) -> bool {
 }
 
 /// Strict `YYYY-MM-DD` (a real calendar day).
-fn parse_date(text: &str) -> Option<jiff::civil::Date> {
+pub(crate) fn parse_date(text: &str) -> Option<jiff::civil::Date> {
     let b = text.as_bytes();
     let shape = b.len() == 10
         && b.iter().enumerate().all(|(i, c)| {
