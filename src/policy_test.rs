@@ -116,3 +116,6 @@ impl std::fmt::Display for Expected {
         f.write_str(self.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests;

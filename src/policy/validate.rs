@@ -197,7 +197,7 @@ pub(crate) fn unknown(noun: &str, word: &str, candidates: &[&str]) -> String {
 }
 
 /// The string value of `key` in a mapping, without reporting anything.
-fn peek_str<'n>(node: &'n Node, key: &str) -> Option<&'n str> {
+pub(crate) fn peek_str<'n>(node: &'n Node, key: &str) -> Option<&'n str> {
     let Kind::Map(entries) = &node.kind else {
         return None;
     };

@@ -13,7 +13,7 @@ use super::{Case, CaseFile, Expectation, Expected, PLACEHOLDER_ID};
 use crate::model::{AuthMethod, Identity, IdentityScope, LastLogin, Usage};
 use crate::policy::node::{Kind, Node};
 use crate::policy::suggest::did_you_mean;
-use crate::policy::validate::{Ctx, fields, parse_date, string, unknown};
+use crate::policy::validate::{Ctx, fields, parse_date, peek_str, string, unknown};
 use crate::policy::{Diagnostic, Policy, read_tree};
 
 const TOP_KEYS: &[&str] = &["version", "today", "cases"];
@@ -134,14 +134,14 @@ fn read_file(
 }
 
 fn read_case(ctx: &mut Ctx, node: &Node, policy: &Policy) -> Option<Case> {
-    let f = fields(ctx, node, CASE_KEYS, "case")?;
-    let name = f
-        .require(ctx, "name", "case")
-        .and_then(|n| string(ctx, n, "case.name"));
-    let what = match &name {
+    let what = match peek_str(node, "name") {
         Some(n) => format!("case `{n}`"),
         None => "case".to_owned(),
     };
+    let f = fields(ctx, node, CASE_KEYS, &what)?;
+    let name = f
+        .require(ctx, "name", &what)
+        .and_then(|n| string(ctx, n, &format!("{what}.name")));
     let method = f
         .require(ctx, "auth_method", &what)
         .and_then(|n| auth_method(ctx, n, &what));

@@ -18,6 +18,7 @@ mod hostile_server;
 mod inputs;
 mod interrupt;
 mod patch_answer;
+mod policy_test;
 mod rates;
 mod remediate;
 mod report_content;
