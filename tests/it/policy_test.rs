@@ -46,16 +46,18 @@ fn test_cases(cases: &str, extra: &[&str]) -> (i32, String, String) {
 
 #[test]
 fn shipped_example_tests_pass() {
-    let out = idguard()
-        .arg("test")
-        .arg(policy_path("example.yaml"))
-        .arg(policy_path("example.tests.yaml"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(!stdout.contains("FAIL"), "{stdout}");
-    assert!(stdout.contains(" 0 failed"), "{stdout}");
+    for policy in ["example", "strict"] {
+        let out = idguard()
+            .arg("test")
+            .arg(policy_path(&format!("{policy}.yaml")))
+            .arg(policy_path(&format!("{policy}.tests.yaml")))
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{stdout}");
+        assert!(!stdout.contains("FAIL"), "{stdout}");
+        assert!(stdout.contains(" 0 failed"), "{stdout}");
+    }
 }
 
 #[test]
