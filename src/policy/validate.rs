@@ -207,7 +207,7 @@ pub(crate) fn peek_str<'n>(node: &'n Node, key: &str) -> Option<&'n str> {
     })
 }
 
-fn short(s: &str) -> String {
+pub(crate) fn short(s: &str) -> String {
     let cut: String = s.chars().take(60).collect();
     if cut.len() < s.len() {
         format!("{cut}…")

@@ -13,7 +13,7 @@ use super::{Case, CaseFile, Expectation, Expected, PLACEHOLDER_ID};
 use crate::model::{AuthMethod, Identity, IdentityScope, LastLogin, Usage};
 use crate::policy::node::{Kind, Node};
 use crate::policy::suggest::did_you_mean;
-use crate::policy::validate::{Ctx, fields, parse_date, peek_str, string, unknown};
+use crate::policy::validate::{Ctx, fields, parse_date, peek_str, short, string, unknown};
 use crate::policy::{Diagnostic, Policy, read_tree};
 
 const TOP_KEYS: &[&str] = &["version", "today", "cases"];
@@ -110,7 +110,7 @@ fn read_file(
                             item,
                             format!(
                                 "case `{}`: duplicate name (first at line {first})",
-                                case.name
+                                short(&case.name)
                             ),
                         ),
                         None => {
@@ -135,7 +135,7 @@ fn read_file(
 
 fn read_case(ctx: &mut Ctx, node: &Node, policy: &Policy) -> Option<Case> {
     let what = match peek_str(node, "name") {
-        Some(n) => format!("case `{n}`"),
+        Some(n) => format!("case `{}`", short(n)),
         None => "case".to_owned(),
     };
     let f = fields(ctx, node, CASE_KEYS, &what)?;
