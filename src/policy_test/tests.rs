@@ -230,3 +230,39 @@ fn configs_decode_like_a_get_answer() {
     let error = m[0].finding.as_ref().and_then(|f| f.error.clone());
     assert!(error.is_some_and(|e| e.contains("accessTokenTTL")), "{m:?}");
 }
+
+#[test]
+fn names_from_the_file_are_escaped_in_text_and_junit() {
+    let text = case(7200, "", "{ token-lifetime: pass }")
+        .replace("name: c\n", "name: \"<a & \\\"b\\\"> \\e]0;x\"\n");
+    let file = parse_cases(&text).expect("valid");
+    let outcomes = [render::FileOutcome {
+        file: &file,
+        cases: judge(&policy(), &file),
+    }];
+    let shown = render::text(&outcomes);
+    assert!(
+        !shown.contains('\u{1b}'),
+        "control characters escaped: {shown:?}"
+    );
+    assert!(shown.starts_with("FAIL <a & \"b\">"), "{shown}");
+    let xml = render::junit(&outcomes);
+    assert!(!xml.contains('\u{1b}'), "{xml:?}");
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let mut names = Vec::new();
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            quick_xml::events::Event::Start(e) if e.name().into_inner() == "testcase" => {
+                let name = e.try_get_attribute("name").unwrap().expect("name");
+                names.push(
+                    name.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .unwrap()
+                        .into_owned(),
+                );
+            }
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(names, ["<a & \"b\"> \u{FFFD}]0;x"]);
+}
