@@ -21,6 +21,7 @@ mod patch_answer;
 mod rates;
 mod remediate;
 mod report_content;
+mod schema;
 mod sim_api;
 mod support;
 mod terminal;
