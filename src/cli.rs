@@ -48,6 +48,8 @@ pub enum Command {
         /// The policy file.
         policy: PathBuf,
     },
+    /// Print the JSON Schema of the policy format on stdout (for editor completion and checks).
+    Schema,
     /// Audit every identity of the organization; write reports; exit code by outcome.
     Audit(AuditArgs),
     /// Run a policy's unit tests: cases of identities and configs with the result each rule

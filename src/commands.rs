@@ -9,6 +9,7 @@ mod diff;
 mod findings;
 mod remediate;
 mod rollback;
+mod schema;
 mod sim;
 mod stop;
 mod test;
@@ -25,6 +26,7 @@ pub fn run(cli: Cli, stderr: &mut dyn Write) -> Result<Exit, Failure> {
     let quiet = cli.output.quiet;
     match cli.command {
         Command::Validate { policy } => validate::run(&policy, quiet, stderr),
+        Command::Schema => schema::run(),
         Command::Audit(args) => block_on_interruptible(audit::run(args, quiet, stderr)),
         Command::Remediate(args) => block_on_interruptible(remediate::run(args, quiet, stderr)),
         Command::Apply(args) => block_on_interruptible(apply::run(args, quiet, stderr)),

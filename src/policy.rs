@@ -9,6 +9,7 @@
 mod cidr;
 mod duration;
 pub(crate) mod node;
+mod schema;
 pub(crate) mod suggest;
 pub(crate) mod validate;
 mod warning;
@@ -24,6 +25,7 @@ use crate::model::AuthMethod;
 use crate::pattern::Pattern;
 
 pub use duration::{format_duration, format_seconds, parse_duration_text};
+pub use schema::schema_json;
 pub use warning::{Warning, WarningKind};
 
 /// Inputs longer than this are refused before parsing (a policy is a few kilobytes).

@@ -71,7 +71,7 @@ pub struct Shown {
 pub enum Stdout {
     #[default]
     Nothing,
-    /// The findings table.
+    /// Text: the findings table (or, for `idguard schema`, the schema).
     Table(String),
     /// A report file, copied as it was written.
     File(PathBuf),

@@ -56,7 +56,32 @@ pub(crate) struct ReadError {
 
 /// Reads one YAML document. An empty document is a `Null` node at 1:1.
 pub(crate) fn read(source: &str) -> Result<Node, ReadError> {
-    let options = serde_saphyr::options! {
+    match serde_saphyr::from_str_with_options::<Node>(source, options()) {
+        Ok(node) => Ok(node),
+        Err(err) => {
+            let (line, column) = err
+                .location()
+                .map(|l| (to_usize(l.line()), to_usize(l.column())))
+                .unwrap_or((1, 1));
+            let raw = UserMessageFormatter.format_message(err.without_snippet());
+            // Keep the message on one line and free of control characters.
+            let message: String = raw
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .take(300)
+                .collect();
+            Err(ReadError {
+                line: line.max(1),
+                column: column.max(1),
+                message: format!("YAML syntax error: {message}"),
+            })
+        }
+    }
+}
+
+/// How policies are read: YAML 1.2 scalars, duplicate keys kept, budgets against bombs.
+pub(crate) fn options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
         duplicate_keys: DuplicateKeyPolicy::PassThrough,
         strict_booleans: true,
         leading_zero_numbers_as_strings: true,
@@ -78,27 +103,6 @@ pub(crate) fn read(source: &str) -> Result<Node, ReadError> {
             max_total_replayed_events: 100_000,
             max_replay_stack_depth: 16,
         },
-    };
-    match serde_saphyr::from_str_with_options::<Node>(source, options) {
-        Ok(node) => Ok(node),
-        Err(err) => {
-            let (line, column) = err
-                .location()
-                .map(|l| (to_usize(l.line()), to_usize(l.column())))
-                .unwrap_or((1, 1));
-            let raw = UserMessageFormatter.format_message(err.without_snippet());
-            // Keep the message on one line and free of control characters.
-            let message: String = raw
-                .chars()
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .take(300)
-                .collect();
-            Err(ReadError {
-                line: line.max(1),
-                column: column.max(1),
-                message: format!("YAML syntax error: {message}"),
-            })
-        }
     }
 }
 

@@ -21,9 +21,9 @@ use crate::finding::Severity;
 use crate::model::AuthMethod;
 use crate::pattern::Pattern;
 
-const TOP_KEYS: &[&str] = &["version", "name", "defaults", "rules", "exemptions"];
-const DEFAULTS_KEYS: &[&str] = &["severity"];
-const RULE_KEYS: &[&str] = &[
+pub(crate) const TOP_KEYS: &[&str] = &["version", "name", "defaults", "rules", "exemptions"];
+pub(crate) const DEFAULTS_KEYS: &[&str] = &["severity"];
+pub(crate) const RULE_KEYS: &[&str] = &[
     "id",
     "description",
     "severity",
@@ -33,12 +33,14 @@ const RULE_KEYS: &[&str] = &[
     "allowlists",
     "usage",
 ];
-const APPLIES_KEYS: &[&str] = &["auth_methods", "identities", "exclude_identities"];
-const TOKEN_KEYS: &[&str] = &["max_ttl", "max_max_ttl", "max_uses", "allow_periodic"];
-const IPS_KEYS: &[&str] = &["allowed_cidrs", "fields", "fallback_cidrs"];
-const USAGE_KEYS: &[&str] = &["max_idle"];
-const ALLOWLIST_KEYS: &[&str] = &["field", "required", "allowed", "default"];
-const EXEMPTION_KEYS: &[&str] = &["identity", "rules", "reason", "owner", "expires"];
+pub(crate) const APPLIES_KEYS: &[&str] = &["auth_methods", "identities", "exclude_identities"];
+pub(crate) const TOKEN_KEYS: &[&str] = &["max_ttl", "max_max_ttl", "max_uses", "allow_periodic"];
+pub(crate) const IPS_KEYS: &[&str] = &["allowed_cidrs", "fields", "fallback_cidrs"];
+pub(crate) const USAGE_KEYS: &[&str] = &["max_idle"];
+pub(crate) const ALLOWLIST_KEYS: &[&str] = &["field", "required", "allowed", "default"];
+pub(crate) const EXEMPTION_KEYS: &[&str] = &["identity", "rules", "reason", "owner", "expires"];
+/// The rule keys that are checks: a rule writes at least one; `usage` (the last) stands alone.
+pub(crate) const CHECKS: [&str; 4] = ["access_token", "trusted_ips", "allowlists", "usage"];
 
 /// What a validation is of: where the policy came from, its digest, and the UTC day
 /// exemptions are judged on.
@@ -556,7 +558,6 @@ fn rule(ctx: &mut Ctx, node: &Node, default_severity: Severity, ids: &mut RuleId
 
     // A rule must write at least one check (validity of each is reported separately; a
     // misspelt check key is reported as such).
-    const CHECKS: [&str; 4] = ["access_token", "trusted_ips", "allowlists", "usage"];
     let written = |key: &str| match f.get(key).map(|n| &n.kind) {
         Some(Kind::Map(m)) => !m.is_empty(),
         Some(Kind::Seq(s)) => !s.is_empty(),

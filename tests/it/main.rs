@@ -22,6 +22,7 @@ mod policy_test;
 mod rates;
 mod remediate;
 mod report_content;
+mod schema;
 mod sim_api;
 mod support;
 mod terminal;
