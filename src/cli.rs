@@ -50,6 +50,9 @@ pub enum Command {
     },
     /// Audit every identity of the organization; write reports; exit code by outcome.
     Audit(AuditArgs),
+    /// Read the organization once into a snapshot file, for offline audits
+    /// (`audit --snapshot`); secrets are removed.
+    Snapshot(SnapshotArgs),
     /// Audit, then write a remediation plan (nothing is changed); with --apply, apply it.
     Remediate(RemediateArgs),
     /// Apply a plan written earlier (configs that changed since are skipped as drifted).
@@ -70,8 +73,23 @@ pub struct AuditArgs {
     /// The policy file.
     #[arg(long, short)]
     pub policy: PathBuf,
+    /// Audit this snapshot file (from `idguard snapshot`) instead of the server: offline, no
+    /// credentials; judged at the moment the snapshot was taken. Connection flags are ignored.
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
     #[command(flatten)]
     pub report: ReportArgs,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// Flags of `snapshot`.
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// The snapshot file to write (default: reports/<UTC timestamp>/snapshot.json). An
+    /// existing file is never replaced.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }

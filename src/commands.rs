@@ -10,6 +10,7 @@ mod findings;
 mod remediate;
 mod rollback;
 mod sim;
+mod snapshot;
 mod stop;
 mod validate;
 mod writes;
@@ -25,6 +26,7 @@ pub fn run(cli: Cli, stderr: &mut dyn Write) -> Result<Exit, Failure> {
     match cli.command {
         Command::Validate { policy } => validate::run(&policy, quiet, stderr),
         Command::Audit(args) => block_on_interruptible(audit::run(args, quiet, stderr)),
+        Command::Snapshot(args) => block_on_interruptible(snapshot::run(args, quiet, stderr)),
         Command::Remediate(args) => block_on_interruptible(remediate::run(args, quiet, stderr)),
         Command::Apply(args) => block_on_interruptible(apply::run(args, quiet, stderr)),
         Command::Rollback(args) => block_on_interruptible(rollback::run(args, quiet, stderr)),

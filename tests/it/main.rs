@@ -22,6 +22,7 @@ mod rates;
 mod remediate;
 mod report_content;
 mod sim_api;
+mod snapshot;
 mod support;
 mod terminal;
 mod tls;
