@@ -32,13 +32,18 @@ async fn take_snapshot(url: &str, path: &Path) -> Output {
         .expect("join")
 }
 
-/// Runs `idguard audit --snapshot <snapshot> --out <out> <extra>` with no credentials and
-/// `INFISICAL_DOMAIN` on a closed port.
+/// Runs `idguard audit --snapshot <snapshot> --out <out> <extra>` (example policy) with no
+/// credentials and `INFISICAL_DOMAIN` on a closed port.
 fn offline_audit(snapshot: &Path, out: &Path, extra: &[&str]) -> Output {
+    offline_audit_with(&policy_path("example.yaml"), snapshot, out, extra)
+}
+
+/// [`offline_audit`] with this policy.
+fn offline_audit_with(policy: &Path, snapshot: &Path, out: &Path, extra: &[&str]) -> Output {
     idguard()
         .arg("audit")
         .arg("--policy")
-        .arg(policy_path("example.yaml"))
+        .arg(policy)
         .arg("--snapshot")
         .arg(snapshot)
         .arg("--out")
@@ -243,4 +248,47 @@ async fn an_incomplete_snapshot_stays_incomplete() {
     assert_eq!(offline.status.code(), Some(2), "{}", stderr(&offline));
     let report = read_json(&out.join("report.json"));
     assert_eq!(report["run"]["complete"], false);
+}
+
+/// Exemption expiry is judged at the snapshot's time: an exemption that expires between the
+/// snapshot and a later date holds for the snapshot, and is expired for the same file dated
+/// after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_audit_is_judged_at_the_snapshot_time() {
+    let server = start_sim(SimConfig::default()).await;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let snap = tmp.path().join("s.json");
+    let taken = take_snapshot(&server.url(), &snap).await;
+    server.shutdown().await;
+    assert_eq!(taken.status.code(), Some(0), "{}", stderr(&taken));
+    let mut file = read_json(&snap);
+    let name = file["identities"][0]["name"]
+        .as_str()
+        .expect("a name")
+        .to_owned();
+    let mut policy = std::fs::read_to_string(policy_path("example.yaml")).expect("policy");
+    policy.push_str(&format!(
+        "  - identity: {name}\n    reason: test\n    owner: a@example.com\n    expires: 2090-01-01\n"
+    ));
+    let policy_file = tmp.path().join("policy.yaml");
+    std::fs::write(&policy_file, policy).expect("written");
+
+    let now = offline_audit_with(&policy_file, &snap, &tmp.path().join("now"), &[]);
+    let now_err = stderr(&now);
+    assert!(!now_err.contains("expired exemption"), "{now_err}");
+
+    file["manifest"]["started_at"] = Value::from("2095-01-01T00:00:00Z");
+    let later = tmp.path().join("later.json");
+    std::fs::write(&later, file.to_string()).expect("written");
+    let run = offline_audit_with(&policy_file, &later, &tmp.path().join("later"), &[]);
+    let err = stderr(&run);
+    assert!(
+        err.contains(&format!("expired exemption: `{name}`")),
+        "{err}"
+    );
+    let report = read_json(&tmp.path().join("later/report.json"));
+    assert_eq!(
+        report["run"]["snapshot"]["taken_at"],
+        "2095-01-01T00:00:00Z"
+    );
 }
