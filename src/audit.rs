@@ -194,7 +194,7 @@ pub async fn run(
                     }
                     Err(err) => {
                         outcome.config_errors += 1;
-                        tracing::warn!(identity = %safe(&identity.id), method = %safe(method.as_str()), "config could not be read: {err}");
+                        tracing::warn!(identity = %safe(&identity.id), method = %safe(method.as_str()), "config could not be read: {}", safe(&err));
                         found = evaluate::error_findings(policy, &org_id, &identity, &method, &err);
                     }
                 }
