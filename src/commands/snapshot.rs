@@ -1,6 +1,7 @@
 //! `idguard snapshot`: connect, read the organization once, write the snapshot file, print a
 //! summary. Exit 0 when every identity was listed and every config read; 2 when the listing
-//! stopped short or a config could not be read (the file is still written, recording which).
+//! stopped short or a config could not be read (the file is still written, recording which);
+//! 130 after Ctrl-C (the file is written, marked incomplete).
 
 use std::io::Write;
 use std::path::Path;
@@ -24,12 +25,15 @@ pub async fn run(args: SnapshotArgs, quiet: bool, stderr: &mut dyn Write) -> Res
     };
     check_writable(&path)?;
     let client = connect::connect(opts).await?;
-    let snap = crate::snapshot::take(&client, concurrency).await;
+    let stop = crate::interrupt::Interrupt::process();
+    let snap = crate::snapshot::take(&client, concurrency, stop).await;
     crate::snapshot::write(&path, &snap).map_err(io_failure)?;
 
     let m = &snap.manifest;
     let configs: usize = snap.entries.iter().map(|e| e.configs.len()).sum();
-    let exit = if m.complete && m.errors == 0 {
+    let exit = if stop.requested() {
+        Exit::Interrupted
+    } else if m.complete && m.errors == 0 {
         Exit::Ok
     } else {
         Exit::Incomplete

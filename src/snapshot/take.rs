@@ -1,7 +1,8 @@
 //! Taking a snapshot: the identity listing, then every config GET, through the run's client
 //! (paced, retried, bounded by its concurrency). A config that could not be read is recorded
-//! as its error; a listing that fails partway leaves the identities listed so far, their
-//! configs read, and the snapshot marked incomplete.
+//! as its error; a listing that fails partway (or is stopped by Ctrl-C) leaves the identities
+//! listed so far, their configs read, and the snapshot marked incomplete. After Ctrl-C no
+//! further request is started: the configs not read are recorded as errors saying so.
 
 use std::sync::Arc;
 
@@ -9,15 +10,25 @@ use futures::{StreamExt, stream};
 
 use super::{Entry, Manifest, Snapshot};
 use crate::infisical::Client;
+use crate::interrupt::Interrupt;
 use crate::model::Identity;
 
-/// Reads the organization through `client`, at most `concurrency` config GETs at once.
-pub async fn take(client: &Client, concurrency: usize) -> Snapshot {
+/// Why a run stopped by Ctrl-C is incomplete, and the error of each config it did not read.
+const INTERRUPTED: &str = "interrupted (Ctrl-C) before every config was read";
+
+/// Reads the organization through `client`, at most `concurrency` config GETs at once, until
+/// `stop` is pressed.
+pub async fn take(client: &Client, concurrency: usize, stop: &Interrupt) -> Snapshot {
     let started_at = jiff::Timestamp::now();
     let mut identities: Vec<Arc<Identity>> = Vec::new();
     let mut pager = client.identities();
-    let incomplete_reason = loop {
-        match pager.next_page().await {
+    let mut incomplete_reason = loop {
+        let page = tokio::select! {
+            biased;
+            () = stop.stopped() => break Some(INTERRUPTED.to_owned()),
+            page = pager.next_page() => page,
+        };
+        match page {
             Ok(Some(page)) => identities.extend(page.into_iter().map(Arc::new)),
             Ok(None) => break None,
             Err(e) => {
@@ -36,9 +47,12 @@ pub async fn take(client: &Client, concurrency: usize) -> Snapshot {
     });
     let reads: Vec<_> = stream::iter(jobs)
         .map(|(identity, method)| async move {
-            let read = Box::pin(client.get_config(&identity.id, &method))
-                .await
-                .map_err(|e| crate::audit::chain(&e));
+            let get = Box::pin(client.get_config(&identity.id, &method));
+            let read = tokio::select! {
+                biased;
+                () = stop.stopped() => Err(INTERRUPTED.to_owned()),
+                read = get => read.map_err(|e| crate::audit::chain(&e)),
+            };
             (method, read)
         })
         .buffered(concurrency.max(1))
@@ -52,6 +66,9 @@ pub async fn take(client: &Client, concurrency: usize) -> Snapshot {
             Entry { identity, configs }
         })
         .collect();
+    if stop.requested() {
+        incomplete_reason.get_or_insert_with(|| INTERRUPTED.to_owned());
+    }
     let errors = entries
         .iter()
         .flat_map(|e| &e.configs)

@@ -10,16 +10,19 @@ use std::process::Output;
 use idguard_sim::{self as sim, AuditLogs, FaultKind, Faults, Sim, SimConfig};
 use serde_json::Value;
 
+use crate::interrupt::{finish, interrupt, until};
 use crate::remediate::{read_json, stderr};
 use crate::support::{audit, idguard, policy_path, results, start_sim};
 
 /// A closed port: any request of an offline audit would fail there.
 const NOWHERE: &str = "http://127.0.0.1:9";
 
-/// Runs `idguard snapshot --out <path>` against `url` with the demo credentials.
-async fn take_snapshot(url: &str, path: &Path) -> Output {
+/// `idguard snapshot <extra> --out <path>` against `url` with the demo credentials.
+fn snapshot_command(url: &str, path: &Path, extra: &[&str]) -> std::process::Command {
     let mut cmd = idguard();
-    cmd.args(["snapshot", "--max-retries", "0", "--out"])
+    cmd.arg("snapshot")
+        .args(extra)
+        .arg("--out")
         .arg(path)
         .env("INFISICAL_DOMAIN", url)
         .env("INFISICAL_UNIVERSAL_AUTH_CLIENT_ID", sim::DEMO_CLIENT_ID)
@@ -27,6 +30,12 @@ async fn take_snapshot(url: &str, path: &Path) -> Output {
             "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET",
             sim::DEMO_CLIENT_SECRET,
         );
+    cmd
+}
+
+/// Runs `idguard snapshot --max-retries 0 --out <path>` against `url`, off the runtime.
+async fn take_snapshot(url: &str, path: &Path) -> Output {
+    let mut cmd = snapshot_command(url, path, &["--max-retries", "0"]);
     tokio::task::spawn_blocking(move || cmd.output().expect("binary runs"))
         .await
         .expect("join")
@@ -291,4 +300,42 @@ async fn an_offline_audit_is_judged_at_the_snapshot_time() {
         report["run"]["snapshot"]["taken_at"],
         "2095-01-01T00:00:00Z"
     );
+}
+
+/// Ctrl-C while the configs are read: no further request, the file is written marked
+/// incomplete with the configs not read recorded as such, exit 130.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_writes_an_incomplete_snapshot() {
+    let server = start_sim(SimConfig::default()).await;
+    let sim = server.handle();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let snap = tmp.path().join("s.json");
+    let child = snapshot_command(&server.url(), &snap, &["--read-rate", "10"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("idguard starts");
+    let gets = || {
+        sim.request_log()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.starts_with("/api/v1/auth/"))
+            .count()
+    };
+    until("a few config GETs", || gets() >= 3).await;
+    interrupt(&child);
+    let out = finish(child).await;
+    server.shutdown().await;
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let file = read_json(&snap);
+    assert_eq!(file["manifest"]["complete"], false);
+    let reason = file["manifest"]["incomplete_reason"].as_str().unwrap_or("");
+    assert!(reason.contains("Ctrl-C"), "{reason}");
+    let not_read = file["identities"]
+        .as_array()
+        .expect("identities")
+        .iter()
+        .flat_map(|i| i["configs"].as_object().expect("configs").values())
+        .filter(|c| c["error"].as_str().is_some_and(|e| e.contains("Ctrl-C")))
+        .count();
+    assert!(not_read > 0, "{file:#}");
 }
