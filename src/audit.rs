@@ -6,6 +6,13 @@
 //! that could apply to it, and a listing that fails partway (or is cut short by `--max-duration`
 //! or Ctrl-C, which start no further request) is returned to the caller, who marks the run
 //! incomplete. Memory holds the identities in flight, not the org.
+//!
+//! The identities and configs come from a [`Source`]: the live server, or a snapshot file
+//! (offline: the same evaluation, no request).
+
+mod source;
+
+pub use source::Source;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -16,7 +23,7 @@ use tokio::sync::mpsc;
 
 use crate::display::safe;
 use crate::evaluate;
-use crate::infisical::{ApiError, Client};
+use crate::infisical::ApiError;
 use crate::interrupt::Interrupt;
 use crate::model::{AuthConfig, AuthMethod, Identity};
 use crate::policy::Policy;
@@ -66,10 +73,10 @@ pub struct AuditOutcome {
     pub held_narrowings: u64,
 }
 
-/// Audits every identity the client lists, writing findings to `sink`.
+/// Audits every identity `source` lists, writing findings to `sink`.
 /// With `planner`, every failing config also goes into the remediation plan.
 pub async fn run(
-    client: &Client,
+    source: &Source,
     policy: &Policy,
     sink: &mut ReportSink,
     opts: &AuditOptions,
@@ -78,14 +85,11 @@ pub async fn run(
 ) -> Result<AuditOutcome, ReportError> {
     let (tx, rx) = mpsc::channel::<Arc<Identity>>(1024);
     let (total_tx, mut total_rx) = tokio::sync::watch::channel(0u64);
-    let lister = {
-        let client = client.clone();
-        tokio::spawn(async move { list_into(&client, tx, total_tx).await })
-    };
+    let lister = source.spawn_listing(tx, total_tx);
 
-    let org_id = client.org_id().to_owned();
+    let org_id = source.org_id().to_owned();
     let mut outcome = AuditOutcome::default();
-    let reader = EvidenceReader::new(client.clone(), opts.now, opts.evidence);
+    let reader = source.evidence_reader(opts.now, opts.evidence);
     let reader = &reader;
     let identities = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|i| (i, rx)) });
     let fetched = identities
@@ -105,9 +109,7 @@ pub async fn run(
             match job {
                 Job::Listed(n, identity) => Done::Listed(n, identity),
                 Job::Fetch(identity, method) => {
-                    // Boxed: the request's future is a few KiB, and the job futures are moved
-                    // into the buffer; a box keeps those moves to a pointer's size.
-                    let result = Box::pin(client.get_config(&identity.id, &method)).await;
+                    let result = source.config(&identity, &method).await;
                     let usage = match &result {
                         Ok(config) => {
                             Box::pin(usage_for(policy, &identity, config, opts.today, reader)).await
@@ -192,14 +194,8 @@ pub async fn run(
                     }
                     Err(err) => {
                         outcome.config_errors += 1;
-                        tracing::warn!(identity = %safe(&identity.id), method = %safe(method.as_str()), "config could not be read: {err}");
-                        found = evaluate::error_findings(
-                            policy,
-                            &org_id,
-                            &identity,
-                            &method,
-                            &chain(&err),
-                        );
+                        tracing::warn!(identity = %safe(&identity.id), method = %safe(method.as_str()), "config could not be read: {}", safe(&err));
+                        found = evaluate::error_findings(policy, &org_id, &identity, &method, &err);
                     }
                 }
                 for finding in &found {
@@ -228,7 +224,7 @@ pub async fn run(
     } else {
         match lister.await {
             Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(ListingError::Api(e)),
+            Ok(Err(e)) => Some(e),
             Err(join) => Some(ListingError::Task(join.to_string())),
         }
     };
@@ -302,8 +298,8 @@ fn fetch_slots(concurrency: usize) -> usize {
     concurrency.saturating_sub(1).max(1)
 }
 
-/// An error with its causes, `outer: inner: ...`.
-fn chain(err: &dyn std::error::Error) -> String {
+/// An error with its causes, `outer: inner: ...` (how an unreadable config is reported).
+pub fn chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(e) = source {
@@ -321,6 +317,9 @@ pub enum ListingError {
     Api(#[source] ApiError),
     #[error("the identity listing stopped: {0}")]
     Task(String),
+    /// The snapshot audited was taken from a listing that stopped short.
+    #[error("the snapshot is incomplete: {0}")]
+    Snapshot(String),
     /// `--max-duration` was reached before every identity was audited.
     #[error("the run reached --max-duration before every identity was audited")]
     Budget,
@@ -341,7 +340,7 @@ enum Done {
     Fetched(
         Arc<Identity>,
         AuthMethod,
-        Box<Result<AuthConfig, ApiError>>,
+        Box<Result<AuthConfig, String>>,
         Option<Usage>,
     ),
 }
@@ -417,27 +416,6 @@ fn hold_back(
         }
     }
     holds
-}
-
-/// Pages through the listing, sending each identity once.
-async fn list_into(
-    client: &Client,
-    tx: mpsc::Sender<Arc<Identity>>,
-    total: tokio::sync::watch::Sender<u64>,
-) -> Result<(), ApiError> {
-    let mut pager = client.identities();
-    while let Some(page) = pager.next_page().await? {
-        if let Some(t) = pager.total() {
-            let _ = total.send(t);
-        }
-        for identity in page {
-            // The pager already yields each identity once.
-            if tx.send(Arc::new(identity)).await.is_err() {
-                return Ok(());
-            }
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -55,6 +55,9 @@ pub enum Command {
     /// Run a policy's unit tests: cases of identities and configs with the result each rule
     /// should give (exit 1 when any does not hold, 65 on an invalid policy or cases file).
     Test(TestArgs),
+    /// Read the organization once into a snapshot file, for offline audits
+    /// (`audit --snapshot`); secrets are removed.
+    Snapshot(SnapshotArgs),
     /// Audit, then write a remediation plan (nothing is changed); with --apply, apply it.
     Remediate(RemediateArgs),
     /// Apply a plan written earlier (configs that changed since are skipped as drifted).
@@ -75,8 +78,23 @@ pub struct AuditArgs {
     /// The policy file.
     #[arg(long, short)]
     pub policy: PathBuf,
+    /// Audit this snapshot file (from `idguard snapshot`) instead of the server: offline, no
+    /// credentials; judged at the moment the snapshot was taken. Connection flags are ignored.
+    #[arg(long, value_name = "FILE")]
+    pub snapshot: Option<PathBuf>,
     #[command(flatten)]
     pub report: ReportArgs,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+/// Flags of `snapshot`.
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// The snapshot file to write (default: reports/<UTC timestamp>/snapshot.json). An
+    /// existing file is never replaced.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }

@@ -11,6 +11,7 @@ mod remediate;
 mod rollback;
 mod schema;
 mod sim;
+mod snapshot;
 mod stop;
 mod test;
 mod validate;
@@ -28,6 +29,7 @@ pub fn run(cli: Cli, stderr: &mut dyn Write) -> Result<Exit, Failure> {
         Command::Validate { policy } => validate::run(&policy, quiet, stderr),
         Command::Schema => schema::run(),
         Command::Audit(args) => block_on_interruptible(audit::run(args, quiet, stderr)),
+        Command::Snapshot(args) => block_on_interruptible(snapshot::run(args, quiet, stderr)),
         Command::Remediate(args) => block_on_interruptible(remediate::run(args, quiet, stderr)),
         Command::Apply(args) => block_on_interruptible(apply::run(args, quiet, stderr)),
         Command::Rollback(args) => block_on_interruptible(rollback::run(args, quiet, stderr)),

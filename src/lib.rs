@@ -24,6 +24,7 @@
 //! - [`remediate`]: plans of safe PATCHes, their re-check, self-protection, apply with a
 //!   journal, verification and rollback.
 //! - [`cli`], [`commands`]: argument parsing and one glue function per subcommand.
+//! - [`snapshot`]: the org's identities and configs kept in one file, for offline audits.
 //! - [`usage`]: usage evidence (the audit log: addresses each identity is used from).
 //! - [`exit`]: exit codes and the failure type that carries one up to `main`.
 
@@ -45,4 +46,5 @@ pub mod policy_test;
 pub mod progress;
 pub mod remediate;
 pub mod report;
+pub mod snapshot;
 pub mod usage;

@@ -95,6 +95,29 @@ pub struct RunInfo {
     /// Why it was unavailable.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage_evidence_reason: Option<String>,
+    /// `source: "live"`, or `source: "snapshot"` with `snapshot: {path, taken_at, ...}`.
+    #[serde(flatten)]
+    pub source: RunSource,
+}
+
+/// Where a run read the organization from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "source", content = "snapshot", rename_all = "lowercase")]
+pub enum RunSource {
+    /// The server, during the run.
+    Live,
+    /// A snapshot file (`idguard audit --snapshot`): nothing was read from the server.
+    Snapshot(SnapshotRef),
+}
+
+/// The snapshot an offline run audited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SnapshotRef {
+    pub path: String,
+    /// When the snapshot's reading of the org started: the moment the run is judged at.
+    pub taken_at: String,
+    pub api_url: String,
+    pub org_id: String,
 }
 
 /// The policy a run used.
@@ -363,6 +386,7 @@ mod tests {
             problems: Vec::new(),
             usage_evidence: "not-needed",
             usage_evidence_reason: None,
+            source: crate::report::RunSource::Live,
         }
     }
 

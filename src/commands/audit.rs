@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::audit::{self, AuditOptions, AuditOutcome, ListingError};
+use crate::audit::{self, AuditOptions, AuditOutcome, ListingError, Source};
 use crate::cli::{AuditArgs, ReportArgs};
 use crate::exit::{Exit, Failure, RunOutcome};
 use crate::infisical::{Client, ConnectOptions};
@@ -17,7 +17,8 @@ use crate::policy::{Exemption, Policy};
 use crate::progress::Progress;
 use crate::remediate::plan::PlanBuilder;
 use crate::report::{
-    self, AfterApply, Annotations, ApiCounts, PolicyRef, ReportSink, RuleInfo, RunInfo,
+    self, AfterApply, Annotations, ApiCounts, PolicyRef, ReportSink, RuleInfo, RunInfo, RunSource,
+    SnapshotRef,
 };
 
 use super::{connect, findings, validate};
@@ -25,8 +26,13 @@ use super::{connect, findings, validate};
 /// Runs `idguard audit`.
 pub async fn run(args: AuditArgs, quiet: bool, stderr: &mut dyn Write) -> Result<Exit, Failure> {
     let policy = validate::load_policy_for_run(&args.policy, quiet, stderr)?;
-    let opts = connect::options(&args.connection)?;
-    let done = execute(&policy, &args.policy, opts, &args.report, quiet).await?;
+    let done = match &args.snapshot {
+        Some(path) => offline(&policy, &args.policy, path, &args.report, quiet).await?,
+        None => {
+            let opts = connect::options(&args.connection)?;
+            execute(&policy, &args.policy, opts, &args.report, quiet).await?
+        }
+    };
     if !quiet {
         let _ = write!(stderr, "{}", done.human);
     }
@@ -64,7 +70,17 @@ pub async fn execute(
     report_args: &ReportArgs,
     quiet: bool,
 ) -> Result<AuditDone, Failure> {
-    let audited = audit_phase(policy, opts, report_args, false, quiet).await?;
+    let (_, audited) = audit_phase(policy, opts, report_args, false, quiet).await?;
+    finish_audit(audited, policy, policy_path, report_args)
+}
+
+/// [`finish_phase`] of an audit that wrote nothing to the server.
+fn finish_audit(
+    audited: Audited,
+    policy: &Policy,
+    policy_path: &Path,
+    report_args: &ReportArgs,
+) -> Result<AuditDone, Failure> {
     finish_phase(
         audited,
         policy,
@@ -75,31 +91,109 @@ pub async fn execute(
     )
 }
 
+/// Audits a snapshot file offline (no client, no request) with an already validated policy,
+/// judged at the moment the snapshot was taken.
+async fn offline(
+    policy: &Policy,
+    policy_path: &Path,
+    snapshot_path: &Path,
+    report_args: &ReportArgs,
+    quiet: bool,
+) -> Result<AuditDone, Failure> {
+    let snap = crate::snapshot::read(snapshot_path).map_err(|e| {
+        let exit = if e.is_invalid() {
+            Exit::DataErr
+        } else {
+            Exit::IoErr
+        };
+        Failure::new(exit, e)
+    })?;
+    let taken_at = snap.manifest.started_at;
+    let origin = RunSource::Snapshot(SnapshotRef {
+        path: snapshot_path.display().to_string(),
+        taken_at: taken_at.to_string(),
+        api_url: snap.manifest.api_url.clone(),
+        org_id: snap.manifest.org_id.clone(),
+    });
+    let reading = Reading {
+        source: Source::Snapshot(std::sync::Arc::new(snap)),
+        origin,
+        started: jiff::Timestamp::now(),
+        judged_at: taken_at,
+        // Nothing waits on a network: the bound only sizes the pipeline's buffer.
+        concurrency: 64,
+    };
+    let audited = source_phase(policy, reading, report_args, false, quiet).await?;
+    finish_audit(audited, policy, policy_path, report_args)
+}
+
 /// An audit whose findings are written but whose reports are not finished yet.
 pub struct Audited {
-    pub client: Client,
+    pub source: Source,
+    /// `live`, or the snapshot audited.
+    pub origin: RunSource,
     pub dir: PathBuf,
     pub sink: ReportSink,
     pub outcome: AuditOutcome,
     pub planner: Option<PlanBuilder>,
     pub started: jiff::Timestamp,
+    /// The UTC date exemptions were judged at (the snapshot's, offline).
     pub today: jiff::civil::Date,
     pub concurrency: usize,
 }
 
-/// Lists, fetches and evaluates every identity, streaming findings into the report files
-/// (and into a plan when `plan` is set).
+/// Connects, then lists, fetches and evaluates every identity, streaming findings into the
+/// report files (and into a plan when `plan` is set).
 pub async fn audit_phase(
     policy: &Policy,
     opts: ConnectOptions,
     report_args: &ReportArgs,
     plan: bool,
     quiet: bool,
-) -> Result<Audited, Failure> {
+) -> Result<(Client, Audited), Failure> {
     findings::check(report_args)?;
     let started = jiff::Timestamp::now();
     let concurrency = opts.concurrency;
     let client = connect::connect(opts).await?;
+    let reading = Reading {
+        source: Source::Live(client.clone()),
+        origin: RunSource::Live,
+        started,
+        judged_at: started,
+        concurrency,
+    };
+    let audited = source_phase(policy, reading, report_args, plan, quiet).await?;
+    Ok((client, audited))
+}
+
+/// What an audit reads and the moment it is judged at.
+struct Reading {
+    source: Source,
+    origin: RunSource,
+    /// When the run started.
+    started: jiff::Timestamp,
+    /// Usage (idle time) and exemption expiry are judged at this moment.
+    judged_at: jiff::Timestamp,
+    /// Config reads in flight at once.
+    concurrency: usize,
+}
+
+/// [`audit_phase`] from any source.
+async fn source_phase(
+    policy: &Policy,
+    reading: Reading,
+    report_args: &ReportArgs,
+    plan: bool,
+    quiet: bool,
+) -> Result<Audited, Failure> {
+    findings::check(report_args)?;
+    let Reading {
+        source,
+        origin,
+        started,
+        judged_at,
+        concurrency,
+    } = reading;
     let dir = report::create_run_dir(report_args.out.as_deref(), started).map_err(io_failure)?;
     let rules: Vec<RuleInfo> = policy
         .rules
@@ -118,12 +212,12 @@ pub async fn audit_phase(
             crate::diff::BaselineTracker::load(prev).map_err(|e| Failure::new(Exit::DataErr, e))?;
         sink.set_baseline(Box::new(tracker));
     }
-    let today = started.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
-    let mut planner = plan.then(|| PlanBuilder::new(client.org_id(), today));
+    let today = judged_at.to_zoned_datetime(jiff::tz::TimeZone::UTC).date();
+    let mut planner = plan.then(|| PlanBuilder::new(source.org_id(), today));
     let audit_opts = AuditOptions {
         concurrency,
         today,
-        now: started,
+        now: judged_at,
         evidence: crate::usage::reader::EvidenceSettings {
             window: report_args.evidence.evidence_window,
             require: report_args.evidence.require_usage_evidence,
@@ -135,7 +229,7 @@ pub async fn audit_phase(
     };
     let progress = Progress::new(!quiet);
     let outcome = audit::run(
-        &client,
+        &source,
         policy,
         &mut sink,
         &audit_opts,
@@ -146,7 +240,8 @@ pub async fn audit_phase(
     progress.finish();
     let outcome = outcome.map_err(io_failure)?;
     Ok(Audited {
-        client,
+        source,
+        origin,
         dir,
         sink,
         outcome,
@@ -185,7 +280,8 @@ pub fn finish_phase(
     adjust: &Adjustment,
 ) -> Result<AuditDone, Failure> {
     let Audited {
-        client,
+        source,
+        origin,
         dir,
         mut sink,
         outcome,
@@ -233,13 +329,13 @@ pub fn finish_phase(
             (exit, reason, None)
         }
     };
-    let stats = client.stats();
+    let stats = source.client().map(Client::stats).unwrap_or_default();
     let run = RunInfo {
         id: uuid::Uuid::new_v4().to_string(),
         started_at: started.to_string(),
         finished_at: jiff::Timestamp::now().to_string(),
-        api_url: client.api_url().to_owned(),
-        org_id: client.org_id().to_owned(),
+        api_url: source.api_url().to_owned(),
+        org_id: source.org_id().to_owned(),
         policy: PolicyRef {
             path: policy_path.display().to_string(),
             sha256: policy.sha256.clone(),
@@ -259,6 +355,7 @@ pub fn finish_phase(
             .collect(),
         usage_evidence: outcome.usage_evidence.as_str(),
         usage_evidence_reason: outcome.usage_evidence.reason().map(str::to_owned),
+        source: origin,
     };
     let annotations = merged(annotations, &outcome.annotations);
     let files = sink
@@ -375,6 +472,8 @@ fn listing_failure(err: ListingError) -> Failure {
         ListingError::Budget => Failure::new(Exit::Incomplete, anyhow::Error::new(err)),
         ListingError::Interrupted => Failure::new(Exit::Interrupted, anyhow::Error::new(err))
             .hint("the reports hold what was audited before Ctrl-C and are marked incomplete"),
+        ListingError::Snapshot(_) => Failure::new(Exit::Incomplete, anyhow::Error::new(err))
+            .hint("the snapshot's listing stopped short: take a new snapshot for a full audit"),
         ListingError::Task(msg) => Failure::new(
             Exit::Unavailable,
             anyhow::anyhow!("the identity listing stopped: {msg}"),

@@ -31,7 +31,7 @@ pub async fn run(
     let policy = validate::load_policy_for_run(&args.policy, quiet, stderr)?;
     let filter = writes::filter(&args.batch, &policy)?;
     let opts = connect::options(&args.connection)?;
-    let mut audited = audit_phase(&policy, opts, &args.report, true, quiet).await?;
+    let (client, mut audited) = audit_phase(&policy, opts, &args.report, true, quiet).await?;
     if stop::requested() {
         // Stopped during the audit: the reports are finished (marked incomplete if the audit
         // was cut short); no plan is written (it could hold only part of the org).
@@ -51,10 +51,10 @@ pub async fn run(
         );
     }
     let planner = audited.planner.take().unwrap_or_else(|| {
-        crate::remediate::plan::PlanBuilder::new(audited.client.org_id(), audited.today)
+        crate::remediate::plan::PlanBuilder::new(client.org_id(), audited.today)
     });
     let mut plan = planner.finish(
-        audited.client.api_url(),
+        client.api_url(),
         PlanPolicy {
             path: args.policy.display().to_string(),
             sha256: policy.sha256.clone(),
@@ -71,7 +71,7 @@ pub async fn run(
     plan.manual = selection.manual;
     // Changes that could lock idguard out become manual items (or, with --include-self, go
     // last): the plan on disk says what an apply of it writes.
-    let runs_as = writes::runs_as(&audited.client, stderr);
+    let runs_as = writes::runs_as(&client, stderr);
     let split = self_guard::split(selection.changes, &runs_as, args.writes.include_self);
     plan.changes = split.first.iter().chain(&split.last).cloned().collect();
     plan.manual.extend(split.held.iter().cloned());
@@ -106,7 +106,7 @@ pub async fn run(
     adjust.notes.extend(notes);
     let mut annotations = Annotations::new();
     let mut journal_error = None;
-    let org = audited.client.org_id().to_owned();
+    let org = client.org_id().to_owned();
     for m in &split.held {
         let id = finding_id(
             &org,
@@ -136,27 +136,20 @@ pub async fn run(
             &format!(
                 "Apply {} change(s) to org {} at {}?",
                 plan.changes.len(),
-                audited.client.org_id(),
-                audited.client.api_url()
+                client.org_id(),
+                client.api_url()
             ),
             stderr,
         )? {
             let (journal, journal_path) =
-                writes::open_journal(&audited.dir, &audited.client, "apply", Some(&filter))?;
+                writes::open_journal(&audited.dir, &client, "apply", Some(&filter))?;
             let writing = stop::writing(
                 audited.concurrency,
                 WriteProgress::new(!quiet, split.writes() as u64, "drifted"),
             );
             let run = stop::writes_unless_forced(
                 &journal_path,
-                apply::apply(
-                    &audited.client,
-                    &policy,
-                    &split,
-                    &journal,
-                    audited.today,
-                    &writing,
-                ),
+                apply::apply(&client, &policy, &split, &journal, audited.today, &writing),
             )
             .await?;
             writing.progress.finish();

@@ -420,6 +420,7 @@ fn real_reports_and_baseline_tracker_agree() {
         problems: Vec::new(),
         usage_evidence: "not-needed",
         usage_evidence_reason: None,
+        source: crate::report::RunSource::Live,
     };
     let rules = [RuleInfo {
         id: "r".into(),

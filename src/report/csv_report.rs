@@ -165,6 +165,7 @@ mod tests {
             problems: Vec::new(),
             usage_evidence: "not-needed",
             usage_evidence_reason: None,
+            source: crate::report::RunSource::Live,
         };
         let summary = crate::report::Counts::new(&[]).summary();
         let annotations = crate::report::Annotations::new();

@@ -309,6 +309,7 @@ pub(super) mod fixture {
             problems: Vec::new(),
             usage_evidence: "not-needed",
             usage_evidence_reason: None,
+            source: crate::report::RunSource::Live,
         }
     }
 

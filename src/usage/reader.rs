@@ -18,6 +18,9 @@ use super::lockout::Known;
 /// The widest window: Infisical refuses audit-log ranges over three months.
 pub const MAX_WINDOW: Duration = Duration::from_secs(90 * 86_400);
 
+/// Why an audit of a snapshot has no usage evidence.
+pub const OFFLINE: &str = "offline audit from a snapshot";
+
 /// How a run uses usage evidence (`--evidence-window`, `--require-usage-evidence`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EvidenceSettings {
@@ -38,7 +41,8 @@ impl Default for EvidenceSettings {
 
 /// Reads usage evidence for one run.
 pub struct EvidenceReader {
-    client: Client,
+    /// `None` offline (an audit of a snapshot): the audit log is never read.
+    client: Option<Client>,
     window: Window,
     require: bool,
     source: OnceCell<EvidenceSource>,
@@ -49,6 +53,20 @@ pub struct EvidenceReader {
 impl EvidenceReader {
     /// A reader of the window that ends at `now`.
     pub fn new(client: Client, now: jiff::Timestamp, settings: EvidenceSettings) -> EvidenceReader {
+        EvidenceReader::with(Some(client), now, settings)
+    }
+
+    /// A reader without a server (an audit of a snapshot): any identity that needs evidence
+    /// finds it unavailable ([`OFFLINE`]), and nothing is read.
+    pub fn offline(now: jiff::Timestamp, settings: EvidenceSettings) -> EvidenceReader {
+        EvidenceReader::with(None, now, settings)
+    }
+
+    fn with(
+        client: Option<Client>,
+        now: jiff::Timestamp,
+        settings: EvidenceSettings,
+    ) -> EvidenceReader {
         // Whole seconds (the window is shown to people and sent as query parameters), rounded
         // up so that an event of the last second is inside.
         let now = jiff::Timestamp::from_second(now.as_second().saturating_add(1)).unwrap_or(now);
@@ -89,20 +107,31 @@ impl EvidenceReader {
     async fn read(&self, identity_id: &str, reports_last_logins: bool) -> Known {
         let source = self
             .source
-            .get_or_init(|| probe(&self.client, self.window, reports_last_logins))
+            .get_or_init(|| async {
+                match &self.client {
+                    Some(client) => probe(client, self.window, reports_last_logins).await,
+                    None => EvidenceSource::Unavailable {
+                        reason: OFFLINE.to_owned(),
+                    },
+                }
+            })
             .await;
-        match source {
-            EvidenceSource::AuditLogs => {
-                match collect(&self.client, identity_id, self.window).await {
+        match (source, &self.client) {
+            (EvidenceSource::AuditLogs, Some(client)) => {
+                match collect(client, identity_id, self.window).await {
                     Ok(evidence) => Known::Evidence(evidence),
                     Err(e) => Known::Failed(e.to_string()),
                 }
             }
-            EvidenceSource::Unavailable { reason } => Known::Unavailable {
+            (EvidenceSource::AuditLogs, None) => Known::Unavailable {
+                reason: OFFLINE.to_owned(),
+                required: self.require,
+            },
+            (EvidenceSource::Unavailable { reason }, _) => Known::Unavailable {
                 reason: reason.clone(),
                 required: self.require,
             },
-            EvidenceSource::NotNeeded => Known::Unavailable {
+            (EvidenceSource::NotNeeded, _) => Known::Unavailable {
                 reason: "not read".to_owned(),
                 required: self.require,
             },

@@ -107,6 +107,7 @@ fn run_info() -> RunInfo {
         problems: Vec::new(),
         usage_evidence: "not-needed",
         usage_evidence_reason: None,
+        source: idguard::report::RunSource::Live,
     }
 }
 

@@ -18,7 +18,7 @@ use crate::remediate::{
 use crate::support::start_sim;
 
 /// Sends SIGINT to `child`, as Ctrl-C at a terminal does.
-fn interrupt(child: &Child) {
+pub(crate) fn interrupt(child: &Child) {
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -27,7 +27,7 @@ fn interrupt(child: &Child) {
 }
 
 /// Waits (off the runtime) for `child` to exit; fails after a minute.
-async fn finish(child: Child) -> Output {
+pub(crate) async fn finish(child: Child) -> Output {
     let waited = tokio::task::spawn_blocking(move || child.wait_with_output());
     tokio::time::timeout(Duration::from_secs(60), waited)
         .await
@@ -37,7 +37,7 @@ async fn finish(child: Child) -> Output {
 }
 
 /// Polls `ready` until it holds; fails after a minute.
-async fn until(what: &str, mut ready: impl FnMut() -> bool) {
+pub(crate) async fn until(what: &str, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !ready() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");

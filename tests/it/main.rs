@@ -24,6 +24,7 @@ mod remediate;
 mod report_content;
 mod schema;
 mod sim_api;
+mod snapshot;
 mod support;
 mod terminal;
 mod tls;

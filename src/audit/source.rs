@@ -1,0 +1,133 @@
+//! Where an audit reads the organization from: the live server through the client, or a
+//! snapshot file (offline: no request of any kind, usage evidence unavailable). Evaluation and
+//! reports are the same for both.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use super::ListingError;
+use crate::infisical::{ApiError, Client};
+use crate::model::{AuthConfig, AuthMethod, Identity};
+use crate::snapshot::Snapshot;
+use crate::usage::reader::{EvidenceReader, EvidenceSettings};
+
+/// The source of identities and configs of one audit.
+#[derive(Clone)]
+pub enum Source {
+    Live(Client),
+    Snapshot(Arc<Snapshot>),
+}
+
+impl Source {
+    /// The organization audited.
+    pub fn org_id(&self) -> &str {
+        match self {
+            Source::Live(client) => client.org_id(),
+            Source::Snapshot(snap) => &snap.manifest.org_id,
+        }
+    }
+
+    /// The server the identities and configs came from.
+    pub fn api_url(&self) -> &str {
+        match self {
+            Source::Live(client) => client.api_url(),
+            Source::Snapshot(snap) => &snap.manifest.api_url,
+        }
+    }
+
+    /// The live client, if any.
+    pub fn client(&self) -> Option<&Client> {
+        match self {
+            Source::Live(client) => Some(client),
+            Source::Snapshot(_) => None,
+        }
+    }
+
+    /// Starts sending every identity once into `tx` (and the total, when known, into
+    /// `total`); the task ends with why the listing stopped short, if it did.
+    pub(super) fn spawn_listing(
+        &self,
+        tx: mpsc::Sender<Arc<Identity>>,
+        total: watch::Sender<u64>,
+    ) -> JoinHandle<Result<(), ListingError>> {
+        match self {
+            Source::Live(client) => {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    list_into(&client, tx, total)
+                        .await
+                        .map_err(ListingError::Api)
+                })
+            }
+            Source::Snapshot(snap) => {
+                let snap = snap.clone();
+                tokio::spawn(async move {
+                    let _ = total.send(snap.entries.len() as u64);
+                    for entry in &snap.entries {
+                        if tx.send(entry.identity.clone()).await.is_err() {
+                            return Ok(());
+                        }
+                    }
+                    if snap.manifest.complete {
+                        return Ok(());
+                    }
+                    let reason = snap.manifest.incomplete_reason.clone();
+                    Err(ListingError::Snapshot(
+                        reason.unwrap_or_else(|| "no reason recorded".to_owned()),
+                    ))
+                })
+            }
+        }
+    }
+
+    /// The config of `identity`'s `method`, or why it could not be read (with its causes).
+    pub(super) async fn config(
+        &self,
+        identity: &Identity,
+        method: &AuthMethod,
+    ) -> Result<AuthConfig, String> {
+        match self {
+            // Boxed: the request's future is a few KiB, and the job futures are moved into
+            // the buffer; a box keeps those moves to a pointer's size.
+            Source::Live(client) => Box::pin(client.get_config(&identity.id, method))
+                .await
+                .map_err(|e| super::chain(&e)),
+            Source::Snapshot(snap) => snap.config(&identity.id, method),
+        }
+    }
+
+    /// The usage-evidence reader of a run judged at `now` (offline for a snapshot).
+    pub(super) fn evidence_reader(
+        &self,
+        now: jiff::Timestamp,
+        settings: EvidenceSettings,
+    ) -> EvidenceReader {
+        match self {
+            Source::Live(client) => EvidenceReader::new(client.clone(), now, settings),
+            Source::Snapshot(_) => EvidenceReader::offline(now, settings),
+        }
+    }
+}
+
+/// Pages through the listing, sending each identity once.
+async fn list_into(
+    client: &Client,
+    tx: mpsc::Sender<Arc<Identity>>,
+    total: watch::Sender<u64>,
+) -> Result<(), ApiError> {
+    let mut pager = client.identities();
+    while let Some(page) = pager.next_page().await? {
+        if let Some(t) = pager.total() {
+            let _ = total.send(t);
+        }
+        for identity in page {
+            // The pager already yields each identity once.
+            if tx.send(Arc::new(identity)).await.is_err() {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,87 @@
+//! Snapshots: the organization's identities and auth configs read once and kept in one file
+//! (`idguard snapshot`), so that audits can be run again offline (`idguard audit --snapshot`)
+//! as evidence or to preview a policy change. The file format is described in
+//! `docs/snapshot.md`.
+//!
+//! Submodules: `file` (the versioned JSON format, secrets removed, and reading it back with
+//! the same config decoding as a live GET) and `take` (reading the org through the client).
+
+mod file;
+mod take;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::model::{AuthConfig, AuthMethod, Identity};
+
+pub use file::{SnapshotError, read, write};
+pub use take::take;
+
+/// The version of the file format written, and the only one read.
+pub const SCHEMA_VERSION: u32 = 1;
+/// The `kind` of a snapshot file.
+pub const KIND: &str = "idguard-snapshot";
+
+/// When, where from and how completely a snapshot was taken.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Manifest {
+    pub api_url: String,
+    pub org_id: String,
+    pub started_at: jiff::Timestamp,
+    pub finished_at: jiff::Timestamp,
+    pub idguard_version: String,
+    /// Every identity listed and every config read attempted.
+    pub complete: bool,
+    /// Why the listing stopped before the end.
+    pub incomplete_reason: Option<String>,
+    /// Configs that could not be read (recorded as errors).
+    pub errors: u64,
+}
+
+/// What a config GET gave: the config, or why it could not be read (the error with its causes,
+/// as a live audit reports it).
+pub type ConfigRead = Result<AuthConfig, String>;
+
+/// One identity as listed, with the outcome of each of its config GETs, in the order of its
+/// auth methods.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub identity: Arc<Identity>,
+    pub configs: Vec<(AuthMethod, ConfigRead)>,
+}
+
+/// A snapshot in memory (secrets already removed).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub manifest: Manifest,
+    /// In listing order.
+    pub entries: Vec<Entry>,
+    /// Identity id → index in `entries`.
+    by_id: HashMap<String, usize>,
+}
+
+impl Snapshot {
+    /// A snapshot of these entries.
+    pub fn new(manifest: Manifest, entries: Vec<Entry>) -> Snapshot {
+        let by_id = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.identity.id.clone(), i))
+            .collect();
+        Snapshot {
+            manifest,
+            entries,
+            by_id,
+        }
+    }
+
+    /// The recorded outcome of the GET of `identity_id`'s `method` config.
+    pub fn config(&self, identity_id: &str, method: &AuthMethod) -> ConfigRead {
+        self.by_id
+            .get(identity_id)
+            .and_then(|i| self.entries.get(*i))
+            .and_then(|e| e.configs.iter().find(|(m, _)| m == method))
+            .map(|(_, read)| read.clone())
+            .unwrap_or_else(|| Err("the snapshot records no config of this method".to_owned()))
+    }
+}

@@ -1,0 +1,346 @@
+//! The snapshot file: versioned JSON (`schema_version`, `kind`, `manifest`, `identities`),
+//! written atomically with mode 0600, secrets replaced by `{"redacted": true}`. Reading it back
+//! decodes each config with [`AuthConfig::from_fields`], the decoding a live GET uses, so an
+//! offline audit sees what a live one would.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{Entry, KIND, Manifest, SCHEMA_VERSION, Snapshot};
+use crate::input::{self, InputError};
+use crate::model::{AuthConfig, AuthMethod, Identity, IdentityScope, LastLogin, Usage};
+use crate::remediate::patch_body::{SENSITIVE, is_empty};
+
+/// The largest snapshot file read.
+pub const SNAPSHOT_CAP: u64 = 1024 * 1024 * 1024;
+
+/// A snapshot file that could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// Not a snapshot this version reads (not JSON, another kind or version, bad fields).
+    #[error("{} is not a valid idguard snapshot: {reason}", path.display())]
+    Invalid { path: PathBuf, reason: String },
+    #[error("cannot write the snapshot: {0}")]
+    Write(#[from] crate::report::ReportError),
+    #[error("cannot encode the snapshot: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+impl SnapshotError {
+    /// Whether the file itself is at fault (bad input, exit 65) rather than the disk.
+    pub fn is_invalid(&self) -> bool {
+        match self {
+            SnapshotError::Invalid { .. } => true,
+            SnapshotError::Input(e) => e.is_too_large(),
+            _ => false,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct FileV1 {
+    schema_version: u32,
+    kind: String,
+    manifest: Manifest,
+    identities: Vec<IdentityV1>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct IdentityV1 {
+    id: String,
+    name: String,
+    /// `organization` or `project`.
+    scope: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    project_id: Option<String>,
+    created_at: Option<jiff::Timestamp>,
+    /// `{time, method}`, `"never"`, or null (not reported by the server).
+    last_login: Option<LastLoginV1>,
+    auth_methods: Vec<String>,
+    configs: BTreeMap<String, ConfigV1>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum LastLoginV1 {
+    At {
+        time: jiff::Timestamp,
+        method: Option<String>,
+    },
+    Word(String),
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+enum ConfigV1 {
+    Config(Map<String, Value>),
+    Error(String),
+}
+
+/// Writes `snapshot` to `path` (atomically, mode 0600; an existing file is never replaced).
+pub fn write(path: &Path, snapshot: &Snapshot) -> Result<(), SnapshotError> {
+    let file = FileV1 {
+        schema_version: SCHEMA_VERSION,
+        kind: KIND.to_owned(),
+        manifest: snapshot.manifest.clone(),
+        identities: snapshot.entries.iter().map(identity_v1).collect(),
+    };
+    let mut bytes = serde_json::to_vec_pretty(&file)?;
+    bytes.push(b'\n');
+    crate::report::write_atomic(path, &bytes)?;
+    Ok(())
+}
+
+/// Reads a snapshot file written by [`write`].
+pub fn read(path: &Path) -> Result<Snapshot, SnapshotError> {
+    let bytes = input::read_capped(path, SNAPSHOT_CAP, "snapshot")?;
+    parse(&bytes).map_err(|reason| SnapshotError::Invalid {
+        path: path.to_owned(),
+        reason,
+    })
+}
+
+/// A snapshot from the file's bytes; the error says what is wrong (never a value).
+fn parse(bytes: &[u8]) -> Result<Snapshot, String> {
+    let head: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    let version = head.get("schema_version").and_then(Value::as_u64);
+    let kind = head.get("kind").and_then(Value::as_str);
+    if kind != Some(KIND) {
+        return Err(format!("`kind` is not `{KIND}`"));
+    }
+    if version != Some(u64::from(SCHEMA_VERSION)) {
+        return Err(format!(
+            "`schema_version` is not {SCHEMA_VERSION} (the only version this idguard reads)"
+        ));
+    }
+    let file: FileV1 = serde_path_to_error::deserialize(head).map_err(|e| {
+        // The path names the field; serde's message names the expected type, not the value.
+        format!("at `{}`: {}", e.path(), e.inner())
+    })?;
+    let entries = file
+        .identities
+        .into_iter()
+        .enumerate()
+        .map(|(i, identity)| entry(identity).map_err(|e| format!("identities[{i}]: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Snapshot::new(file.manifest, entries))
+}
+
+/// One identity of the file as the listing would have given it, with its configs decoded as
+/// a live GET decodes them.
+fn entry(v: IdentityV1) -> Result<Entry, String> {
+    let scope = match (v.scope.as_str(), v.project_id) {
+        ("organization", None) => IdentityScope::Organization,
+        ("project", Some(project_id)) => IdentityScope::Project { project_id },
+        _ => {
+            return Err(
+                "`scope` is not `organization`, or `project` with a `project_id`".to_owned(),
+            );
+        }
+    };
+    let last_login = match v.last_login {
+        None => LastLogin::NotReported,
+        Some(LastLoginV1::Word(w)) if w == "never" => LastLogin::Never,
+        Some(LastLoginV1::Word(_)) => {
+            return Err("`last_login` is not {time, method}, \"never\" or null".to_owned());
+        }
+        Some(LastLoginV1::At { time, method }) => LastLogin::At {
+            time,
+            method: method.as_deref().map(AuthMethod::parse),
+        },
+    };
+    let auth_methods: Vec<AuthMethod> = v
+        .auth_methods
+        .iter()
+        .map(|m| AuthMethod::parse(m))
+        .collect();
+    let mut configs = v.configs;
+    let configs = auth_methods
+        .iter()
+        .map(|method| {
+            let read = match configs.remove(method.as_str()) {
+                Some(ConfigV1::Config(fields)) => {
+                    AuthConfig::from_fields(method.clone(), fields)
+                        .map_err(|e| format!("the `{method}` config: {e}"))?
+                }
+                Some(ConfigV1::Error(message)) => return Ok((method.clone(), Err(message))),
+                None => return Err(format!("no entry in `configs` for `{method}`")),
+            };
+            Ok((method.clone(), Ok(read)))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let identity = Identity {
+        id: v.id,
+        name: v.name,
+        auth_methods,
+        scope,
+        usage: Usage {
+            created_at: v.created_at,
+            last_login,
+        },
+    };
+    Ok(Entry {
+        identity: Arc::new(identity),
+        configs,
+    })
+}
+
+fn identity_v1(entry: &Entry) -> IdentityV1 {
+    let identity = &entry.identity;
+    let (scope, project_id) = match &identity.scope {
+        IdentityScope::Organization => ("organization", None),
+        IdentityScope::Project { project_id } => ("project", Some(project_id.clone())),
+    };
+    let last_login = match &identity.usage.last_login {
+        LastLogin::NotReported => None,
+        LastLogin::Never => Some(LastLoginV1::Word("never".to_owned())),
+        LastLogin::At { time, method } => Some(LastLoginV1::At {
+            time: *time,
+            method: method.as_ref().map(|m| m.as_str().to_owned()),
+        }),
+    };
+    IdentityV1 {
+        id: identity.id.clone(),
+        name: identity.name.clone(),
+        scope: scope.to_owned(),
+        project_id,
+        created_at: identity.usage.created_at,
+        last_login,
+        auth_methods: identity
+            .auth_methods
+            .iter()
+            .map(|m| m.as_str().to_owned())
+            .collect(),
+        configs: entry
+            .configs
+            .iter()
+            .map(|(method, read)| {
+                let v = match read {
+                    Ok(config) => ConfigV1::Config(without_secrets(config.fields())),
+                    Err(message) => ConfigV1::Error(message.clone()),
+                };
+                (method.as_str().to_owned(), v)
+            })
+            .collect(),
+    }
+}
+
+/// `fields` with the value of every field idguard treats as secret replaced by
+/// `{"redacted": true}` (its presence kept; an empty value, which holds no secret, kept as is).
+pub fn without_secrets(fields: &Map<String, Value>) -> Map<String, Value> {
+    fields
+        .iter()
+        .map(|(k, v)| {
+            let v = if SENSITIVE.contains(&k.as_str()) && !is_empty(v) {
+                serde_json::json!({"redacted": true})
+            } else {
+                v.clone()
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ldap() -> AuthConfig {
+        let fields = json!({"accessTokenTTL": 60, "accessTokenMaxTTL": 120,
+            "accessTokenNumUsesLimit": 0, "bindPass": "hunter2-secret", "bindDN": "",
+            "url": "ldaps://ldap.example"});
+        let Value::Object(fields) = fields else {
+            unreachable!()
+        };
+        AuthConfig::from_fields(AuthMethod::Ldap, fields).expect("decodes")
+    }
+
+    fn sample() -> Snapshot {
+        let identity = Identity {
+            id: "id-1".into(),
+            name: "ci".into(),
+            auth_methods: vec![AuthMethod::Ldap, AuthMethod::Universal],
+            scope: IdentityScope::Project {
+                project_id: "p-1".into(),
+            },
+            usage: Usage {
+                created_at: Some("2026-01-02T03:04:05Z".parse().expect("ts")),
+                last_login: LastLogin::At {
+                    time: "2026-02-02T03:04:05Z".parse().expect("ts"),
+                    method: Some(AuthMethod::Ldap),
+                },
+            },
+        };
+        let manifest = Manifest {
+            api_url: "http://127.0.0.1:1".into(),
+            org_id: "org".into(),
+            started_at: "2026-03-01T00:00:00Z".parse().expect("ts"),
+            finished_at: "2026-03-01T00:00:01Z".parse().expect("ts"),
+            idguard_version: "0.0.0".into(),
+            complete: true,
+            incomplete_reason: None,
+            errors: 1,
+        };
+        Snapshot::new(
+            manifest,
+            vec![Entry {
+                identity: Arc::new(identity),
+                configs: vec![
+                    (AuthMethod::Ldap, Ok(ldap())),
+                    (AuthMethod::Universal, Err("HTTP 500: boom".into())),
+                ],
+            }],
+        )
+    }
+
+    /// Written and read back: the identity and the error are the same; the secret is gone,
+    /// its presence kept; an empty sensitive field is kept as is.
+    #[test]
+    fn round_trip_without_secrets() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = tmp.path().join("s.json");
+        let snap = sample();
+        write(&path, &snap).expect("written");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(!text.contains("hunter2-secret"), "{text}");
+        let back = read(&path).expect("reads back");
+        assert_eq!(back.manifest, snap.manifest);
+        assert_eq!(back.entries[0].identity, snap.entries[0].identity);
+        let config = back.config("id-1", &AuthMethod::Ldap).expect("config");
+        assert_eq!(config.field("bindPass"), Some(&json!({"redacted": true})));
+        assert_eq!(config.field("bindDN"), Some(&json!("")));
+        assert_eq!(config.access_token_max_ttl, 120);
+        assert_eq!(
+            back.config("id-1", &AuthMethod::Universal),
+            Err("HTTP 500: boom".to_owned())
+        );
+        assert!(back.config("id-1", &AuthMethod::Aws).is_err());
+    }
+
+    /// Bad files are refused with a reason naming what is wrong.
+    #[test]
+    fn bad_files_are_refused() {
+        for (bytes, want) in [
+            (&b"{not json"[..], "key must be a string"),
+            (br#"{"kind": "other", "schema_version": 1}"#, "`kind`"),
+            (
+                br#"{"kind": "idguard-snapshot", "schema_version": 2}"#,
+                "`schema_version`",
+            ),
+            (
+                br#"{"kind": "idguard-snapshot", "schema_version": 1, "manifest": {}}"#,
+                "at `manifest`",
+            ),
+        ] {
+            let err = parse(bytes).expect_err("refused");
+            assert!(err.contains(want), "{err}");
+        }
+    }
+}
