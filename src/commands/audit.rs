@@ -367,6 +367,14 @@ pub fn finish_phase(
     let shown = findings::show(worst, report_args, &files);
 
     let mut human = format!("idguard: {}", counts.human());
+    if let report::RunSource::Snapshot(snap) = &run.source {
+        human.push_str(&format!(
+            "  offline: from the snapshot {} of {} taken at {} (nothing was read from a server)\n",
+            crate::display::safe(&snap.path),
+            crate::display::safe(&snap.api_url),
+            crate::display::safe(&snap.taken_at)
+        ));
+    }
     for problem in &run.problems {
         human.push_str(&format!("  problem: {}\n", crate::display::safe(problem)));
     }

@@ -160,6 +160,11 @@ async fn offline_audit_of_a_snapshot_is_the_live_audit() {
         2,
         "the unreadable configs make both incomplete"
     );
+    assert!(
+        stderr(&offline).contains("  offline: from the snapshot "),
+        "the summary says where the run came from: {}",
+        stderr(&offline)
+    );
     let off_report = read_json(&out.join("report.json"));
     let live_report = live.report();
     let (off, on) = (by_id(&off_report), by_id(&live_report));
