@@ -361,6 +361,14 @@ async fn usage_for(
     today: Date,
     reader: &EvidenceReader,
 ) -> Option<Usage> {
+    // Only a trusted-IP rule can narrow: without one, no plan is computed here.
+    if !policy
+        .rules
+        .iter()
+        .any(|r| r.trusted_ips.is_some() && evaluate::rule_matches(r, identity, &config.method))
+    {
+        return None;
+    }
     let by_name = policy
         .exemptions
         .iter()
