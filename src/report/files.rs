@@ -221,6 +221,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     commit(tmp, path)
 }
 
+/// Writes `bytes` to `path` atomically (temp file, fsync, rename), mode 0600, replacing a file
+/// there (for files rewritten on every run, such as `trend.html`).
+pub fn replace_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let io = |source| ReportError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut tmp = create_temp(path)?;
+    tmp.write_all(bytes).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map(drop).map_err(|e| io(e.error))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

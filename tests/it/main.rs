@@ -28,6 +28,7 @@ mod snapshot;
 mod support;
 mod terminal;
 mod tls;
+mod trend;
 mod usage;
 mod validate;
 mod write_safety;
