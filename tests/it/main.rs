@@ -8,6 +8,7 @@ mod batches;
 mod client;
 mod config_decode;
 mod demo;
+mod deploy;
 mod exemptions;
 mod faults;
 mod files;
