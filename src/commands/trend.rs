@@ -13,14 +13,12 @@ use crate::trend;
 pub fn run(args: &TrendArgs, quiet: bool, stderr: &mut dyn Write) -> Result<Exit, Failure> {
     let trend = trend::collect(&args.dir).map_err(|e| Failure::new(Exit::IoErr, e))?;
     let out = args.out.as_deref().unwrap_or(&args.dir);
-    if !out.is_dir() {
-        std::fs::create_dir_all(out).map_err(|e| {
-            Failure::new(
-                Exit::IoErr,
-                anyhow::Error::new(e).context(format!("cannot create {}", out.display())),
-            )
-        })?;
-    }
+    crate::report::create_private_dir_all(out).map_err(|e| {
+        Failure::new(
+            Exit::IoErr,
+            anyhow::Error::new(e).context(format!("cannot create {}", out.display())),
+        )
+    })?;
     let html = out.join("trend.html");
     let md = out.join("trend.md");
     for (path, text) in [

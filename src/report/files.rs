@@ -110,7 +110,7 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
 
 /// Creates `dir` and its missing parents, each with [`create_private_dir`]. Folders that
 /// already exist (or that another process creates meanwhile) are left as they are.
-fn create_private_dir_all(dir: &Path) -> io::Result<()> {
+pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
     let missing: Vec<&Path> = dir
         .ancestors()
         .take_while(|p| !p.as_os_str().is_empty() && !p.is_dir())

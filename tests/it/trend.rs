@@ -38,7 +38,7 @@ async fn audit_into(url: &str, policy: &str, out: &Path) -> Value {
 /// exits 0, charts the two runs in the order they ran (not folder order), names the skipped
 /// run on stderr, in trend.md and in trend.html, and the page renders in Chromium with a line
 /// per rule and severity (two points where both runs have it). Running it again replaces both
-/// files.
+/// files; `--out` writes them (owner-only) into a new folder instead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn trend_charts_two_runs_and_names_the_skipped_one() {
     let server = start_sim(SimConfig {
@@ -62,6 +62,24 @@ async fn trend_charts_two_runs_and_names_the_skipped_one() {
         assert_eq!(output.status.code(), Some(0), "{stderr}");
         assert!(stderr.contains("warning: skipped run c-broken"), "{stderr}");
         assert!(stderr.contains("2 run(s), 1 skipped"), "{stderr}");
+    }
+
+    let elsewhere = tmp.path().join("site/trend");
+    let output = idguard()
+        .args(["trend", "--quiet", "--out"])
+        .arg(&elsewhere)
+        .arg(&dir)
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(0));
+    assert!(output.stderr.is_empty(), "--quiet");
+    assert!(elsewhere.join("trend.html").is_file() && elsewhere.join("trend.md").is_file());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).expect("exists").permissions().mode() & 0o777;
+        assert_eq!(mode(&elsewhere), 0o700);
+        assert_eq!(mode(&elsewhere.join("trend.html")), 0o600);
     }
 
     let md = std::fs::read_to_string(dir.join("trend.md")).expect("trend.md");
