@@ -132,7 +132,7 @@ fn runs_table(runs: &[RunPoint]) -> String {
 /// A line chart: runs evenly spaced left to right (labelled with their start), one line per
 /// series scaled to the largest value, a dot with a tooltip at each run, a legend on the right.
 fn line_chart(id: &str, title: &str, labels: &[String], series: &[Series]) -> String {
-    const LEFT: u64 = 50;
+    const LEFT: u64 = 70;
     const TOP: u64 = 10;
     const PLOT_W: u64 = 640;
     const PLOT_H: u64 = 200;
@@ -246,7 +246,7 @@ mod tests {
         let chart = &chart[..chart.find("</svg>").expect("end")];
         assert_eq!(chart.matches("<polyline").count(), 1);
         // Zero failures sits on the axis (y = 210), four at the top (y = 10).
-        assert!(chart.contains("points=\"50,210 690,10\""), "{chart}");
+        assert!(chart.contains("points=\"70,210 710,10\""), "{chart}");
         assert_eq!(page.matches("<polyline").count(), 4, "four charts");
         assert!(!page.contains("<script") && !page.contains("src=\"http"));
         assert!(!page.contains("<img"));
