@@ -66,6 +66,9 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// What changed between two runs' report.json files (exit 1 on anything new or regressed).
     Diff(DiffArgs),
+    /// Counts over time of every run under a reports folder: writes trend.html and trend.md
+    /// (runs that cannot be read are listed as skipped).
+    Trend(TrendArgs),
     /// Start the built-in simulated Infisical with sample identities and audit it.
     Demo(DemoArgs),
     /// Run the simulated Infisical server alone (for trying things).
@@ -308,6 +311,17 @@ pub struct DiffArgs {
     /// otherwise; json always lists them).
     #[arg(long)]
     pub all: bool,
+}
+
+/// Flags of `trend`.
+#[derive(Debug, Args)]
+pub struct TrendArgs {
+    /// The reports folder: one subfolder per run, each with its report.json.
+    #[arg(default_value = "reports")]
+    pub dir: PathBuf,
+    /// Folder to write trend.html and trend.md into (default: DIR). Files there are replaced.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// Flags of `test`.

@@ -14,6 +14,7 @@ mod sim;
 mod snapshot;
 mod stop;
 mod test;
+mod trend;
 mod validate;
 mod writes;
 
@@ -35,6 +36,7 @@ pub fn run(cli: Cli, stderr: &mut dyn Write) -> Result<Exit, Failure> {
         Command::Rollback(args) => block_on_interruptible(rollback::run(args, quiet, stderr)),
         Command::Diff(args) => diff::run(&args, stderr),
         Command::Test(args) => test::run(&args),
+        Command::Trend(args) => trend::run(&args, quiet, stderr),
         Command::Demo(args) => block_on_interruptible(demo::run(args, quiet, stderr)),
         Command::Sim(args) => block_on_server(sim::run(args, stderr)),
     }

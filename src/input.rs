@@ -9,6 +9,7 @@
 //! | journal | 256 MiB in all, 1 MiB per line |
 //! | `--token-file` | 64 KiB |
 //! | `--ca-cert` | 4 MiB |
+//! | a run's report.json, read by `trend` | 1 GiB |
 
 use std::fs::File;
 use std::io::{BufRead, Read};
@@ -26,6 +27,9 @@ pub const JOURNAL_LINE_CAP: u64 = 1024 * 1024;
 pub const TOKEN_FILE_CAP: u64 = 64 * 1024;
 /// The largest `--ca-cert` file read.
 pub const CA_FILE_CAP: u64 = 4 * 1024 * 1024;
+/// The largest report.json `trend` reads (an organization of 100,000 identities writes a few
+/// hundred MiB).
+pub const REPORT_CAP: u64 = 1024 * 1024 * 1024;
 
 /// A local input file that could not be read whole.
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +69,9 @@ impl InputError {
 }
 
 fn size(bytes: u64) -> String {
-    if bytes >= 1024 * 1024 {
+    if bytes >= 1024 * 1024 * 1024 {
+        format!("{} GiB", bytes / (1024 * 1024 * 1024))
+    } else if bytes >= 1024 * 1024 {
         format!("{} MiB", bytes / (1024 * 1024))
     } else {
         format!("{} KiB", bytes / 1024)

@@ -21,6 +21,7 @@
 //! - [`input`]: local input files read through a size cap.
 //! - [`display`]: server-supplied text made safe for a terminal or a log line.
 //! - [`diff`]: what changed between two runs' report.json files (`idguard diff`, `--baseline`).
+//! - [`trend`]: every run's counts over time (`idguard trend`: trend.html, trend.md).
 //! - [`remediate`]: plans of safe PATCHes, their re-check, self-protection, apply with a
 //!   journal, verification and rollback.
 //! - [`cli`], [`commands`]: argument parsing and one glue function per subcommand.
@@ -47,4 +48,5 @@ pub mod progress;
 pub mod remediate;
 pub mod report;
 pub mod snapshot;
+pub mod trend;
 pub mod usage;

@@ -26,7 +26,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 pub use after_apply::AfterApply;
-pub use files::{create_run_dir, mark_latest, write_atomic};
+pub use files::{
+    create_private_dir_all, create_run_dir, mark_latest, replace_atomic, write_atomic,
+};
+pub(crate) use html::{STYLE as HTML_STYLE, escape as html_escape};
 pub use summary::{Counts, RuleInfo, Summary};
 pub use top::{Keep, TopFindings};
 

@@ -110,7 +110,7 @@ fn create_private_dir(dir: &Path) -> io::Result<()> {
 
 /// Creates `dir` and its missing parents, each with [`create_private_dir`]. Folders that
 /// already exist (or that another process creates meanwhile) are left as they are.
-fn create_private_dir_all(dir: &Path) -> io::Result<()> {
+pub fn create_private_dir_all(dir: &Path) -> io::Result<()> {
     let missing: Vec<&Path> = dir
         .ancestors()
         .take_while(|p| !p.as_os_str().is_empty() && !p.is_dir())
@@ -219,6 +219,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
         source,
     })?;
     commit(tmp, path)
+}
+
+/// Writes `bytes` to `path` atomically (temp file, fsync, rename), mode 0600, replacing a file
+/// there (for files rewritten on every run, such as `trend.html`).
+pub fn replace_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let io = |source| ReportError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut tmp = create_temp(path)?;
+    tmp.write_all(bytes).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map(drop).map_err(|e| io(e.error))
 }
 
 #[cfg(test)]

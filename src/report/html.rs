@@ -206,7 +206,8 @@ const SCRIPT: &str = r#"
 })();
 "#;
 
-const STYLE: &str = "
+/// The page style, shared with `trend.html`.
+pub(crate) const STYLE: &str = "
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:2em;color:#1b1f24;background:#fff}
 h1{font-size:1.6em;margin:0 0 .4em}h2{font-size:1.2em;margin:1.6em 0 .5em}
 .banner{background:#fff4e5;border:1px solid #e8a33d;padding:.6em 1em;border-radius:4px}

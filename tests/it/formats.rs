@@ -146,7 +146,7 @@ fn chromium() -> PathBuf {
 }
 
 /// Loads `page` in headless Chromium and returns the DOM after its scripts ran.
-fn render_dom(page: &Path) -> String {
+pub(crate) fn render_dom(page: &Path) -> String {
     let profile = tempfile::tempdir().unwrap();
     let out = tempfile::NamedTempFile::new().unwrap();
     let mut child = Command::new(chromium())
