@@ -123,8 +123,12 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) on stdout (e.g. `idguard man > idguard.1; man ./idguard.1`).
-    Man,
+    /// Print the man page (roff) on stdout (e.g. `idguard man > idguard.1; man ./idguard.1`),
+    /// or the page of one command with its flags (`idguard man audit`).
+    Man {
+        /// The command whose page to print (default: idguard's own).
+        command: Option<String>,
+    },
 }
 
 /// Flags of `audit`.

@@ -40,7 +40,7 @@ pub fn run(cli: Cli, stderr: &mut dyn Write) -> Result<Exit, Failure> {
         Command::Demo(args) => block_on_interruptible(demo::run(args, quiet, stderr)),
         Command::Sim(args) => block_on_server(sim::run(args, stderr)),
         Command::Completions { shell } => completions::run(shell),
-        Command::Man => man::run(),
+        Command::Man { command } => man::run(command.as_deref()),
     }
 }
 

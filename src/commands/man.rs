@@ -1,5 +1,6 @@
-//! `idguard man`: print the man page (roff) on stdout, generated from the command line's own
-//! definition (clap_mangen): `idguard man > idguard.1`.
+//! `idguard man [COMMAND]`: print a man page (roff) on stdout, generated from the command
+//! line's own definition (clap_mangen): `idguard man > idguard.1`, and one page per command
+//! with its flags (`idguard man audit > idguard-audit.1`).
 
 use clap::CommandFactory;
 
@@ -7,10 +8,31 @@ use super::findings::Stdout;
 use crate::cli::Cli;
 use crate::exit::{Exit, Failure};
 
-/// Prints the page; a closed pipe is not an error.
-pub fn run() -> Result<Exit, Failure> {
+/// Prints idguard's page, or `command`'s; a closed pipe is not an error.
+pub fn run(command: Option<&str>) -> Result<Exit, Failure> {
+    let mut top = Cli::command();
+    top.build();
+    let (title, page_of) = match command {
+        None => ("idguard".to_owned(), top),
+        Some(name) => {
+            let Some(sub) = top.find_subcommand(name) else {
+                let known: Vec<&str> = top.get_subcommands().map(|c| c.get_name()).collect();
+                return Err(Failure::new(
+                    Exit::Usage,
+                    anyhow::anyhow!(
+                        "no command `{}` (one of {})",
+                        crate::display::safe(name),
+                        known.join(", ")
+                    ),
+                ));
+            };
+            (format!("idguard-{}", sub.get_name()), sub.clone())
+        }
+    };
     let mut page = Vec::new();
-    clap_mangen::Man::new(Cli::command())
+    clap_mangen::Man::new(page_of)
+        .title(title)
+        .source(format!("idguard {}", crate::cli::VERSION))
         .render(&mut page)
         .map_err(|e| {
             Failure::new(

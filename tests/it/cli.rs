@@ -41,13 +41,27 @@ fn completions_for_each_shell() {
     assert_eq!(code, 64, "an unknown shell is a usage error");
 }
 
-/// `idguard man` prints a roff page naming the commands.
+/// `idguard man` prints a roff page naming the commands; `idguard man audit` the page of
+/// `audit` with its flags; an unknown command is a usage error.
 #[test]
 fn man_page_is_roff() {
     let (code, stdout, _) = run(&["man"]);
     assert_eq!(code, 0);
     assert!(stdout.contains(".TH idguard 1"), "no .TH header:\n{stdout}");
     assert!(stdout.contains("audit"));
+    let (code, stdout, _) = run(&["man", "audit"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains(".TH idguard-audit 1"),
+        "no .TH header:\n{stdout}"
+    );
+    assert!(
+        stdout.contains(r"\-\-deadline"),
+        "audit's flags are on its page"
+    );
+    let (code, _, stderr) = run(&["man", "audits"]);
+    assert_eq!(code, 64);
+    assert!(stderr.contains("no command `audits`"), "{stderr}");
 }
 
 /// `--help` ends with the environment variables and the exit-code table; `audit --help`
