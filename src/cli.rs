@@ -1,7 +1,10 @@
 //! Command-line arguments (clap derive). The `///` on each field is its `--help` text.
 //! Secrets are never taken from argv: they come from the environment or `--token-file`.
 
+mod help;
+
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -9,9 +12,26 @@ use crate::finding::Severity;
 use crate::infisical::Rate;
 use crate::report::Format;
 
+/// `--version`: the package version and the commit it was built from (`unknown` outside a
+/// git checkout; see build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("IDGUARD_COMMIT"),
+    ")"
+);
+
 /// Audit Infisical machine-identity auth configurations against a YAML policy.
 #[derive(Debug, Parser)]
-#[command(name = "idguard", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "idguard",
+    version = VERSION,
+    about,
+    long_about = None,
+    propagate_version = true,
+    after_help = help::SEE_LONG_HELP,
+    after_long_help = help::ENVIRONMENT_AND_EXIT_CODES
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -21,6 +41,7 @@ pub struct Cli {
 
 /// Logging and output flags, accepted by every command.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Logging")]
 pub struct OutputArgs {
     /// No summary or progress on stderr (errors are still printed).
     #[arg(long, short, global = true)]
@@ -28,9 +49,29 @@ pub struct OutputArgs {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-    /// Log level on stderr (error, warn, info, debug, trace).
-    #[arg(long, global = true, default_value = "warn", env = "IDGUARD_LOG")]
-    pub log_level: String,
+    /// Log level on stderr: error, warn, info, debug, trace or off, or per-module directives
+    /// such as `warn,idguard=debug`.
+    #[arg(
+        long,
+        global = true,
+        value_name = "LEVEL",
+        default_value = "warn",
+        env = "IDGUARD_LOG",
+        value_parser = parse_log_level
+    )]
+    pub log_level: LogLevel,
+}
+
+/// A `--log-level` that tracing's filter accepts, checked while the arguments are parsed so
+/// a typo is a usage error rather than a silent default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLevel(String);
+
+impl LogLevel {
+    /// The filter directives, as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// How logs are written.
@@ -51,18 +92,23 @@ pub enum Command {
     /// Print the JSON Schema of the policy format on stdout (for editor completion and checks).
     Schema,
     /// Audit every identity of the organization; write reports; exit code by outcome.
+    #[command(after_help = help::SEE_LONG_HELP, after_long_help = help::ENVIRONMENT_AND_EXIT_CODES)]
     Audit(AuditArgs),
     /// Run a policy's unit tests: cases of identities and configs with the result each rule
     /// should give (exit 1 when any does not hold, 65 on an invalid policy or cases file).
     Test(TestArgs),
     /// Read the organization once into a snapshot file, for offline audits
     /// (`audit --snapshot`); secrets are removed.
+    #[command(after_help = help::SEE_LONG_HELP, after_long_help = help::ENVIRONMENT_AND_EXIT_CODES)]
     Snapshot(SnapshotArgs),
     /// Audit, then write a remediation plan (nothing is changed); with --apply, apply it.
+    #[command(after_help = help::SEE_LONG_HELP, after_long_help = help::ENVIRONMENT_AND_EXIT_CODES)]
     Remediate(RemediateArgs),
     /// Apply a plan written earlier (configs that changed since are skipped as drifted).
+    #[command(after_help = help::SEE_LONG_HELP, after_long_help = help::ENVIRONMENT_AND_EXIT_CODES)]
     Apply(ApplyArgs),
     /// Undo what a journal records (a plan of what would be restored; --apply to write).
+    #[command(after_help = help::SEE_LONG_HELP, after_long_help = help::ENVIRONMENT_AND_EXIT_CODES)]
     Rollback(RollbackArgs),
     /// What changed between two runs' report.json files (exit 1 on anything new or regressed).
     Diff(DiffArgs),
@@ -73,6 +119,19 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run the simulated Infisical server alone (for trying things).
     Sim(SimArgs),
+    /// Print a shell completion script on stdout (e.g. `idguard completions bash >
+    /// ~/.local/share/bash-completion/completions/idguard`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout (e.g. `idguard man > idguard.1; man ./idguard.1`),
+    /// or the page of one command with its flags (`idguard man audit`).
+    Man {
+        /// The command whose page to print (default: idguard's own).
+        command: Option<String>,
+    },
 }
 
 /// Flags of `audit`.
@@ -163,6 +222,7 @@ pub struct RollbackArgs {
 
 /// Safety flags of commands that write.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Writes")]
 pub struct WriteArgs {
     /// No confirmation prompt (required with --apply when stdin is not a terminal, as under cron).
     #[arg(long)]
@@ -180,6 +240,7 @@ pub struct WriteArgs {
 /// Acting on part of a plan. Each flag may be repeated (any of its values selects); several
 /// flags must all select. A change is written only when every rule it fixes is selected.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Selecting changes")]
 pub struct BatchArgs {
     /// Only changes whose every fixed rule is this one (repeatable).
     #[arg(long = "rule", value_name = "ID")]
@@ -195,6 +256,7 @@ pub struct BatchArgs {
 
 /// Where and how reports are written.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Output")]
 pub struct ReportArgs {
     /// Output folder (default: reports/<UTC timestamp>/). A folder holding an earlier run's
     /// reports is refused.
@@ -228,8 +290,8 @@ pub struct ReportArgs {
     pub fail_on: Severity,
     /// Bound on reading the org (listing and configs), e.g. `2h` or `90m`: when it is
     /// reached the run stops, writes its reports marked incomplete and exits 2. Default: none.
-    #[arg(long, value_name = "DURATION", value_parser = parse_max_duration)]
-    pub max_duration: Option<std::time::Duration>,
+    #[arg(long, value_name = "DURATION", value_parser = parse_positive_duration, help_heading = "Connection")]
+    pub max_duration: Option<Duration>,
     #[command(flatten)]
     pub evidence: EvidenceArgs,
 }
@@ -243,11 +305,12 @@ pub enum StdoutFormat {
 
 /// Usage evidence for trusted-IP narrowings (read from the organization's audit log).
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Usage evidence")]
 pub struct EvidenceArgs {
     /// How far back to look for the addresses an identity is used from before its trusted
     /// IPs are narrowed, e.g. `30d` (at most 90d: Infisical refuses wider ranges).
     #[arg(long, value_name = "DURATION", default_value = "30d", value_parser = parse_evidence_window)]
-    pub evidence_window: std::time::Duration,
+    pub evidence_window: Duration,
     /// When the audit log cannot be used as evidence (no audit-log plan, no permission, an
     /// older server), leave every trusted-IP narrowing to a person instead of planning it.
     #[arg(long)]
@@ -257,6 +320,7 @@ pub struct EvidenceArgs {
 /// How to reach Infisical. Credentials come from the environment: `INFISICAL_TOKEN`, or
 /// `INFISICAL_UNIVERSAL_AUTH_CLIENT_ID` + `INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET`.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Connection")]
 pub struct ConnectionArgs {
     /// Infisical base URL [env: INFISICAL_DOMAIN, INFISICAL_API_URL] [default: https://app.infisical.com]
     #[arg(long)]
@@ -268,26 +332,26 @@ pub struct ConnectionArgs {
     #[arg(long)]
     pub token_file: Option<PathBuf>,
     /// Maximum requests in flight.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1024), help_heading = "Rate limits")]
     pub concurrency: u32,
     /// Client-side read rate limit: requests per second ("50", "1.6", "1.6/s") or per minute
     /// ("200/min", "0.5/min"); between one a day and a million a second.
     /// Default: Infisical Cloud's Free-plan limits on *.infisical.com, none elsewhere.
-    #[arg(long)]
+    #[arg(long, help_heading = "Rate limits")]
     pub read_rate: Option<Rate>,
     /// Client-side write rate limit, as --read-rate.
-    #[arg(long)]
+    #[arg(long, help_heading = "Rate limits")]
     pub write_rate: Option<Rate>,
     /// Retries per request on 5xx, timeouts and connection errors.
     #[arg(long, default_value_t = 4)]
     pub max_retries: u32,
-    /// Per-attempt request timeout in seconds.
-    #[arg(long, default_value_t = 30)]
-    pub timeout: u64,
-    /// Total time budget of one request in seconds, retries and 429 waits included; a request
-    /// still failing then counts as an error.
-    #[arg(long, value_name = "SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
-    pub deadline: u64,
+    /// Time one attempt of a request may take, e.g. `30s` or `2m` (bare numbers are seconds).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_positive_duration)]
+    pub timeout: Duration,
+    /// Time one request may take in all, retries and 429 waits included, e.g. `15m` (bare
+    /// numbers are seconds); a request still failing then counts as an error.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_positive_duration)]
+    pub deadline: Duration,
     /// Also trust the CA certificates in this PEM file (a self-hosted instance with a private
     /// CA). TLS verification is always on.
     #[arg(long, value_name = "FILE")]
@@ -413,20 +477,42 @@ pub enum SimAuditLogs {
     Forbidden,
 }
 
-fn parse_max_duration(s: &str) -> Result<std::time::Duration, String> {
+/// A duration such as `90s`, `15m`, `2h` or `1h30m`, or bare seconds; more than zero.
+fn parse_positive_duration(s: &str) -> Result<Duration, String> {
     match crate::policy::parse_duration_text(s)? {
         0 => Err("must be more than 0".into()),
-        secs => Ok(std::time::Duration::from_secs(secs)),
+        secs => Ok(Duration::from_secs(secs)),
     }
 }
 
-fn parse_evidence_window(s: &str) -> Result<std::time::Duration, String> {
+/// What tracing's `EnvFilter` accepts, except that a bare word must be a level: the filter
+/// would take `nonsense` for a module name and silently log nothing.
+fn parse_log_level(s: &str) -> Result<LogLevel, String> {
+    const LEVELS: &str = "error, warn, info, debug, trace, off";
+    for directive in s.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        let is_target = directive.contains(['=', '[', ':']);
+        if !is_target
+            && directive
+                .parse::<tracing_subscriber::filter::LevelFilter>()
+                .is_err()
+        {
+            return Err(format!(
+                "`{directive}` is not a level ({LEVELS}) nor `module=level`"
+            ));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(s)
+        .map(|_| LogLevel(s.to_owned()))
+        .map_err(|e| format!("{e} (levels: {LEVELS}; or `module=level`)"))
+}
+
+fn parse_evidence_window(s: &str) -> Result<Duration, String> {
     match crate::policy::parse_duration_text(s)? {
         0 => Err("must be more than 0".into()),
         secs if secs > 90 * 86_400 => {
             Err("at most 90d: Infisical refuses audit-log ranges over three months".into())
         }
-        secs => Ok(std::time::Duration::from_secs(secs)),
+        secs => Ok(Duration::from_secs(secs)),
     }
 }
 

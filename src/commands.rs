@@ -3,10 +3,12 @@
 
 mod apply;
 mod audit;
+mod completions;
 mod connect;
 mod demo;
 mod diff;
 mod findings;
+mod man;
 mod remediate;
 mod rollback;
 mod schema;
@@ -39,6 +41,8 @@ pub fn run(cli: Cli, stderr: &mut dyn Write) -> Result<Exit, Failure> {
         Command::Trend(args) => trend::run(&args, quiet, stderr),
         Command::Demo(args) => block_on_interruptible(demo::run(args, quiet, stderr)),
         Command::Sim(args) => block_on_server(sim::run(args, stderr)),
+        Command::Completions { shell } => completions::run(shell),
+        Command::Man { command } => man::run(command.as_deref()),
     }
 }
 

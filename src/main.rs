@@ -26,7 +26,7 @@ fn main() -> ExitCode {
             });
         }
     };
-    init_tracing(cli.output.log_format, &cli.output.log_level);
+    init_tracing(cli.output.log_format, cli.output.log_level.as_str());
     let mut stderr = std::io::stderr();
     match idguard::commands::run(cli, &mut stderr) {
         Ok(exit) => ExitCode::from(exit.code()),

@@ -2,8 +2,6 @@
 //! (flag, `INFISICAL_DOMAIN`, `INFISICAL_API_URL`, default), credentials (environment or
 //! `--token-file`, never argv), rates, and the exit code of a failed connection.
 
-use std::time::Duration;
-
 use secrecy::SecretString;
 
 use crate::cli::ConnectionArgs;
@@ -167,8 +165,8 @@ pub fn options(args: &ConnectionArgs) -> Result<ConnectOptions, Failure> {
     opts.read_rate = args.read_rate.or(default_read);
     opts.write_rate = args.write_rate.or(default_write);
     opts.max_retries = args.max_retries;
-    opts.request_timeout = Duration::from_secs(args.timeout.max(1));
-    opts.deadline = Some(Duration::from_secs(args.deadline.max(1)));
+    opts.request_timeout = args.timeout;
+    opts.deadline = Some(args.deadline);
     opts.allow_insecure_http = args.allow_insecure_http;
     if let Some(path) = &args.ca_cert {
         // Checked here so a bad file is an error before anything is sent: too large is bad

@@ -5,6 +5,7 @@
 
 mod audit;
 mod batches;
+mod cli;
 mod client;
 mod config_decode;
 mod demo;

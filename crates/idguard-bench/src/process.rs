@@ -292,10 +292,10 @@ pub fn idguard_binary(explicit: Option<PathBuf>, build: bool) -> Result<PathBuf>
         .parent()
         .ok_or_else(|| anyhow!("the bench binary has no folder"))?;
     if build && let Ok(cargo) = std::env::var("CARGO") {
-        let profile = if dir.ends_with("release") {
-            vec!["--release"]
-        } else {
-            vec![]
+        // target/<profile>/: `debug` is the dev profile; release and profiling go by name.
+        let profile = match dir.file_name().and_then(|n| n.to_str()) {
+            Some(name) if name != "debug" => vec!["--profile", name],
+            _ => vec![],
         };
         let ok = Command::new(cargo)
             .args(["build", "-p", "idguard", "--bin", "idguard"])
