@@ -127,7 +127,10 @@ pub fn row(
     };
     let identities = head.summary.identities;
     let configs = head.summary.auth_configs;
-    let audit_min = SESSION_CALLS + identities.div_ceil(PAGE) + configs;
+    // Usage evidence: the audit log is read for the identities whose plan would narrow trusted
+    // IPs (two reads each plus one probe; bounded by a test, counted here from the simulator).
+    let evidence_reads = stats["audit_log_reads"].as_u64().unwrap_or(0);
+    let audit_min = SESSION_CALLS + identities.div_ceil(PAGE) + configs + evidence_reads;
     let min_calls = audit_min + changes.unwrap_or(0) * CALLS_PER_CHANGE;
     let latency = Duration::from_millis(sc.latency_ms);
     let reads = min_calls - changes.unwrap_or(0);

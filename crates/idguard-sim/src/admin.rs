@@ -69,6 +69,8 @@ pub struct LogStats {
     pub statuses: BTreeMap<u16, u64>,
     /// Per HTTP method (`GET`, `POST`, `PATCH`), whatever the class.
     pub methods: BTreeMap<String, ClassStats>,
+    /// Reads of the organization's audit log (usage evidence).
+    pub audit_log_reads: u64,
 }
 
 /// The requests of one rate-limit class.
@@ -118,9 +120,13 @@ impl LogStats {
             "write": self.write.to_json(),
             "statuses": statuses,
             "methods": methods,
+            "audit_log_reads": self.audit_log_reads,
         })
     }
 }
+
+/// The audit-log listing's path.
+const AUDIT_LOG_PATH: &str = "/api/v1/organization/audit-logs";
 
 /// Summarizes a request log.
 pub fn summarize(log: &[LoggedRequest]) -> LogStats {
@@ -131,6 +137,9 @@ pub fn summarize(log: &[LoggedRequest]) -> LogStats {
     let mut times: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
     let mut by_method: BTreeMap<String, Vec<Duration>> = BTreeMap::new();
     for r in log {
+        if r.path.starts_with(AUDIT_LOG_PATH) {
+            stats.audit_log_reads += 1;
+        }
         by_method.entry(r.method.clone()).or_default().push(r.at);
         if r.status == 429 {
             stats
