@@ -21,6 +21,7 @@
 //! - [`input`]: local input files read through a size cap.
 //! - [`display`]: server-supplied text made safe for a terminal or a log line.
 //! - [`diff`]: what changed between two runs' report.json files (`idguard diff`, `--baseline`).
+//! - [`notify`]: the `--notify` alert to an incoming webhook when a run has something new.
 //! - [`remediate`]: plans of safe PATCHes, their re-check, self-protection, apply with a
 //!   journal, verification and rollback.
 //! - [`cli`], [`commands`]: argument parsing and one glue function per subcommand.
@@ -40,6 +41,7 @@ pub mod infisical;
 pub mod input;
 pub mod interrupt;
 pub mod model;
+pub mod notify;
 pub mod pattern;
 pub mod policy;
 pub mod policy_test;
