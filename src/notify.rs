@@ -296,4 +296,61 @@ mod tests {
         assert!(!text.contains('<') && !text.contains("`x`"), "{text}");
         assert_eq!(text.lines().count(), 2, "{text}");
     }
+
+    fn one_change() -> Vec<ChangedResult> {
+        vec![change(0)]
+    }
+
+    /// A closed port is a failure whose reason names the host, not the hook's path.
+    #[tokio::test]
+    async fn a_closed_port_fails_without_naming_the_path() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        drop(listener);
+        let notifier = Notifier::new(&format!("http://127.0.0.1:{port}/secret-path"), false)
+            .expect("loopback");
+        let changes = one_change();
+        let n = notifier.notify(&alert(Some(&changes))).await;
+        assert_eq!(n.status, NotificationStatus::Failed);
+        let reason = n.reason.unwrap_or_default();
+        assert!(
+            reason.contains("127.0.0.1") && !reason.contains("secret-path"),
+            "{reason}"
+        );
+    }
+
+    /// A redirect is a failure, and its target is never asked.
+    #[tokio::test]
+    async fn a_redirect_is_not_followed() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let accepted = tokio::spawn(async move {
+            let mut count = 0;
+            while let Ok(Ok((mut stream, _))) =
+                tokio::time::timeout(Duration::from_millis(500), listener.accept()).await
+            {
+                count += 1;
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf).await;
+                let answer = format!(
+                    "HTTP/1.1 302 Found\r\nlocation: http://{addr}/elsewhere\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            }
+            count
+        });
+        let notifier = Notifier::new(&format!("http://{addr}/hook"), false).expect("loopback");
+        let changes = one_change();
+        let n = notifier.notify(&alert(Some(&changes))).await;
+        assert_eq!(n.status, NotificationStatus::Failed);
+        assert!(n.reason.unwrap_or_default().contains("302"));
+        assert_eq!(
+            accepted.await.expect("join"),
+            1,
+            "one request, no redirect followed"
+        );
+    }
 }
