@@ -347,7 +347,7 @@ struct Finish<'a> {
 /// [`finish_phase`], with the `--notify` alert sent (when asked for) once the comparison with
 /// the previous run is done and before the reports are written, so that report.json records
 /// what became of it in `run.notification`. The request is bounded by [`crate::notify::TIMEOUT`]
-/// and its failure is recorded, never fatal.
+/// and its failure is recorded, never fatal; after Ctrl-C it is not made.
 async fn finish_notifying(
     audited: Audited,
     finish: &Finish<'_>,
@@ -448,7 +448,15 @@ async fn finish_notifying(
             failing: totals.fail,
             incomplete: !run.complete,
         };
-        run.notification = Some(notifier.notify(&alert).await);
+        run.notification = Some(if Interrupt::process().requested() {
+            // Ctrl-C means no further request, this one included.
+            Notification {
+                status: NotificationStatus::Failed,
+                reason: Some("stopped by Ctrl-C before the alert was sent".to_owned()),
+            }
+        } else {
+            notifier.notify(&alert).await
+        });
     }
     let files = compared
         .finish(&run, &policy.exemptions, today, &annotations)

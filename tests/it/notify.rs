@@ -1,7 +1,7 @@
 //! `audit --notify URL`: one POST to a local receiver when results are new or regressed since
 //! the previous run, naming them without any secret; a receiver that fails changes neither the
 //! reports nor the exit code; a plain-http URL to another host is refused before any request;
-//! nothing new means no POST unless `--notify-always`.
+//! nothing new means no POST unless `--notify-always`; after Ctrl-C no POST is made.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -10,6 +10,7 @@ use idguard_sim::{self as sim, SimConfig};
 use serde_json::{Value, json};
 
 use crate::hostile_server::start_hostile;
+use crate::interrupt::{finish, interrupt, until_configs_read};
 use crate::remediate::{args, command, example, read_json, stderr};
 use crate::support::{results, start_sim};
 
@@ -233,4 +234,49 @@ async fn nothing_new_posts_nothing_unless_always() {
     assert_eq!(received.len(), 1);
     let text = received[0].1["text"].as_str().unwrap_or_default();
     assert!(text.contains("nothing new"), "{text}");
+}
+
+/// Ctrl-C mid-audit: the reports are written as usual for an interrupted run (exit 130), and
+/// the alert is not sent (`failed`, naming Ctrl-C), even with --notify-always.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_alert_after_ctrl_c() {
+    let server = start_sim(SimConfig {
+        identities: 300,
+        latency: std::time::Duration::from_millis(150),
+        ..SimConfig::default()
+    })
+    .await;
+    let (hook, received) = receiver(200).await;
+    let cwd = tempfile::tempdir().unwrap();
+    let out = cwd.path().join("out");
+    let policy = example();
+    let parts = [
+        "audit",
+        "--policy",
+        &policy,
+        "--concurrency",
+        "4",
+        "--notify",
+        &hook,
+        "--notify-always",
+    ];
+    let mut cmd = command(&server.url(), args(&parts, &out));
+    cmd.current_dir(cwd.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    until_configs_read(&server.handle(), 5).await;
+    interrupt(&child);
+    let o = finish(child).await;
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    let report = read_json(&out.join("report.json"));
+    let notification = &report["run"]["notification"];
+    assert_eq!(notification["status"], "failed", "{notification}");
+    assert!(
+        notification["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Ctrl-C")
+    );
+    assert!(received.lock().unwrap().is_empty(), "no POST after Ctrl-C");
 }
