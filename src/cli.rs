@@ -147,7 +147,29 @@ pub struct AuditArgs {
     #[command(flatten)]
     pub report: ReportArgs,
     #[command(flatten)]
+    pub notify: NotifyArgs,
+    #[command(flatten)]
     pub connection: ConnectionArgs,
+}
+
+/// Alerts on change (`audit --notify`).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Alerts")]
+pub struct NotifyArgs {
+    /// Post one message (`{"text": ...}`, for Slack or Teams incoming webhooks) when results
+    /// are new or regressed since --baseline, or since reports/latest/report.json without it.
+    /// https only, except to 127.0.0.1, localhost or [::1]. The environment variable keeps the
+    /// URL out of process lists.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "IDGUARD_NOTIFY_URL",
+        hide_env_values = true
+    )]
+    pub notify: Option<String>,
+    /// With --notify: post a summary even when nothing is new.
+    #[arg(long, requires = "notify")]
+    pub notify_always: bool,
 }
 
 /// Flags of `snapshot`.

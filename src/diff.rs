@@ -31,7 +31,7 @@ pub use render::{StillFailing, render};
 
 use crate::finding::{Finding, Status};
 use crate::report::{
-    Annotations, Baseline, BaselineOutcome, BaselineSection, ReportError, RunInfo,
+    Annotations, Baseline, BaselineOutcome, BaselineSection, ChangedResult, ReportError, RunInfo,
 };
 
 /// The diff's own schema version (the `schema_version` of its JSON output).
@@ -257,6 +257,28 @@ impl Diff {
     }
 }
 
+impl Diff {
+    /// The new failures, regressions and expired exemptions by names only (rule, severity,
+    /// identity name, category), in that order: what an alert lists.
+    pub fn changed_results(&self) -> Vec<ChangedResult> {
+        [
+            ("new failure", &self.new_failures),
+            ("regressed", &self.regressed),
+            ("exemption expired", &self.exemptions_expired),
+        ]
+        .into_iter()
+        .flat_map(|(change, list)| {
+            list.iter().map(move |c| ChangedResult {
+                rule: c.rule.clone(),
+                severity: c.severity.clone(),
+                identity_name: c.identity_name.clone(),
+                change,
+            })
+        })
+        .collect()
+    }
+}
+
 /// What `idguard diff` tells the CLI.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DiffOutcome {
@@ -373,6 +395,7 @@ impl Baseline for BaselineTracker {
             },
             annotations: diff.annotations(),
             written,
+            changes: diff.changed_results(),
         })
     }
 }

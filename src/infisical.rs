@@ -34,6 +34,9 @@ pub use options::{
 };
 pub use transport::ApiStats;
 
+pub(crate) use http::error_chain;
+pub(crate) use options::{UrlProblem, check_target};
+
 use crate::interrupt::Interrupt;
 use crate::model::{AuthConfig, AuthMethod, ConfigDecodeError};
 use http::{HttpClient, HttpOptions, ProxyConfig};

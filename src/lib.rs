@@ -22,6 +22,7 @@
 //! - [`display`]: server-supplied text made safe for a terminal or a log line.
 //! - [`diff`]: what changed between two runs' report.json files (`idguard diff`, `--baseline`).
 //! - [`trend`]: every run's counts over time (`idguard trend`: trend.html, trend.md).
+//! - [`notify`]: the `--notify` alert to an incoming webhook when a run has something new.
 //! - [`remediate`]: plans of safe PATCHes, their re-check, self-protection, apply with a
 //!   journal, verification and rollback.
 //! - [`cli`], [`commands`]: argument parsing and one glue function per subcommand.
@@ -41,6 +42,7 @@ pub mod infisical;
 pub mod input;
 pub mod interrupt;
 pub mod model;
+pub mod notify;
 pub mod pattern;
 pub mod policy;
 pub mod policy_test;

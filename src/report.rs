@@ -27,7 +27,8 @@ use serde::Serialize;
 
 pub use after_apply::AfterApply;
 pub use files::{
-    create_private_dir_all, create_run_dir, mark_latest, replace_atomic, write_atomic,
+    create_private_dir_all, create_run_dir, latest_report, mark_latest, replace_atomic,
+    write_atomic,
 };
 pub(crate) use html::{STYLE as HTML_STYLE, escape as html_escape};
 pub use summary::{Counts, RuleInfo, Summary};
@@ -101,6 +102,30 @@ pub struct RunInfo {
     /// `source: "live"`, or `source: "snapshot"` with `snapshot: {path, taken_at, ...}`.
     #[serde(flatten)]
     pub source: RunSource,
+    /// What became of the alert asked for with `--notify` (absent without it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notification: Option<Notification>,
+}
+
+/// The outcome of a `--notify` alert, as report.json's `run.notification` records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Notification {
+    pub status: NotificationStatus,
+    /// Why it failed, or why nothing was sent; never the webhook URL's path or query.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Whether an alert went out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotificationStatus {
+    /// The receiver answered 2xx.
+    Sent,
+    /// The request could not be made or the receiver did not answer 2xx.
+    Failed,
+    /// Nothing new or regressed, and no `--notify-always`: no request was made.
+    NothingNew,
 }
 
 /// Where a run read the organization from.
@@ -170,6 +195,19 @@ pub struct BaselineOutcome {
     pub annotations: Annotations,
     /// Files the comparison wrote beside the reports.
     pub written: Vec<PathBuf>,
+    /// The results new or regressed since the previous run (what an alert lists).
+    pub changes: Vec<ChangedResult>,
+}
+
+/// A result that is new or regressed since the previous run, by names only (no server value,
+/// no violation text): what an alert may show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangedResult {
+    pub rule: String,
+    pub severity: String,
+    pub identity_name: String,
+    /// `new failure`, `regressed` or `exemption expired`.
+    pub change: &'static str,
 }
 
 /// A comparison with a previous run, fed every finding as it is written (`--baseline`).
@@ -313,15 +351,54 @@ impl ReportSink {
         today: jiff::civil::Date,
         annotations: &Annotations,
     ) -> Result<Vec<PathBuf>, ReportError> {
-        let summary = self.counts.summary();
-        let mut written = Vec::new();
-        let mut merged;
-        let mut annotations = annotations;
+        self.compare(run)?
+            .finish(run, exemptions, today, annotations)
+    }
+
+    /// Ends the comparison with the previous run, if any (writing its own files), before the
+    /// reports are written: the caller may act on its outcome (an alert) and record that in
+    /// the manifest it then gives [`ComparedSink::finish`].
+    pub fn compare(self, run: &RunInfo) -> Result<ComparedSink, ReportError> {
         let baseline = match self.baseline {
             Some(b) => Some(b.finish(run, &self.dir)?),
             None => None,
         };
-        if let Some(outcome) = &baseline {
+        Ok(ComparedSink {
+            writers: self.writers,
+            counts: self.counts,
+            baseline,
+        })
+    }
+}
+
+/// A [`ReportSink`] whose comparison with the previous run is done and whose reports are not
+/// written yet.
+pub struct ComparedSink {
+    writers: Vec<Box<dyn FormatWriter>>,
+    counts: Counts,
+    baseline: Option<BaselineOutcome>,
+}
+
+impl ComparedSink {
+    /// The comparison with the previous run (`None` without one).
+    pub fn baseline(&self) -> Option<&BaselineOutcome> {
+        self.baseline.as_ref()
+    }
+
+    /// Writes the manifest and summary, and moves every report into place. Returns the paths
+    /// written (the comparison's files first).
+    pub fn finish(
+        self,
+        run: &RunInfo,
+        exemptions: &[crate::policy::Exemption],
+        today: jiff::civil::Date,
+        annotations: &Annotations,
+    ) -> Result<Vec<PathBuf>, ReportError> {
+        let summary = self.counts.summary();
+        let mut written = Vec::new();
+        let mut merged;
+        let mut annotations = annotations;
+        if let Some(outcome) = &self.baseline {
             merged = annotations.clone();
             for (id, extra) in &outcome.annotations {
                 merged.entry(id.clone()).or_default().extend(extra.clone());
@@ -336,7 +413,7 @@ impl ReportSink {
             exemptions,
             today,
             annotations,
-            baseline: baseline.as_ref().map(|b| &b.section),
+            baseline: self.baseline.as_ref().map(|b| &b.section),
         };
         for w in self.writers {
             written.push(w.finish(&ctx)?);
@@ -390,6 +467,7 @@ mod tests {
             usage_evidence: "not-needed",
             usage_evidence_reason: None,
             source: crate::report::RunSource::Live,
+            notification: None,
         }
     }
 

@@ -13,31 +13,73 @@ use crate::cli::{AuditArgs, ReportArgs};
 use crate::exit::{Exit, Failure, RunOutcome};
 use crate::infisical::{Client, ConnectOptions};
 use crate::interrupt::Interrupt;
+use crate::notify::{Alert, Notifier};
 use crate::policy::{Exemption, Policy};
 use crate::progress::Progress;
 use crate::remediate::plan::PlanBuilder;
 use crate::report::{
-    self, AfterApply, Annotations, ApiCounts, PolicyRef, ReportSink, RuleInfo, RunInfo, RunSource,
-    SnapshotRef,
+    self, AfterApply, Annotations, ApiCounts, Notification, NotificationStatus, PolicyRef,
+    ReportSink, RuleInfo, RunInfo, RunSource, SnapshotRef,
 };
 
 use super::{connect, findings, validate};
 
 /// Runs `idguard audit`.
-pub async fn run(args: AuditArgs, quiet: bool, stderr: &mut dyn Write) -> Result<Exit, Failure> {
+pub async fn run(
+    mut args: AuditArgs,
+    quiet: bool,
+    stderr: &mut dyn Write,
+) -> Result<Exit, Failure> {
+    let notifier = notifier(&mut args)?;
+    let notify = notifier.as_ref();
     let policy = validate::load_policy_for_run(&args.policy, quiet, stderr)?;
     let done = match &args.snapshot {
-        Some(path) => offline(&policy, &args.policy, path, &args.report, quiet).await?,
+        Some(path) => offline(&policy, &args.policy, path, &args.report, notify, quiet).await?,
         None => {
             let opts = connect::options(&args.connection)?;
-            execute(&policy, &args.policy, opts, &args.report, quiet).await?
+            let (_, audited) = audit_phase(&policy, opts, &args.report, false, quiet).await?;
+            finish_audit(audited, &policy, &args.policy, &args.report, notify).await?
         }
     };
+    if let Some(Notification {
+        status: NotificationStatus::Failed,
+        reason,
+    }) = &done.notification
+    {
+        let _ = writeln!(
+            stderr,
+            "idguard: warning: the --notify alert was not sent: {}",
+            crate::display::safe(reason.as_deref().unwrap_or("unknown reason"))
+        );
+    }
     if !quiet {
         let _ = write!(stderr, "{}", done.human);
     }
     done.stdout.print()?;
     done.into_exit()
+}
+
+/// The `--notify` webhook, checked before anything else (a refused URL is exit 64, before
+/// any request). With it and no `--baseline`, the previous run's `reports/latest/report.json`
+/// (when there is one) becomes the baseline: read now, before this run moves `latest`.
+fn notifier(args: &mut AuditArgs) -> Result<Option<Notifier>, Failure> {
+    let Some(url) = &args.notify.notify else {
+        return Ok(None);
+    };
+    let notifier = Notifier::new(url, args.notify.notify_always).map_err(|e| {
+        let exit = match e {
+            crate::notify::NotifyError::Client(_) => Exit::Unavailable,
+            _ => Exit::Usage,
+        };
+        Failure::new(exit, e)
+    })?;
+    if args.report.baseline.is_none() {
+        let latest = report::latest_report();
+        if latest.is_file() {
+            args.report.baseline = Some(latest);
+        }
+    }
+    Ok(Some(notifier))
 }
 
 /// What an audit run produced.
@@ -50,6 +92,8 @@ pub struct AuditDone {
     pub stdout: findings::Stdout,
     /// The listing failed partway: the reports are written (incomplete), the run fails.
     pub failure: Option<Failure>,
+    /// What became of the `--notify` alert (`None` without it).
+    pub notification: Option<Notification>,
 }
 
 impl AuditDone {
@@ -71,24 +115,25 @@ pub async fn execute(
     quiet: bool,
 ) -> Result<AuditDone, Failure> {
     let (_, audited) = audit_phase(policy, opts, report_args, false, quiet).await?;
-    finish_audit(audited, policy, policy_path, report_args)
+    finish_audit(audited, policy, policy_path, report_args, None).await
 }
 
-/// [`finish_phase`] of an audit that wrote nothing to the server.
-fn finish_audit(
+/// [`finish_phase`] of an audit that wrote nothing to the server, alerting through `notify`.
+async fn finish_audit(
     audited: Audited,
     policy: &Policy,
     policy_path: &Path,
     report_args: &ReportArgs,
+    notify: Option<&Notifier>,
 ) -> Result<AuditDone, Failure> {
-    finish_phase(
-        audited,
+    let finish = Finish {
         policy,
         policy_path,
         report_args,
-        &Annotations::new(),
-        &Adjustment::default(),
-    )
+        annotations: &Annotations::new(),
+        adjust: &Adjustment::default(),
+    };
+    finish_notifying(audited, &finish, notify).await
 }
 
 /// Audits a snapshot file offline (no client, no request) with an already validated policy,
@@ -98,6 +143,7 @@ async fn offline(
     policy_path: &Path,
     snapshot_path: &Path,
     report_args: &ReportArgs,
+    notify: Option<&Notifier>,
     quiet: bool,
 ) -> Result<AuditDone, Failure> {
     let snap = crate::snapshot::read(snapshot_path).map_err(|e| {
@@ -124,7 +170,7 @@ async fn offline(
         concurrency: 64,
     };
     let audited = source_phase(policy, reading, report_args, false, quiet).await?;
-    finish_audit(audited, policy, policy_path, report_args)
+    finish_audit(audited, policy, policy_path, report_args, notify).await
 }
 
 /// An audit whose findings are written but whose reports are not finished yet.
@@ -271,7 +317,7 @@ pub struct Adjustment {
 }
 
 /// Writes the manifest, the summary and the annotations, and works out the exit code.
-pub fn finish_phase(
+pub async fn finish_phase(
     audited: Audited,
     policy: &Policy,
     policy_path: &Path,
@@ -279,6 +325,41 @@ pub fn finish_phase(
     annotations: &Annotations,
     adjust: &Adjustment,
 ) -> Result<AuditDone, Failure> {
+    let finish = Finish {
+        policy,
+        policy_path,
+        report_args,
+        annotations,
+        adjust,
+    };
+    finish_notifying(audited, &finish, None).await
+}
+
+/// What [`finish_phase`] finishes an audit with.
+struct Finish<'a> {
+    policy: &'a Policy,
+    policy_path: &'a Path,
+    report_args: &'a ReportArgs,
+    annotations: &'a Annotations,
+    adjust: &'a Adjustment,
+}
+
+/// [`finish_phase`], with the `--notify` alert sent (when asked for) once the comparison with
+/// the previous run is done and before the reports are written, so that report.json records
+/// what became of it in `run.notification`. The request is bounded by [`crate::notify::TIMEOUT`]
+/// and its failure is recorded, never fatal; after Ctrl-C it is not made.
+async fn finish_notifying(
+    audited: Audited,
+    finish: &Finish<'_>,
+    notify: Option<&Notifier>,
+) -> Result<AuditDone, Failure> {
+    let Finish {
+        policy,
+        policy_path,
+        report_args,
+        annotations,
+        adjust,
+    } = *finish;
     let Audited {
         source,
         origin,
@@ -330,7 +411,7 @@ pub fn finish_phase(
         }
     };
     let stats = source.client().map(Client::stats).unwrap_or_default();
-    let run = RunInfo {
+    let mut run = RunInfo {
         id: uuid::Uuid::new_v4().to_string(),
         started_at: started.to_string(),
         finished_at: jiff::Timestamp::now().to_string(),
@@ -356,9 +437,28 @@ pub fn finish_phase(
         usage_evidence: outcome.usage_evidence.as_str(),
         usage_evidence_reason: outcome.usage_evidence.reason().map(str::to_owned),
         source: origin,
+        notification: None,
     };
     let annotations = merged(annotations, &outcome.annotations);
-    let files = sink
+    let compared = sink.compare(&run).map_err(io_failure)?;
+    if let Some(notifier) = notify {
+        let alert = Alert {
+            org_id: &run.org_id,
+            changes: compared.baseline().map(|b| b.changes.as_slice()),
+            failing: totals.fail,
+            incomplete: !run.complete,
+        };
+        run.notification = Some(if Interrupt::process().requested() {
+            // Ctrl-C means no further request, this one included.
+            Notification {
+                status: NotificationStatus::Failed,
+                reason: Some("stopped by Ctrl-C before the alert was sent".to_owned()),
+            }
+        } else {
+            notifier.notify(&alert).await
+        });
+    }
+    let files = compared
         .finish(&run, &policy.exemptions, today, &annotations)
         .map_err(io_failure)?;
     if report_args.out.is_none() {
@@ -419,6 +519,7 @@ pub fn finish_phase(
     for line in after_apply.iter().flat_map(AfterApply::lines) {
         human.push_str(&format!("  {line}\n"));
     }
+    human.push_str(&notified(run.notification.as_ref(), notify));
     for f in &files {
         human.push_str(&format!("  wrote {}\n", f.display()));
     }
@@ -436,7 +537,23 @@ pub fn finish_phase(
         human,
         stdout: shown.stdout,
         failure: listing_failure,
+        notification: run.notification,
     })
+}
+
+/// The summary's line about the `--notify` alert (a failed one is a warning of its own).
+fn notified(notification: Option<&Notification>, notify: Option<&Notifier>) -> String {
+    let (Some(n), Some(notifier)) = (notification, notify) else {
+        return String::new();
+    };
+    match n.status {
+        NotificationStatus::Sent => format!("  alert sent to {}\n", notifier.shown()),
+        NotificationStatus::NothingNew => format!(
+            "  no alert sent: {}\n",
+            n.reason.as_deref().unwrap_or("nothing new")
+        ),
+        NotificationStatus::Failed => String::new(),
+    }
 }
 
 /// The caller's annotations with the audit's own (usage evidence) added.

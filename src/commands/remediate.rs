@@ -48,7 +48,8 @@ pub async fn run(
             &adjust,
             quiet,
             stderr,
-        );
+        )
+        .await;
     }
     let planner = audited.planner.take().unwrap_or_else(|| {
         crate::remediate::plan::PlanBuilder::new(client.org_id(), audited.today)
@@ -216,13 +217,14 @@ pub async fn run(
         &adjust,
         quiet,
         stderr,
-    );
+    )
+    .await;
     writes::journal_result(journal_error)?;
     exit
 }
 
 /// Finishes the reports and prints the summary.
-fn finish(
+async fn finish(
     audited: Audited,
     policy: &Policy,
     args: &RemediateArgs,
@@ -238,7 +240,8 @@ fn finish(
         &args.report,
         annotations,
         adjust,
-    )?;
+    )
+    .await?;
     if !quiet {
         let _ = write!(stderr, "{}", done.human);
     }

@@ -141,6 +141,30 @@ fn every_category_is_keyed_by_finding_id() {
     assert!(d.notes.is_empty());
 }
 
+/// An alert lists new failures, regressions and expired exemptions, by names, and nothing
+/// that improved, still fails or newly errs.
+#[test]
+fn changed_results_are_the_new_and_regressed_only() {
+    let (_dir, old, new) = sample();
+    let d = diff_files(&old, &new).expect("diff");
+    let listed: Vec<_> = d
+        .changed_results()
+        .into_iter()
+        .map(|c| (c.identity_name, c.rule, c.change))
+        .collect();
+    let row = |name: &str, rule: &str, change| (name.to_owned(), rule.to_owned(), change);
+    assert_eq!(
+        listed,
+        [
+            row("ci", "r4", "new failure"),
+            row("flaky", "r1", "new failure"),
+            row("fresh", "r1", "new failure"),
+            row("ci", "r2", "regressed"),
+            row("vendor", "r1", "exemption expired"),
+        ]
+    );
+}
+
 #[test]
 fn unchanged_reports_are_not_new_or_regressed() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -421,6 +445,7 @@ fn real_reports_and_baseline_tracker_agree() {
         usage_evidence: "not-needed",
         usage_evidence_reason: None,
         source: crate::report::RunSource::Live,
+        notification: None,
     };
     let rules = [RuleInfo {
         id: "r".into(),

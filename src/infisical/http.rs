@@ -460,7 +460,7 @@ fn content_length(headers: &HeaderMap) -> Option<u64> {
 
 /// An error's causes on one line, each message once. reqwest's own outer message ("error
 /// sending request", ...) is left out when it has a cause: the caller says what failed.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let (mut text, mut source) = match e.source() {
         Some(s) if e.is::<reqwest::Error>() => (s.to_string(), s.source()),
         _ => (e.to_string(), e.source()),

@@ -342,23 +342,47 @@ pub(crate) fn checked_base_url(
         reason: reason.to_owned(),
     };
     let url = parsed.map_err(|e| invalid(&e.to_string()))?;
-    if url.host().is_none() {
-        return Err(invalid("no host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid("credentials in the URL are not accepted"));
-    }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(invalid("a query or fragment is not accepted"));
     }
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if allow_insecure_http || is_loopback(&url) => Ok(url),
-        "http" => Err(ApiError::InsecureUrl { url: shown }),
-        other => Err(invalid(&format!("unsupported scheme `{other}`"))),
+    match check_target(&url, allow_insecure_http) {
+        Ok(()) => Ok(url),
+        Err(UrlProblem::Insecure) => Err(ApiError::InsecureUrl { url: shown }),
+        Err(problem) => Err(invalid(&problem.to_string())),
     }
 }
 
+/// What makes a URL unfit to send requests to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum UrlProblem {
+    #[error("no host")]
+    NoHost,
+    #[error("credentials in the URL are not accepted")]
+    Credentials,
+    #[error("plain http:// is accepted only to a loopback host")]
+    Insecure,
+    #[error("unsupported scheme `{0}`")]
+    Scheme(String),
+}
+
+/// Checks that `url` has a host and no user info, and is https (or plain http to a loopback
+/// host, or anywhere with `allow_insecure_http`).
+pub(crate) fn check_target(url: &Url, allow_insecure_http: bool) -> Result<(), UrlProblem> {
+    if url.host().is_none() {
+        return Err(UrlProblem::NoHost);
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(UrlProblem::Credentials);
+    }
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if allow_insecure_http || is_loopback(url) => Ok(()),
+        "http" => Err(UrlProblem::Insecure),
+        other => Err(UrlProblem::Scheme(other.to_owned())),
+    }
+}
+
+/// Whether `url`'s host is a loopback address or exactly `localhost`.
 fn is_loopback(url: &Url) -> bool {
     let Some(host) = url.host_str() else {
         return false;

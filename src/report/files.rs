@@ -146,6 +146,12 @@ fn warn_if_shared(dir: &Path) {
     }
 }
 
+/// `reports/latest/report.json`: the report of the last run whose reports were written under
+/// `reports/` (it may not exist).
+pub fn latest_report() -> PathBuf {
+    Path::new("reports").join("latest").join("report.json")
+}
+
 /// Points `reports/latest` at `dir`, a run folder [`create_run_dir`] made under `reports/`.
 /// Called once the run's reports are written, so the link never names a run still in
 /// progress, one that failed before its reports, or an `apply` or `rollback` folder (which

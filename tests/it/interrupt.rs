@@ -45,6 +45,18 @@ pub(crate) async fn until(what: &str, mut ready: impl FnMut() -> bool) {
     }
 }
 
+/// Waits until `sim` has answered `n` config reads.
+pub(crate) async fn until_configs_read(sim: &Sim, n: usize) {
+    until("the first configs", || {
+        sim.request_log()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.contains("/auth/"))
+            .count()
+            >= n
+    })
+    .await;
+}
+
 /// Every temp file under `dir` (idguard's are hidden, `.<name>.<random>.tmp`).
 fn temp_files(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
@@ -255,14 +267,7 @@ async fn ctrl_c_mid_listing_leaves_incomplete_reports_and_no_temp_files() {
         &org.url(),
         args(&["audit", "--policy", &policy, "--concurrency", "4"], &out),
     );
-    until("the first configs", || {
-        sim.request_log()
-            .iter()
-            .filter(|r| r.method == "GET" && r.path.contains("/auth/"))
-            .count()
-            >= 5
-    })
-    .await;
+    until_configs_read(&sim, 5).await;
     interrupt(&child);
     let o = finish(child).await;
     assert_eq!(o.status.code(), Some(130), "stderr: {}", stderr(&o));

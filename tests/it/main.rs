@@ -19,6 +19,7 @@ mod hostile;
 mod hostile_server;
 mod inputs;
 mod interrupt;
+mod notify;
 mod patch_answer;
 mod policy_test;
 mod rates;
