@@ -44,7 +44,9 @@ impl SimProcess {
     /// Starts `idguard sim` for the scenario and waits until it serves.
     pub fn start(idguard: &Path, sc: &Scenario) -> Result<SimProcess> {
         let mut cmd = Command::new(idguard);
-        cmd.args(["sim", "--port", "0"])
+        // Audit logs off: the scenarios measure the audit's own reads, as their targets were set
+        // for; usage evidence (reads per identity a plan would narrow) is bounded by a test.
+        cmd.args(["sim", "--port", "0", "--audit-logs", "disabled"])
             .args(["--identities", &sc.identities.to_string()])
             .args(["--latency-ms", &sc.latency_ms.to_string()]);
         if let Some((reads, writes)) = sc.sim_limit {
