@@ -225,7 +225,7 @@ pub struct Verdict {
     pub met: bool,
 }
 
-/// The issue-5 targets that apply to a row.
+/// The benchmark targets that apply to a row.
 pub fn judge(sc: &Scenario, row: &Row) -> Vec<Verdict> {
     let mut v = Vec::new();
     let mut check = |target: String, met: bool| v.push(Verdict { target, met });
