@@ -27,11 +27,14 @@ pub(super) struct JsonReport {
 struct Tool {
     name: &'static str,
     version: &'static str,
+    /// The commit the binary was built from (`unknown` outside a git checkout).
+    commit: &'static str,
 }
 
 const TOOL: Tool = Tool {
     name: "idguard",
     version: env!("CARGO_PKG_VERSION"),
+    commit: env!("IDGUARD_COMMIT"),
 };
 
 impl JsonReport {
@@ -194,6 +197,21 @@ fn copy_annotated(
 mod tests {
     use super::super::Format;
     use super::super::spool::fixture;
+
+    /// report.json says which build wrote it: the version and the commit (`unknown` outside a
+    /// git checkout), as `idguard --version` does.
+    #[test]
+    fn the_tool_names_its_version_and_commit() {
+        let (_dir, text) = fixture::render(Format::Json, &fixture::findings());
+        let report: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+        let commit = report["tool"]["commit"].as_str().expect("a commit");
+        assert!(
+            commit == "unknown"
+                || (commit.len() >= 7 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
+            "{commit}"
+        );
+        assert_eq!(report["tool"]["version"], env!("CARGO_PKG_VERSION"));
+    }
 
     /// `rules` lists every rule of the policy in policy order with its severity and its
     /// description as written (JSON escaping is the encoder's), `null` where it has none; the
