@@ -182,16 +182,17 @@ pub async fn run(
                         deferred.push((identity, config, usage));
                         continue;
                     }
-                    Ok(config) => {
-                        // One Vec for every config: its findings' strings are reused.
-                        evaluate::evaluate_into(
-                            policy, &org_id, &identity, &config, opts.today, &mut found,
-                        );
-                        let holds = hold_back(usage, &mut found, &mut outcome);
-                        if let Some(planner) = planner.as_deref_mut() {
-                            planner.observe(policy, &identity, &config, &found, &holds);
-                        }
-                    }
+                    Ok(config) => judge(
+                        policy,
+                        &org_id,
+                        &identity,
+                        &config,
+                        usage,
+                        opts.today,
+                        &mut found,
+                        &mut outcome,
+                        &mut planner,
+                    ),
                     Err(err) => {
                         outcome.config_errors += 1;
                         tracing::warn!(identity = %safe(&identity.id), method = %safe(method.as_str()), "config could not be read: {}", safe(&err));
@@ -247,11 +248,17 @@ pub async fn run(
         std::borrow::Cow::Owned(policy.with_shared_names(&shared))
     };
     for (identity, config, usage) in deferred {
-        evaluate::evaluate_into(&judged, &org_id, &identity, &config, opts.today, &mut found);
-        let holds = hold_back(usage, &mut found, &mut outcome);
-        if let Some(planner) = planner.as_deref_mut() {
-            planner.observe(&judged, &identity, &config, &found, &holds);
-        }
+        judge(
+            &judged,
+            &org_id,
+            &identity,
+            &config,
+            usage,
+            opts.today,
+            &mut found,
+            &mut outcome,
+            &mut planner,
+        );
         for finding in &found {
             sink.write(finding)?;
         }
@@ -270,6 +277,27 @@ pub async fn run(
     outcome.shared_exemption_names = shared;
     outcome.usage_evidence = reader.source();
     Ok(outcome)
+}
+
+/// Judges one config into `found` (one `Vec` for every config: its findings' strings are
+/// reused): evaluation, the narrowings usage evidence holds back, and the plan.
+#[allow(clippy::too_many_arguments)]
+fn judge(
+    policy: &Policy,
+    org_id: &str,
+    identity: &Identity,
+    config: &AuthConfig,
+    usage: Option<Usage>,
+    today: Date,
+    found: &mut Vec<crate::finding::Finding>,
+    outcome: &mut AuditOutcome,
+    planner: &mut Option<&mut PlanBuilder>,
+) {
+    evaluate::evaluate_into(policy, org_id, identity, config, today, found);
+    let holds = hold_back(usage, found, outcome);
+    if let Some(planner) = planner.as_deref_mut() {
+        planner.observe(policy, identity, config, found, &holds);
+    }
 }
 
 /// Writes the usage results of one identity's method (judged from the listing, whether or
