@@ -1402,15 +1402,7 @@ fn not_configured_get(s: &Shared, method: &AuthMethod, id: &str) -> Response {
             "BadRequest",
             json!("The identity does not have universal auth"),
         ),
-        AuthMethod::Universal | AuthMethod::Kubernetes => error(
-            s,
-            404,
-            "NotFound",
-            json!(format!(
-                "Failed to find {} for identity with ID {id}",
-                pretty(method).to_lowercase()
-            )),
-        ),
+        AuthMethod::Universal | AuthMethod::Kubernetes => row_not_found(s, method, id),
         _ => error(
             s,
             400,
@@ -1423,19 +1415,24 @@ fn not_configured_get(s: &Shared, method: &AuthMethod, id: &str) -> Response {
     }
 }
 
+/// Infisical's 404 for a method whose row it cannot find.
+fn row_not_found(s: &Shared, method: &AuthMethod, id: &str) -> Response {
+    error(
+        s,
+        404,
+        "NotFound",
+        json!(format!(
+            "Failed to find {} for identity with ID {id}",
+            pretty(method).to_lowercase()
+        )),
+    )
+}
+
 /// PATCH when not attached: universal auth (row lookup first), OCI and AWS 404; JWT and GCP
 /// 400; others GUESS 400.
 fn not_configured_patch(s: &Shared, method: &AuthMethod, id: &str) -> Response {
     match method {
-        AuthMethod::Universal | AuthMethod::Oci | AuthMethod::Aws => error(
-            s,
-            404,
-            "NotFound",
-            json!(format!(
-                "Failed to find {} for identity with ID {id}",
-                pretty(method).to_lowercase()
-            )),
-        ),
+        AuthMethod::Universal | AuthMethod::Oci | AuthMethod::Aws => row_not_found(s, method, id),
         _ => error(
             s,
             400,
