@@ -109,14 +109,17 @@ impl Evidence {
             .or_insert(seen);
     }
 
+    /// Every address, latest first (ties by address).
+    pub fn latest_first(&self) -> Vec<(&Address, &Seen)> {
+        let mut out: Vec<_> = self.addresses.iter().collect();
+        out.sort_by(|a, b| b.1.last_seen.cmp(&a.1.last_seen).then(a.0.cmp(b.0)));
+        out
+    }
+
     /// The addresses `networks` would not admit, latest first.
     pub fn outside(&self, networks: &[IpNet]) -> Vec<(&Address, &Seen)> {
-        let mut out: Vec<_> = self
-            .addresses
-            .iter()
-            .filter(|(a, _)| !a.inside(networks))
-            .collect();
-        out.sort_by(|a, b| b.1.last_seen.cmp(&a.1.last_seen).then(a.0.cmp(b.0)));
+        let mut out = self.latest_first();
+        out.retain(|(a, _)| !a.inside(networks));
         out
     }
 }

@@ -53,10 +53,10 @@ const LISTED: usize = 50;
 
 /// The evidence as report.json shows it: `[{address, last_seen, use}]`, latest first.
 pub fn evidence_json(evidence: &Evidence) -> Value {
-    let mut seen: Vec<_> = evidence.addresses.iter().collect();
-    seen.sort_by(|a, b| b.1.last_seen.cmp(&a.1.last_seen).then(a.0.cmp(b.0)));
     Value::Array(
-        seen.into_iter()
+        evidence
+            .latest_first()
+            .into_iter()
             .take(LISTED)
             .map(|(address, seen)| {
                 serde_json::json!({
