@@ -30,6 +30,7 @@ use crate::policy::Policy;
 use crate::progress::Progress;
 use crate::remediate::plan::PlanBuilder;
 use crate::report::{Annotations, ReportError, ReportSink};
+use crate::snapshot::Recorder;
 use crate::usage::availability::EvidenceSource;
 use crate::usage::lockout::{self, Known};
 use crate::usage::reader::{EvidenceReader, EvidenceSettings};
@@ -51,6 +52,9 @@ pub struct AuditOptions {
     /// Ctrl-C: when pressed, no further request is started and the requests in flight are
     /// dropped (reads only); what was read is reported and the run is incomplete.
     pub interrupt: Interrupt,
+    /// Keep every identity and config read, for the snapshot of an incremental run
+    /// ([`AuditOutcome::recorded`]).
+    pub record: bool,
 }
 
 /// What the caller needs to know beyond the findings.
@@ -71,6 +75,8 @@ pub struct AuditOutcome {
     pub annotations: Annotations,
     /// Failing results whose trusted-IP narrowing the usage evidence held back.
     pub held_narrowings: u64,
+    /// Every identity and config outcome, when [`AuditOptions::record`] asked for them.
+    pub recorded: Option<Recorder>,
 }
 
 /// Audits every identity `source` lists, writing findings to `sink`.
@@ -88,7 +94,10 @@ pub async fn run(
     let lister = source.spawn_listing(tx, total_tx);
 
     let org_id = source.org_id().to_owned();
-    let mut outcome = AuditOutcome::default();
+    let mut outcome = AuditOutcome {
+        recorded: opts.record.then(Recorder::default),
+        ..AuditOutcome::default()
+    };
     let reader = source.evidence_reader(opts.now, opts.evidence);
     let reader = &reader;
     let identities = stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|i| (i, rx)) });
@@ -163,6 +172,9 @@ pub async fn run(
                     *count += 1;
                 }
                 sink.identity_listed(&identity);
+                if let Some(recorder) = outcome.recorded.as_mut() {
+                    recorder.listed(&identity);
+                }
                 if total_rx.has_changed().unwrap_or(false) {
                     progress.set_total_identities(*total_rx.borrow_and_update());
                 }
@@ -173,6 +185,10 @@ pub async fn run(
                 progress.config_done();
                 if !method.is_known() {
                     outcome.unknown_methods.insert(method.to_string());
+                }
+                if let Some(recorder) = outcome.recorded.as_mut() {
+                    let read = (*result).as_ref().map_err(String::as_str);
+                    recorder.config(&identity.id, &method, read);
                 }
                 let name_held = name_holders.contains_key(identity.name.as_str());
                 match *result {

@@ -316,6 +316,48 @@ pub struct ReportArgs {
     pub max_duration: Option<Duration>,
     #[command(flatten)]
     pub evidence: EvidenceArgs,
+    #[command(flatten)]
+    pub incremental: IncrementalArgs,
+}
+
+/// Reading only what changed since the last run (the audit log's change feed).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Incremental")]
+pub struct IncrementalArgs {
+    /// Read again only the configs the audit log says changed since the newest complete
+    /// reports/*/snapshot.json of this organization, and carry the rest over; write this
+    /// run's snapshot.json for the next one. Reads everything (saying why) when there is no
+    /// usable base or the change feed cannot be trusted.
+    #[arg(long)]
+    pub incremental: bool,
+    /// The base: a run folder (or its snapshot.json) instead of the newest under reports/.
+    #[arg(long, value_name = "RUN_DIR", requires = "incremental")]
+    pub base: Option<PathBuf>,
+    /// Read everything when the base's oldest configs were read this long ago or more, e.g.
+    /// `7d`; `0` reads everything (a full sweep catches changes the audit log misses).
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_duration)]
+    pub max_base_age: Duration,
+    /// Read everything when more change events than this arrived since the base: a number, or
+    /// a share of the base's configs such as `20%`.
+    #[arg(long, value_name = "N|P%", default_value = "20%", value_parser = crate::incremental::ChangeCap::parse)]
+    pub max_changes_feed: crate::incremental::ChangeCap,
+    /// How far before the base's start the change feed is read (Infisical writes its events
+    /// asynchronously), e.g. `10m`.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub feed_margin: Duration,
+}
+
+impl Default for IncrementalArgs {
+    /// Not incremental, with the flags' defaults.
+    fn default() -> IncrementalArgs {
+        IncrementalArgs {
+            incremental: false,
+            base: None,
+            max_base_age: Duration::from_secs(7 * 86_400),
+            max_changes_feed: crate::incremental::ChangeCap::Percent(20.0),
+            feed_margin: Duration::from_secs(600),
+        }
+    }
 }
 
 /// A report `--stdout` prints.
@@ -500,6 +542,10 @@ pub enum SimAuditLogs {
 }
 
 /// A duration such as `90s`, `15m`, `2h` or `1h30m`, or bare seconds; more than zero.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    crate::policy::parse_duration_text(s).map(Duration::from_secs)
+}
+
 fn parse_positive_duration(s: &str) -> Result<Duration, String> {
     match crate::policy::parse_duration_text(s)? {
         0 => Err("must be more than 0".into()),
@@ -541,4 +587,26 @@ fn parse_evidence_window(s: &str) -> Result<Duration, String> {
 fn parse_severity(s: &str) -> Result<Severity, String> {
     Severity::parse(s)
         .ok_or_else(|| format!("`{s}` is not one of critical, high, medium, low, info"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `IncrementalArgs::default()` (used where no command line is parsed) is what the flags
+    /// default to.
+    #[test]
+    fn incremental_defaults_match_the_flags() {
+        let cli = Cli::try_parse_from(["idguard", "audit", "-p", "policy.yaml"]).expect("parse");
+        let Command::Audit(args) = cli.command else {
+            panic!("not audit");
+        };
+        let parsed = args.report.incremental;
+        let default = IncrementalArgs::default();
+        assert_eq!(parsed.incremental, default.incremental);
+        assert_eq!(parsed.base, default.base);
+        assert_eq!(parsed.max_base_age, default.max_base_age);
+        assert_eq!(parsed.max_changes_feed, default.max_changes_feed);
+        assert_eq!(parsed.feed_margin, default.feed_margin);
+    }
 }

@@ -27,6 +27,7 @@
 //!   journal, verification and rollback.
 //! - [`cli`], [`commands`]: argument parsing and one glue function per subcommand.
 //! - [`snapshot`]: the org's identities and configs kept in one file, for offline audits.
+//! - [`incremental`]: audits that read only what the audit log says changed since a snapshot.
 //! - [`usage`]: usage evidence (the audit log: addresses each identity is used from).
 //! - [`exit`]: exit codes and the failure type that carries one up to `main`.
 
@@ -38,6 +39,7 @@ pub mod display;
 pub mod evaluate;
 pub mod exit;
 pub mod finding;
+pub mod incremental;
 pub mod infisical;
 pub mod input;
 pub mod interrupt;

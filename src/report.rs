@@ -102,6 +102,10 @@ pub struct RunInfo {
     /// `source: "live"`, or `source: "snapshot"` with `snapshot: {path, taken_at, ...}`.
     #[serde(flatten)]
     pub source: RunSource,
+    /// How a live run read the org: `mode` (`full` or `incremental`), `mode_reason`,
+    /// `base_snapshot`, `reread_configs`, `reused_configs` (absent offline).
+    #[serde(flatten)]
+    pub read: Option<crate::incremental::ReadMode>,
     /// What became of the alert asked for with `--notify` (absent without it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notification: Option<Notification>,
@@ -467,6 +471,7 @@ mod tests {
             usage_evidence: "not-needed",
             usage_evidence_reason: None,
             source: crate::report::RunSource::Live,
+            read: None,
             notification: None,
         }
     }

@@ -4,9 +4,11 @@
 //! `docs/snapshot.md`.
 //!
 //! Submodules: `file` (the versioned JSON format, secrets removed, and reading it back with
-//! the same config decoding as a live GET) and `take` (reading the org through the client).
+//! the same config decoding as a live GET), `take` (reading the org through the client) and
+//! `recorder` (gathering one from an audit as it runs).
 
 mod file;
+pub mod recorder;
 mod take;
 
 use std::collections::HashMap;
@@ -15,6 +17,7 @@ use std::sync::Arc;
 use crate::model::{AuthConfig, AuthMethod, Identity};
 
 pub use file::{SnapshotError, read, write};
+pub use recorder::Recorder;
 pub use take::take;
 
 /// The version of the file format written, and the only one read.
@@ -36,6 +39,46 @@ pub struct Manifest {
     pub incomplete_reason: Option<String>,
     /// Configs that could not be read (recorded as errors).
     pub errors: u64,
+    /// When the oldest config of the file was read from the server: the start of the last
+    /// full read that an incremental audit carried configs over from. Absent: `started_at`
+    /// (the file was one full read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_read_at: Option<jiff::Timestamp>,
+}
+
+impl Manifest {
+    /// The manifest of `entries`, read from `api_url`'s `org_id` since `started_at` and
+    /// finished now; complete unless `incomplete_reason`.
+    pub fn finished(
+        api_url: &str,
+        org_id: &str,
+        started_at: jiff::Timestamp,
+        incomplete_reason: Option<String>,
+        entries: &[Entry],
+        full_read_at: Option<jiff::Timestamp>,
+    ) -> Manifest {
+        let errors = entries
+            .iter()
+            .flat_map(|e| &e.configs)
+            .filter(|(_, read)| read.is_err())
+            .count() as u64;
+        Manifest {
+            api_url: api_url.to_owned(),
+            org_id: org_id.to_owned(),
+            started_at,
+            finished_at: jiff::Timestamp::now(),
+            idguard_version: env!("CARGO_PKG_VERSION").to_owned(),
+            complete: incomplete_reason.is_none(),
+            incomplete_reason,
+            errors,
+            full_read_at,
+        }
+    }
+
+    /// When the oldest config of the file was read (see [`Manifest::full_read_at`]).
+    pub fn oldest_read(&self) -> jiff::Timestamp {
+        self.full_read_at.unwrap_or(self.started_at)
+    }
 }
 
 /// What a config GET gave: the config, or why it could not be read (the error with its causes,
@@ -75,11 +118,16 @@ impl Snapshot {
         }
     }
 
-    /// The recorded outcome of the GET of `identity_id`'s `method` config.
-    pub fn config(&self, identity_id: &str, method: &AuthMethod) -> ConfigRead {
+    /// The entry of `identity_id`.
+    pub fn entry(&self, identity_id: &str) -> Option<&Entry> {
         self.by_id
             .get(identity_id)
             .and_then(|i| self.entries.get(*i))
+    }
+
+    /// The recorded outcome of the GET of `identity_id`'s `method` config.
+    pub fn config(&self, identity_id: &str, method: &AuthMethod) -> ConfigRead {
+        self.entry(identity_id)
             .and_then(|e| e.configs.iter().find(|(m, _)| m == method))
             .map(|(_, read)| read.clone())
             .unwrap_or_else(|| Err("the snapshot records no config of this method".to_owned()))

@@ -1,6 +1,7 @@
-//! Where an audit reads the organization from: the live server through the client, or a
-//! snapshot file (offline: no request of any kind, usage evidence unavailable). Evaluation and
-//! reports are the same for both.
+//! Where an audit reads the organization from: the live server through the client, a
+//! snapshot file (offline: no request of any kind, usage evidence unavailable), or the live
+//! server for what changed and a base snapshot for the rest (incremental). Evaluation and
+//! reports are the same for all three.
 
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::ListingError;
+use crate::incremental::Delta;
 use crate::infisical::{ApiError, Client};
 use crate::model::{AuthConfig, AuthMethod, Identity};
 use crate::snapshot::Snapshot;
@@ -18,13 +20,16 @@ use crate::usage::reader::{EvidenceReader, EvidenceSettings};
 pub enum Source {
     Live(Client),
     Snapshot(Arc<Snapshot>),
+    /// The live listing; each config from the base when [`Delta::reuse`] allows, otherwise
+    /// from the server.
+    Incremental(Client, Arc<Delta>),
 }
 
 impl Source {
     /// The organization audited.
     pub fn org_id(&self) -> &str {
         match self {
-            Source::Live(client) => client.org_id(),
+            Source::Live(client) | Source::Incremental(client, _) => client.org_id(),
             Source::Snapshot(snap) => &snap.manifest.org_id,
         }
     }
@@ -32,7 +37,7 @@ impl Source {
     /// The server the identities and configs came from.
     pub fn api_url(&self) -> &str {
         match self {
-            Source::Live(client) => client.api_url(),
+            Source::Live(client) | Source::Incremental(client, _) => client.api_url(),
             Source::Snapshot(snap) => &snap.manifest.api_url,
         }
     }
@@ -40,7 +45,7 @@ impl Source {
     /// The live client, if any.
     pub fn client(&self) -> Option<&Client> {
         match self {
-            Source::Live(client) => Some(client),
+            Source::Live(client) | Source::Incremental(client, _) => Some(client),
             Source::Snapshot(_) => None,
         }
     }
@@ -53,7 +58,7 @@ impl Source {
         total: watch::Sender<u64>,
     ) -> JoinHandle<Result<(), ListingError>> {
         match self {
-            Source::Live(client) => {
+            Source::Live(client) | Source::Incremental(client, _) => {
                 let client = client.clone();
                 tokio::spawn(async move {
                     list_into(&client, tx, total)
@@ -95,6 +100,12 @@ impl Source {
                 .await
                 .map_err(|e| super::chain(&e)),
             Source::Snapshot(snap) => snap.config(&identity.id, method),
+            Source::Incremental(client, delta) => match delta.reuse(identity, method) {
+                Some(config) => Ok(config),
+                None => Box::pin(client.get_config(&identity.id, method))
+                    .await
+                    .map_err(|e| super::chain(&e)),
+            },
         }
     }
 
@@ -105,7 +116,9 @@ impl Source {
         settings: EvidenceSettings,
     ) -> EvidenceReader {
         match self {
-            Source::Live(client) => EvidenceReader::new(client.clone(), now, settings),
+            Source::Live(client) | Source::Incremental(client, _) => {
+                EvidenceReader::new(client.clone(), now, settings)
+            }
             Source::Snapshot(_) => EvidenceReader::offline(now, settings),
         }
     }

@@ -9,8 +9,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::audit::{self, AuditOptions, AuditOutcome, ListingError, Source};
-use crate::cli::{AuditArgs, ReportArgs};
+use crate::cli::{AuditArgs, IncrementalArgs, ReportArgs};
 use crate::exit::{Exit, Failure, RunOutcome};
+use crate::incremental::base::SNAPSHOT_FILE;
+use crate::incremental::{self, Plan, ReadMode};
 use crate::infisical::{Client, ConnectOptions};
 use crate::interrupt::Interrupt;
 use crate::notify::{Alert, Notifier};
@@ -21,6 +23,8 @@ use crate::report::{
     self, AfterApply, Annotations, ApiCounts, Notification, NotificationStatus, PolicyRef,
     ReportSink, RuleInfo, RunInfo, RunSource, SnapshotRef,
 };
+use crate::snapshot::Recorder;
+use crate::snapshot::recorder::Reading as SnapshotReading;
 
 use super::{connect, findings, validate};
 
@@ -33,6 +37,14 @@ pub async fn run(
     let notifier = notifier(&mut args)?;
     let notify = notifier.as_ref();
     let policy = validate::load_policy_for_run(&args.policy, quiet, stderr)?;
+    if args.snapshot.is_some() && args.report.incremental.incremental {
+        return Err(Failure::new(
+            Exit::Usage,
+            anyhow::anyhow!(
+                "--incremental reads the server's change feed; an audit of a --snapshot reads                  no server"
+            ),
+        ));
+    }
     let done = match &args.snapshot {
         Some(path) => offline(&policy, &args.policy, path, &args.report, notify, quiet).await?,
         None => {
@@ -168,6 +180,8 @@ async fn offline(
         judged_at: taken_at,
         // Nothing waits on a network: the bound only sizes the pipeline's buffer.
         concurrency: 64,
+        read_plan: None,
+        problems: Vec::new(),
     };
     let audited = source_phase(policy, reading, report_args, false, quiet).await?;
     finish_audit(audited, policy, policy_path, report_args, notify).await
@@ -186,6 +200,10 @@ pub struct Audited {
     /// The UTC date exemptions were judged at (the snapshot's, offline).
     pub today: jiff::civil::Date,
     pub concurrency: usize,
+    /// What a live run with `--incremental` decided to read (`None` without it).
+    pub read_plan: Option<Plan>,
+    /// What was wrong with the run's inputs beyond the policy (e.g. a base skipped).
+    pub problems: Vec<String>,
 }
 
 /// Connects, then lists, fetches and evaluates every identity, streaming findings into the
@@ -201,12 +219,31 @@ pub async fn audit_phase(
     let started = jiff::Timestamp::now();
     let concurrency = opts.concurrency;
     let client = connect::connect(opts).await?;
+    let mut problems = Vec::new();
+    let read_plan = match &report_args.incremental {
+        args if args.incremental => Some(
+            incremental::decide(
+                &client,
+                &incremental_settings(args),
+                jiff::Timestamp::now(),
+                &mut problems,
+            )
+            .await,
+        ),
+        _ => None,
+    };
+    let source = match &read_plan {
+        Some(Plan::Incremental(delta)) => Source::Incremental(client.clone(), delta.clone()),
+        _ => Source::Live(client.clone()),
+    };
     let reading = Reading {
-        source: Source::Live(client.clone()),
+        source,
         origin: RunSource::Live,
         started,
         judged_at: started,
         concurrency,
+        read_plan,
+        problems,
     };
     let audited = source_phase(policy, reading, report_args, plan, quiet).await?;
     Ok((client, audited))
@@ -222,6 +259,10 @@ struct Reading {
     judged_at: jiff::Timestamp,
     /// Config reads in flight at once.
     concurrency: usize,
+    /// What `--incremental` decided to read.
+    read_plan: Option<Plan>,
+    /// Problems with the run's inputs found while deciding it.
+    problems: Vec<String>,
 }
 
 /// [`audit_phase`] from any source.
@@ -239,6 +280,8 @@ async fn source_phase(
         started,
         judged_at,
         concurrency,
+        read_plan,
+        problems,
     } = reading;
     let dir = report::create_run_dir(report_args.out.as_deref(), started).map_err(io_failure)?;
     let rules: Vec<RuleInfo> = policy
@@ -272,6 +315,7 @@ async fn source_phase(
             .max_duration
             .map(|d| tokio::time::Instant::now() + d),
         interrupt: Interrupt::process().clone(),
+        record: read_plan.is_some(),
     };
     let progress = Progress::new(!quiet);
     let outcome = audit::run(
@@ -295,7 +339,59 @@ async fn source_phase(
         started,
         today,
         concurrency,
+        read_plan,
+        problems,
     })
+}
+
+/// The settings of `--incremental` (bases are looked for under `reports/`).
+fn incremental_settings(args: &IncrementalArgs) -> incremental::Settings {
+    incremental::Settings {
+        reports: PathBuf::from("reports"),
+        base: args.base.clone(),
+        max_base_age: args.max_base_age,
+        max_changes: args.max_changes_feed,
+        margin: args.feed_margin,
+    }
+}
+
+/// With `--incremental`: writes the run's snapshot (the next run's base) into its folder and
+/// says how the run read the org; without it, how a live run read it. `None` offline.
+fn read_mode(
+    read_plan: Option<Plan>,
+    recorded: Option<Recorder>,
+    source: &Source,
+    dir: &Path,
+    started: jiff::Timestamp,
+    configs: u64,
+    incomplete_reason: Option<&str>,
+) -> Result<Option<ReadMode>, Failure> {
+    if matches!(source, Source::Snapshot(_)) {
+        return Ok(None);
+    }
+    let Some(plan) = read_plan else {
+        return Ok(Some(ReadMode::full(configs, None)));
+    };
+    let (mut mode, full_read_at) = match &plan {
+        Plan::Full { reason } => (ReadMode::full(configs, Some(reason.clone())), started),
+        Plan::Incremental(delta) => (
+            ReadMode::incremental(delta),
+            delta.base().manifest.oldest_read(),
+        ),
+    };
+    if let Some(recorder) = recorded {
+        let snap = recorder.finish(SnapshotReading {
+            api_url: source.api_url().to_owned(),
+            org_id: source.org_id().to_owned(),
+            started_at: started,
+            full_read_at,
+            incomplete_reason: incomplete_reason.map(str::to_owned),
+        });
+        let path = dir.join(SNAPSHOT_FILE);
+        crate::snapshot::write(&path, &snap).map_err(io_failure)?;
+        mode.wrote_snapshot = Some(path.display().to_string());
+    }
+    Ok(Some(mode))
 }
 
 /// How a remediation changes the exit code of the audit it followed.
@@ -365,9 +461,11 @@ async fn finish_notifying(
         origin,
         dir,
         mut sink,
-        outcome,
+        mut outcome,
         today,
         started,
+        read_plan,
+        problems,
         ..
     } = audited;
     let worst = sink.take_worst();
@@ -410,6 +508,15 @@ async fn finish_notifying(
             (exit, reason, None)
         }
     };
+    let read = read_mode(
+        read_plan,
+        outcome.recorded.take(),
+        &source,
+        &dir,
+        started,
+        counts.auth_configs,
+        incomplete_reason.as_deref(),
+    )?;
     let stats = source.client().map(Client::stats).unwrap_or_default();
     let mut run = RunInfo {
         id: uuid::Uuid::new_v4().to_string(),
@@ -429,14 +536,19 @@ async fn finish_notifying(
             retries: stats.retries,
             rate_limited: stats.rate_limited,
         },
-        problems: outcome
-            .shared_exemption_names
-            .iter()
-            .map(|name| shared_name_problem(name))
+        problems: problems
+            .into_iter()
+            .chain(
+                outcome
+                    .shared_exemption_names
+                    .iter()
+                    .map(|name| shared_name_problem(name)),
+            )
             .collect(),
         usage_evidence: outcome.usage_evidence.as_str(),
         usage_evidence_reason: outcome.usage_evidence.reason().map(str::to_owned),
         source: origin,
+        read,
         notification: None,
     };
     let annotations = merged(annotations, &outcome.annotations);
@@ -475,6 +587,7 @@ async fn finish_notifying(
             crate::display::safe(&snap.taken_at)
         ));
     }
+    human.push_str(&read_line(run.read.as_ref()));
     for problem in &run.problems {
         human.push_str(&format!("  problem: {}\n", crate::display::safe(problem)));
     }
@@ -539,6 +652,26 @@ async fn finish_notifying(
         failure: listing_failure,
         notification: run.notification,
     })
+}
+
+/// The summary's line about how a run with `--incremental` read the org.
+fn read_line(read: Option<&ReadMode>) -> String {
+    let Some(read) = read else {
+        return String::new();
+    };
+    let safe = crate::display::safe;
+    match (&read.base_snapshot, &read.mode_reason) {
+        (Some(base), _) => format!(
+            "  incremental: {} change event(s) since {} ({}): {} config(s) read, {} carried over\n",
+            read.change_events.unwrap_or(0),
+            safe(&base.taken_at),
+            safe(&base.path),
+            read.reread_configs,
+            read.reused_configs
+        ),
+        (None, Some(reason)) => format!("  full read instead of incremental: {}\n", safe(reason)),
+        (None, None) => String::new(),
+    }
 }
 
 /// The summary's line about the `--notify` alert (a failed one is a warning of its own).

@@ -72,6 +72,7 @@ pub async fn run(args: DemoArgs, quiet: bool, stderr: &mut dyn Write) -> Result<
             evidence_window: std::time::Duration::from_secs(30 * 86_400),
             require_usage_evidence: false,
         },
+        incremental: crate::cli::IncrementalArgs::default(),
         baseline: None,
         max_duration: None,
         out: args.out,

@@ -445,6 +445,7 @@ fn real_reports_and_baseline_tracker_agree() {
         usage_evidence: "not-needed",
         usage_evidence_reason: None,
         source: crate::report::RunSource::Live,
+        read: None,
         notification: None,
     };
     let rules = [RuleInfo {

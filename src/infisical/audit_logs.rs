@@ -6,6 +6,9 @@
 //! token from. Two filters name an identity: the requests made with its token (and the logins
 //! that name it as the actor) are `actorType=identity&actor=<id>`; the logins of methods whose
 //! events name it only in their metadata are `eventMetadata=identityId=<id>`.
+//!
+//! It also reads it as a change feed (`eventType=<type>,<type>,...`): the events that changed an
+//! identity or one of its auth configs, each naming the identity in `event.metadata.identityId`.
 
 use http::Method;
 use jiff::Timestamp;
@@ -28,6 +31,8 @@ pub enum EventsOf<'a> {
     /// Events whose metadata names this identity (`identityId`): every login, whatever the
     /// actor, and changes made to it.
     Metadata(&'a str),
+    /// Events of these types (`eventType`, a comma list).
+    Types(&'a [&'a str]),
     /// Every event of the organization.
     Any,
 }
@@ -52,6 +57,8 @@ pub struct AuditEvent {
     /// The caller's address; absent on the logins of older servers.
     pub ip_address: Option<String>,
     pub created_at: Timestamp,
+    /// `event.metadata.identityId`: the identity a login or a change is about, when named.
+    pub identity_id: Option<String>,
 }
 
 impl Client {
@@ -104,6 +111,9 @@ fn query_string(query: &AuditLogQuery<'_>) -> String {
         EventsOf::Metadata(id) => {
             q.append_pair("eventMetadata", &format!("identityId={id}"));
         }
+        EventsOf::Types(types) => {
+            q.append_pair("eventType", &types.join(","));
+        }
         EventsOf::Any => {}
     }
     q.append_pair("startDate", &query.since.to_string());
@@ -136,15 +146,34 @@ struct RawEvent {
 struct RawEventBody {
     #[serde(rename = "type")]
     event_type: Option<String>,
+    metadata: Option<RawMetadata>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawMetadata {
+    /// Kept only when it is a string (other shapes name no identity idguard can look up).
+    #[serde(default, deserialize_with = "string_or_none")]
+    identity_id: Option<String>,
+}
+
+/// A string, or `None` for any other JSON value.
+fn string_or_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) => Some(s),
+        _ => None,
+    })
 }
 
 impl RawEvent {
     /// The event, or what is missing or wrong. An empty `ipAddress` counts as absent.
     fn checked(self) -> Result<AuditEvent, &'static str> {
         let id = self.id.filter(|s| !s.is_empty()).ok_or("no `id`")?;
-        let event_type = self
-            .event
-            .and_then(|e| e.event_type)
+        let (event_type, metadata) = match self.event {
+            Some(body) => (body.event_type, body.metadata),
+            None => (None, None),
+        };
+        let event_type = event_type
             .filter(|s| !s.is_empty())
             .ok_or("no `event.type`")?;
         let created_at = self
@@ -157,6 +186,9 @@ impl RawEvent {
             event_type,
             ip_address: self.ip_address.filter(|s| !s.trim().is_empty()),
             created_at,
+            identity_id: metadata
+                .and_then(|m| m.identity_id)
+                .filter(|s| !s.is_empty()),
         })
     }
 }
@@ -191,6 +223,13 @@ mod tests {
         );
         assert!(query_string(&query(EventsOf::Metadata("i-1"), 5000)).ends_with("&limit=1000"));
         assert!(query_string(&query(EventsOf::Any, 0)).ends_with("&offset=2000&limit=1"));
+        assert!(
+            query_string(&query(
+                EventsOf::Types(&["update-identity-aws-auth", "delete-identity"]),
+                1000
+            ))
+            .starts_with("eventType=update-identity-aws-auth%2Cdelete-identity&startDate=")
+        );
     }
 
     /// Events as newer and older servers send them; an event without an id, a type or a valid
@@ -203,6 +242,10 @@ mod tests {
             {"id": "e2", "ipAddress": null, "createdAt": "2024-10-01T00:00:00Z",
              "event": {"type": "login-identity-aws-auth"}},
             {"id": "e3", "ipAddress": "", "createdAt": "2024-10-01T00:00:00Z", "event": {"type": "x"}},
+            {"id": "e4", "createdAt": "2024-10-01T00:00:00Z",
+             "event": {"type": "update-identity-aws-auth", "metadata": {"identityId": "i-9", "accessTokenTTL": 60}}},
+            {"id": "e5", "createdAt": "2024-10-01T00:00:00Z",
+             "event": {"type": "update-identity", "metadata": {"identityId": 7}}},
         ]}))
         .unwrap();
         let events: Vec<_> = page
@@ -215,6 +258,9 @@ mod tests {
         assert_eq!(events[1].event_type, "login-identity-aws-auth");
         assert_eq!(events[1].ip_address, None);
         assert_eq!(events[2].ip_address, None);
+        assert_eq!(events[0].identity_id, None);
+        assert_eq!(events[3].identity_id.as_deref(), Some("i-9"));
+        assert_eq!(events[4].identity_id, None, "a number names no identity");
         for bad in [
             serde_json::json!({"createdAt": "2026-12-02T08:00:00Z", "event": {"type": "x"}}),
             serde_json::json!({"id": "e", "createdAt": "2026-12-02T08:00:00Z"}),

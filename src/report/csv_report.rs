@@ -166,6 +166,7 @@ mod tests {
             usage_evidence: "not-needed",
             usage_evidence_reason: None,
             source: crate::report::RunSource::Live,
+            read: None,
             notification: None,
         };
         let summary = crate::report::Counts::new(&[]).summary();

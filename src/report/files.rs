@@ -52,6 +52,7 @@ pub fn create_run_dir_in(
                 "journal.jsonl",
                 "diff.json",
                 "diff.md",
+                "snapshot.json",
             ] {
                 let existing = dir.join(name);
                 if existing.exists() {

@@ -310,6 +310,7 @@ pub(super) mod fixture {
             usage_evidence: "not-needed",
             usage_evidence_reason: None,
             source: crate::report::RunSource::Live,
+            read: None,
             notification: None,
         }
     }

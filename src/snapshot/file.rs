@@ -287,6 +287,7 @@ mod tests {
             complete: true,
             incomplete_reason: None,
             errors: 1,
+            full_read_at: None,
         };
         Snapshot::new(
             manifest,

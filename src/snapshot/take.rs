@@ -69,20 +69,13 @@ pub async fn take(client: &Client, concurrency: usize, stop: &Interrupt) -> Snap
     if stop.requested() {
         incomplete_reason.get_or_insert_with(|| INTERRUPTED.to_owned());
     }
-    let errors = entries
-        .iter()
-        .flat_map(|e| &e.configs)
-        .filter(|(_, read)| read.is_err())
-        .count() as u64;
-    let manifest = Manifest {
-        api_url: client.api_url().to_owned(),
-        org_id: client.org_id().to_owned(),
+    let manifest = Manifest::finished(
+        client.api_url(),
+        client.org_id(),
         started_at,
-        finished_at: jiff::Timestamp::now(),
-        idguard_version: env!("CARGO_PKG_VERSION").to_owned(),
-        complete: incomplete_reason.is_none(),
         incomplete_reason,
-        errors,
-    };
+        &entries,
+        None,
+    );
     Snapshot::new(manifest, entries)
 }

@@ -108,6 +108,7 @@ fn run_info() -> RunInfo {
         usage_evidence: "not-needed",
         usage_evidence_reason: None,
         source: idguard::report::RunSource::Live,
+        read: None,
         notification: None,
     }
 }

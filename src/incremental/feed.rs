@@ -1,0 +1,171 @@
+//! The change feed: the audit-log events that changed an identity or one of its auth configs
+//! between two moments, read page by page, reduced to the identities they name.
+//!
+//! Infisical writes `add-identity-<method>`, `update-identity-<method>` and
+//! `revoke-identity-<method>` when an auth method is attached, changed or removed, and
+//! `create-identity`, `update-identity`, `delete-identity` for the identity itself; each names
+//! the identity in `event.metadata.identityId`. Whatever makes the feed doubtful ends the
+//! incremental read with the reason, and the run reads everything: a log that cannot be shown
+//! to reach back to the start of the window (audit logs off, kept too briefly, no permission),
+//! a refused or failed read, an event that names no identity, or more events than the cap.
+
+use std::collections::HashSet;
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::display::safe;
+use crate::infisical::{
+    AUDIT_LOG_PAGE_LIMIT, ApiError, AuditEvent, AuditLogQuery, Client, ErrorKind, EventsOf,
+};
+use crate::model::AuthMethod;
+
+/// How far before the window the reach-back probe looks (Infisical refuses ranges over three
+/// months).
+const PROBE_SPAN: SignedDuration = SignedDuration::from_hours(89 * 24);
+
+/// The event types of changes to an identity or its auth configs: three per method idguard
+/// knows, and three for the identity itself.
+pub fn change_event_types() -> Vec<String> {
+    let mut types: Vec<String> = AuthMethod::KNOWN
+        .iter()
+        .flat_map(|m| {
+            ["add", "update", "revoke"].map(|verb| format!("{verb}-identity-{}", m.as_str()))
+        })
+        .collect();
+    types.extend(["create-identity", "update-identity", "delete-identity"].map(str::to_owned));
+    types
+}
+
+/// What the feed says changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Events read.
+    pub events: u64,
+    /// The identities they name.
+    pub identities: HashSet<String>,
+}
+
+/// Reads the changes of `[since, until]`, or says why the feed cannot be trusted. More than
+/// `cap` events end the read.
+pub async fn read(
+    client: &Client,
+    since: Timestamp,
+    until: Timestamp,
+    cap: u64,
+) -> Result<Changes, String> {
+    reaches_back(client, since).await?;
+    let types = change_event_types();
+    let types: Vec<&str> = types.iter().map(String::as_str).collect();
+    let mut changes = Changes::default();
+    let mut offset = 0u64;
+    loop {
+        let page = client
+            .audit_log_page(&AuditLogQuery {
+                events: EventsOf::Types(&types),
+                since,
+                until,
+                offset,
+                limit: AUDIT_LOG_PAGE_LIMIT,
+            })
+            .await
+            .map_err(|e| failed("reading the change events", &e))?;
+        let full = page.len() >= AUDIT_LOG_PAGE_LIMIT as usize;
+        offset += page.len() as u64;
+        changes.events += page.len() as u64;
+        if changes.events > cap {
+            return Err(format!(
+                "more than {cap} change events since {since} (--max-changes-feed): reading \
+                 every config costs less than following them"
+            ));
+        }
+        for event in page {
+            changes.identities.insert(named(event)?);
+        }
+        if !full {
+            return Ok(changes);
+        }
+    }
+}
+
+/// Shows the audit log holds an event from before `since` (the newest one of the span before
+/// it), so nothing in the window was lost to retention and the log is being written at all.
+async fn reaches_back(client: &Client, since: Timestamp) -> Result<(), String> {
+    let before = client
+        .audit_log_page(&AuditLogQuery {
+            events: EventsOf::Any,
+            since: since - PROBE_SPAN,
+            until: since,
+            offset: 0,
+            limit: 1,
+        })
+        .await
+        .map_err(|e| failed("reading the audit log", &e))?;
+    if before.is_empty() {
+        return Err(format!(
+            "the organization's audit log holds no event from the 89 days before {since}: \
+             audit logs are not part of its plan, are kept for less time than the base's age, \
+             or nothing happened; the change feed cannot be shown to be whole"
+        ));
+    }
+    Ok(())
+}
+
+/// The identity an event names; an event that names none makes the feed unusable.
+fn named(event: AuditEvent) -> Result<String, String> {
+    event.identity_id.ok_or_else(|| {
+        format!(
+            "a `{}` event of the audit log names no identity (`event.metadata.identityId`)",
+            safe(&event.event_type)
+        )
+    })
+}
+
+/// Why a read of the audit log ended the incremental read.
+fn failed(what: &str, e: &ApiError) -> String {
+    match e.kind() {
+        ErrorKind::PermissionDenied => {
+            "idguard's identity may not read the organization's audit log (permission denied)"
+                .to_owned()
+        }
+        _ => format!("{what} failed: {}", safe(&crate::audit::chain(e))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every method's three change events and the identity's own three, each once.
+    #[test]
+    fn the_change_events() {
+        let types = change_event_types();
+        assert_eq!(types.len(), AuthMethod::KNOWN.len() * 3 + 3);
+        for t in [
+            "add-identity-universal-auth",
+            "update-identity-kubernetes-auth",
+            "revoke-identity-spiffe-auth",
+            "update-identity-tls-cert-auth",
+            "create-identity",
+            "delete-identity",
+        ] {
+            assert!(types.iter().any(|x| x == t), "{t}");
+        }
+        assert!(!types.iter().any(|t| t.starts_with("login-")));
+        let unique: HashSet<&String> = types.iter().collect();
+        assert_eq!(unique.len(), types.len());
+    }
+
+    #[test]
+    fn an_event_without_an_identity_is_refused() {
+        let event = |identity_id: Option<&str>| AuditEvent {
+            id: "e".into(),
+            event_type: "update-identity-aws-auth".into(),
+            ip_address: None,
+            created_at: Timestamp::UNIX_EPOCH,
+            identity_id: identity_id.map(str::to_owned),
+        };
+        assert_eq!(named(event(Some("i-1"))).as_deref(), Ok("i-1"));
+        let err = named(event(None)).expect_err("refused");
+        assert!(err.contains("update-identity-aws-auth"), "{err}");
+    }
+}
