@@ -3,9 +3,10 @@
 //! A run with `--incremental` keeps what it read as `snapshot.json` in its run folder. The next
 //! one takes the newest such snapshot of the same organization as its base, reads the audit
 //! log's change feed since the base was taken (less a margin: Infisical writes its events
-//! asynchronously), lists the identities as usual, and reads again every config of an identity
-//! the feed names, that is new, whose auth methods differ from the base's, or whose read failed
-//! in the base; the rest is carried over from the base. Evaluation always runs in full, at the
+//! asynchronously), lists the identities as usual, and reads again every config the feed
+//! names (every config of an identity the feed names as a whole), every config the base lacks
+//! (new identities, methods attached since) and every config whose read failed in the base;
+//! the rest is carried over from the base. Evaluation always runs in full, at the
 //! time of the run.
 //!
 //! It reads everything instead (and says why) when there is no usable base, when the base's
@@ -17,7 +18,6 @@
 pub mod base;
 pub mod feed;
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -92,17 +92,16 @@ pub enum Plan {
 pub struct Delta {
     base: Arc<Snapshot>,
     base_path: PathBuf,
-    changed: HashSet<String>,
-    events: u64,
+    changed: feed::Changes,
     reread: AtomicU64,
     reused: AtomicU64,
 }
 
 impl Delta {
     /// The base's config of `identity`'s `method` when it can stand for a fresh read: the
-    /// feed names no change to the identity, the base read it without error, the method is
-    /// one whose changes the feed records, and the identity has the same methods as in the
-    /// base. `None`: read it again.
+    /// feed names no change to it nor to the identity, the base read it without error, and the
+    /// method is one whose changes the feed records. `None`: read it again (a method attached
+    /// since the base is not in it, so it is read too).
     pub fn reuse(&self, identity: &Identity, method: &AuthMethod) -> Option<AuthConfig> {
         let config = self.reusable(identity, method);
         let counter = if config.is_some() {
@@ -115,18 +114,16 @@ impl Delta {
     }
 
     fn reusable(&self, identity: &Identity, method: &AuthMethod) -> Option<AuthConfig> {
-        if !method.is_known() || self.changed.contains(&identity.id) {
+        let changed = &self.changed;
+        if !method.is_known()
+            || changed.identities.contains(&identity.id)
+            || changed
+                .configs
+                .contains(&(identity.id.clone(), method.clone()))
+        {
             return None;
         }
         let entry = self.base.entry(&identity.id)?;
-        let same_methods = entry.configs.len() == identity.auth_methods.len()
-            && identity
-                .auth_methods
-                .iter()
-                .all(|m| entry.configs.iter().any(|(b, _)| b == m));
-        if !same_methods {
-            return None;
-        }
         let (_, read) = entry.configs.iter().find(|(m, _)| m == method)?;
         read.as_ref().ok().cloned()
     }
@@ -204,7 +201,7 @@ impl ReadMode {
                 taken_at: m.started_at.to_string(),
                 full_read_at: m.oldest_read().to_string(),
             }),
-            change_events: Some(delta.events),
+            change_events: Some(delta.changed.events),
             reread_configs: delta.reread(),
             reused_configs: delta.reused(),
             wrote_snapshot: None,
@@ -260,8 +257,7 @@ pub async fn decide(
         Ok(changes) => Plan::Incremental(Arc::new(Delta {
             base,
             base_path,
-            changed: changes.identities,
-            events: changes.events,
+            changed: changes,
             reread: AtomicU64::new(0),
             reused: AtomicU64::new(0),
         })),

@@ -232,6 +232,9 @@ pub async fn audit_phase(
         ),
         _ => None,
     };
+    for problem in &problems {
+        tracing::warn!("{}", crate::display::safe(problem));
+    }
     let source = match &read_plan {
         Some(Plan::Incremental(delta)) => Source::Incremental(client.clone(), delta.clone()),
         _ => Source::Live(client.clone()),

@@ -41,8 +41,33 @@ pub fn change_event_types() -> Vec<String> {
 pub struct Changes {
     /// Events read.
     pub events: u64,
-    /// The identities they name.
+    /// Identities changed as a whole (created, updated, deleted, or a change to a method this
+    /// version does not know): every config of theirs is read again.
     pub identities: HashSet<String>,
+    /// Configs attached, updated or revoked: (identity id, method).
+    pub configs: HashSet<(String, AuthMethod)>,
+}
+
+impl Changes {
+    /// Notes what `event` changed; an event that names no identity makes the feed unusable.
+    fn note(&mut self, event: AuditEvent) -> Result<(), String> {
+        let method = config_method(&event.event_type);
+        let identity = named(event)?;
+        match method {
+            Some(method) => self.configs.insert((identity, method)),
+            None => self.identities.insert(identity),
+        };
+        Ok(())
+    }
+}
+
+/// The method of a config change event (`update-identity-aws-auth` → aws-auth); `None` for
+/// the identity's own events and for methods this version does not know.
+fn config_method(event_type: &str) -> Option<AuthMethod> {
+    ["add-identity-", "update-identity-", "revoke-identity-"]
+        .iter()
+        .find_map(|prefix| event_type.strip_prefix(prefix))
+        .and_then(AuthMethod::parse_known)
 }
 
 /// Reads the changes of `[since, until]`, or says why the feed cannot be trusted. More than
@@ -79,7 +104,7 @@ pub async fn read(
             ));
         }
         for event in page {
-            changes.identities.insert(named(event)?);
+            changes.note(event)?;
         }
         if !full {
             return Ok(changes);
@@ -153,6 +178,21 @@ mod tests {
         assert!(!types.iter().any(|t| t.starts_with("login-")));
         let unique: HashSet<&String> = types.iter().collect();
         assert_eq!(unique.len(), types.len());
+    }
+
+    #[test]
+    fn config_events_name_their_method() {
+        assert_eq!(
+            config_method("update-identity-aws-auth"),
+            Some(AuthMethod::Aws)
+        );
+        assert_eq!(
+            config_method("revoke-identity-tls-cert-auth"),
+            Some(AuthMethod::TlsCert)
+        );
+        assert_eq!(config_method("update-identity"), None);
+        assert_eq!(config_method("create-identity"), None);
+        assert_eq!(config_method("update-identity-future-auth"), None);
     }
 
     #[test]

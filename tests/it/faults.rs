@@ -18,7 +18,7 @@ use std::time::Duration;
 use idguard_sim::{self as sim, FaultKind, Faults, ListingChurn, RateLimit, Sim, SimConfig};
 use serde_json::Value;
 
-use crate::support::{idguard, policy_path, results, start_sim};
+use crate::support::{idguard, login_token, policy_path, results, start_sim};
 
 /// Which command a case runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -590,25 +590,6 @@ async fn a_revoked_token_is_replaced_by_logging_in_again() {
         assert!(errors.is_empty(), "{mode:?}: {errors:?}\n{}", o.stderr());
         assert!(logins(&sim) >= 2);
     }
-}
-
-/// Logs in to the simulator as a client would; returns the access token.
-async fn login_token(url: &str) -> String {
-    let body = serde_json::json!({
-        "clientId": sim::DEMO_CLIENT_ID,
-        "clientSecret": sim::DEMO_CLIENT_SECRET,
-    });
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    let answer: Value = client
-        .post(format!("{url}/api/v1/auth/universal-auth/login"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["accessToken"].as_str().unwrap().to_owned()
 }
 
 /// A plain `INFISICAL_TOKEN` revoked mid-run cannot be replaced: every identity not yet read

@@ -17,6 +17,7 @@ mod findings;
 mod formats;
 mod hostile;
 mod hostile_server;
+mod incremental;
 mod inputs;
 mod interrupt;
 mod notify;

@@ -149,3 +149,22 @@ pub fn configured(
         })
         .collect()
 }
+
+/// Logs in to the simulator as a client would; returns the access token.
+pub async fn login_token(url: &str) -> String {
+    let body = serde_json::json!({
+        "clientId": sim::DEMO_CLIENT_ID,
+        "clientSecret": sim::DEMO_CLIENT_SECRET,
+    });
+    let client = reqwest::Client::builder().no_proxy().build().expect("login");
+    let answer: Value = client
+        .post(format!("{url}/api/v1/auth/universal-auth/login"))
+        .json(&body)
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("login");
+    answer["accessToken"].as_str().expect("login").to_owned()
+}

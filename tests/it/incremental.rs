@@ -1,0 +1,363 @@
+//! `audit --incremental`: after a full run, changes made through the API (updates, a method
+//! attached, one revoked) are the only configs the next run reads, and its report is the full
+//! audit's; a change made behind the API's back (no audit event) is missed until the next full
+//! sweep; without audit logs, or with a corrupt or foreign base, the run reads everything and
+//! says why.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use idguard_sim::{self as sim, AuditLogs, AuthMethod, Sim, SimConfig};
+use serde_json::{Value, json};
+
+use crate::remediate::{read_json, stderr};
+use crate::support::{audit, idguard, login_token, policy_path, results, start_sim};
+
+/// Runs `idguard audit --incremental <extra>` in `cwd` (its reports go under `cwd/reports/`)
+/// with the demo credentials; returns the output and the run's report.json.
+async fn incremental(url: &str, cwd: &Path, extra: &[&str]) -> (Output, Value) {
+    let mut cmd = idguard();
+    cmd.current_dir(cwd)
+        .arg("audit")
+        .arg("--policy")
+        .arg(policy_path("example.yaml"))
+        .arg("--incremental")
+        .args(extra)
+        .env("INFISICAL_DOMAIN", url)
+        .env("INFISICAL_UNIVERSAL_AUTH_CLIENT_ID", sim::DEMO_CLIENT_ID)
+        .env(
+            "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET",
+            sim::DEMO_CLIENT_SECRET,
+        );
+    let output = tokio::task::spawn_blocking(move || cmd.output().expect("binary runs"))
+        .await
+        .expect("join");
+    let report = read_json(&cwd.join("reports/latest/report.json"));
+    (output, report)
+}
+
+/// The snapshot a run wrote (relative to its working folder).
+fn written_snapshot(report: &Value) -> PathBuf {
+    PathBuf::from(
+        report["run"]["wrote_snapshot"]
+            .as_str()
+            .expect("run.wrote_snapshot"),
+    )
+}
+
+/// Results by finding id.
+fn by_id(report: &Value) -> BTreeMap<String, Value> {
+    results(report)
+        .iter()
+        .map(|r| (r["finding_id"].as_str().expect("id").to_owned(), r.clone()))
+        .collect()
+}
+
+/// The (identity, method) of every config GET the simulator answered.
+fn config_reads(sim: &Sim) -> BTreeSet<(String, String)> {
+    sim.request_log()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.starts_with("/api/v1/auth/"))
+        .filter_map(|r| {
+            let segs: Vec<&str> = r.path.split('/').collect();
+            match segs.as_slice() {
+                ["", "api", "v1", "auth", method, "identities", id] => {
+                    Some(((*id).to_owned(), (*method).to_owned()))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// One request to the simulator's API with a bearer token; panics unless it succeeds.
+async fn call(url: &str, token: &str, method: reqwest::Method, path: &str, body: Value) {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let answer = client
+        .request(method.clone(), format!("{url}{path}"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = answer.status();
+    let text = answer.text().await.unwrap_or_default();
+    assert!(status.is_success(), "{method} {path}: {status} {text}");
+}
+
+/// The identities other than the one idguard logs in as, with their methods.
+fn others(sim: &Sim) -> Vec<(String, Vec<AuthMethod>)> {
+    let me = sim.login_identity_id();
+    sim.listed_identities()
+        .into_iter()
+        .filter(|(id, _)| *id != me)
+        .collect()
+}
+
+/// Results compared field by field, and the summaries and exit codes.
+fn assert_same_audit(incremental: &Value, full: &Value) {
+    let (inc, all) = (by_id(incremental), by_id(full));
+    assert_eq!(
+        inc.keys().collect::<Vec<_>>(),
+        all.keys().collect::<Vec<_>>(),
+        "the same results"
+    );
+    for (id, result) in &all {
+        assert_eq!(&inc[id], result, "result {id}");
+    }
+    assert_eq!(incremental["summary"], full["summary"]);
+    assert_eq!(incremental["run"]["exit_code"], full["run"]["exit_code"]);
+}
+
+/// The result of `rule` for `identity`'s `method` config.
+fn result_of<'a>(report: &'a Value, identity: &str, method: &str, rule: &str) -> &'a Value {
+    results(report)
+        .iter()
+        .find(|r| r["identity_id"] == identity && r["auth_method"] == method && r["rule"] == rule)
+        .expect("the result is reported")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_what_changed_is_read_and_the_report_is_the_full_audit() {
+    let server = start_sim(SimConfig {
+        identities: 120,
+        ..SimConfig::default()
+    })
+    .await;
+    let sim = server.handle();
+    let url = server.url();
+    let cwd = tempfile::tempdir().expect("tempdir");
+
+    // The first run has no base: it reads everything and writes the base of the next.
+    let (first, report) = incremental(&url, cwd.path(), &[]).await;
+    let run = &report["run"];
+    assert_eq!(run["mode"], "full", "{}", stderr(&first));
+    assert!(
+        run["mode_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("no earlier run")),
+        "{run:#}"
+    );
+    assert_eq!(run["reused_configs"], 0);
+    let base = written_snapshot(&report);
+    assert_eq!(
+        read_json(&cwd.path().join(&base))["manifest"]["complete"],
+        true
+    );
+    assert!(stderr(&first).contains("full read instead of incremental: no earlier run"));
+
+    // Changes through the API: 25 updates, 2 methods attached, 1 revoked.
+    let token = login_token(&url).await;
+    let others = others(&sim);
+    let mut changed: BTreeSet<(String, String)> = BTreeSet::new();
+    let updatable = others.iter().flat_map(|(id, methods)| {
+        methods
+            .iter()
+            .filter(|m| matches!(m, AuthMethod::Universal | AuthMethod::Token))
+            .map(move |m| (id.clone(), m.clone()))
+    });
+    for (id, method) in updatable.take(25) {
+        let path = format!("/api/v1/auth/{method}/identities/{id}");
+        let body = json!({"accessTokenTTL": 86400, "accessTokenMaxTTL": 86400});
+        call(&url, &token, reqwest::Method::PATCH, &path, body).await;
+        changed.insert((id, method.to_string()));
+    }
+    assert_eq!(changed.len(), 25, "the org has 25 configs to update");
+    let updated: BTreeSet<String> = changed.iter().map(|(id, _)| id.clone()).collect();
+    let untouched = |id: &String| !updated.contains(id);
+    let attach_to: Vec<&String> = others
+        .iter()
+        .filter(|(id, methods)| !methods.contains(&AuthMethod::Token) && untouched(id))
+        .map(|(id, _)| id)
+        .take(2)
+        .collect();
+    for id in &attach_to {
+        let path = format!("/api/v1/auth/token-auth/identities/{id}");
+        let body = json!({
+            "accessTokenTTL": 2_592_000,
+            "accessTokenMaxTTL": 2_592_000,
+            "accessTokenNumUsesLimit": 0,
+            "accessTokenTrustedIps": [{"ipAddress": "0.0.0.0/0"}],
+        });
+        call(&url, &token, reqwest::Method::POST, &path, body).await;
+        changed.insert(((*id).clone(), "token-auth".to_owned()));
+    }
+    let (detached, detached_method) = others
+        .iter()
+        .find(|(id, methods)| methods.len() >= 2 && untouched(id) && !attach_to.contains(&id))
+        .map(|(id, methods)| (id.clone(), methods[0].to_string()))
+        .expect("an identity with two methods");
+    let path = format!("/api/v1/auth/{detached_method}/identities/{detached}");
+    call(&url, &token, reqwest::Method::DELETE, &path, json!({})).await;
+
+    // The incremental run reads exactly the changed configs.
+    sim.clear_request_log();
+    let (second, report) = incremental(&url, cwd.path(), &[]).await;
+    let run = &report["run"];
+    assert_eq!(run["mode"], "incremental", "{}", stderr(&second));
+    assert_eq!(run["base_snapshot"]["path"], base.display().to_string());
+    assert_eq!(config_reads(&sim), changed, "config reads = the changed configs");
+    assert_eq!(run["reread_configs"], 27);
+    let configs: u64 = sim
+        .listed_identities()
+        .values()
+        .map(|m| m.len() as u64)
+        .sum();
+    assert_eq!(run["reused_configs"], configs - 27);
+    assert!(run["change_events"].as_u64() >= Some(28), "{run:#}");
+    assert!(
+        !results(&report)
+            .iter()
+            .any(|r| r["identity_id"] == detached && r["auth_method"] == detached_method),
+        "the revoked method is no longer audited"
+    );
+    assert!(stderr(&second).contains("  incremental: "), "{}", stderr(&second));
+
+    // The same as a full audit of the same state: results, finding ids, exit code.
+    let full = audit(&url, &[]).await;
+    assert_same_audit(&report, &full.report());
+    assert_eq!(second.status.code(), Some(full.code()));
+    let (id, method) = changed.iter().next().expect("a change");
+    assert_eq!(
+        result_of(&report, id, method, "token-lifetime")["status"],
+        "fail",
+        "an update made through the API is seen"
+    );
+    server.shutdown().await;
+}
+
+/// A change the audit log never hears of (the simulator's own hook, as a database edit or a
+/// restore from backup would be) is missed by an incremental run, which trusts the feed; the
+/// next full sweep (`--max-base-age`, here 0) catches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_without_an_audit_event_waits_for_the_full_sweep() {
+    let server = start_sim(SimConfig {
+        identities: 40,
+        ..SimConfig::default()
+    })
+    .await;
+    let sim = server.handle();
+    let url = server.url();
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let (_, report) = incremental(&url, cwd.path(), &[]).await;
+    assert_eq!(report["run"]["mode"], "full");
+    let me = sim.login_identity_id();
+    let (id, method) = results(&report)
+        .iter()
+        .filter(|r| r["identity_id"] != me.as_str())
+        .filter(|r| r["rule"] == "token-lifetime" && r["status"] == "pass")
+        .filter(|r| r["auth_method"] == "universal-auth" || r["auth_method"] == "token-auth")
+        .map(|r| {
+            let id = r["identity_id"].as_str().expect("id").to_owned();
+            (id, r["auth_method"].as_str().expect("method").to_owned())
+        })
+        .next()
+        .expect("a passing token lifetime");
+    let parsed = AuthMethod::parse_known(&method).expect("known");
+    sim.set_config_field(&id, &parsed, "accessTokenTTL", json!(86400));
+
+    let (missed, report) = incremental(&url, cwd.path(), &[]).await;
+    assert_eq!(report["run"]["mode"], "incremental", "{}", stderr(&missed));
+    assert_eq!(
+        result_of(&report, &id, &method, "token-lifetime")["status"],
+        "pass",
+        "without an audit event the incremental run cannot know of the change"
+    );
+
+    let (swept, report) = incremental(&url, cwd.path(), &["--max-base-age", "0"]).await;
+    let run = &report["run"];
+    assert_eq!(run["mode"], "full", "{}", stderr(&swept));
+    assert!(
+        run["mode_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("--max-base-age")),
+        "{run:#}"
+    );
+    assert_eq!(
+        result_of(&report, &id, &method, "token-lifetime")["status"],
+        "fail",
+        "the full sweep reads the config again"
+    );
+    server.shutdown().await;
+}
+
+/// No audit logs: the run reads everything and says why. A corrupt or foreign base is ignored
+/// with a warning, never trusted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_trustworthy_feed_or_base_everything_is_read() {
+    let server = start_sim(SimConfig {
+        identities: 20,
+        ..SimConfig::default()
+    })
+    .await;
+    let sim = server.handle();
+    let url = server.url();
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let (_, report) = incremental(&url, cwd.path(), &[]).await;
+    let base = written_snapshot(&report);
+    let configs = report["run"]["reread_configs"].clone();
+
+    sim.set_audit_logs(AuditLogs::Disabled);
+    let (out, report) = incremental(&url, cwd.path(), &[]).await;
+    let run = &report["run"];
+    assert_eq!(run["mode"], "full", "{}", stderr(&out));
+    assert!(
+        run["mode_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("audit log holds no event")),
+        "{run:#}"
+    );
+    assert_eq!(run["reread_configs"], configs);
+    sim.set_audit_logs(AuditLogs::Enabled);
+
+    // A corrupt base given with --base.
+    let corrupt = cwd.path().join("corrupt");
+    std::fs::create_dir(&corrupt).expect("mkdir");
+    std::fs::write(corrupt.join("snapshot.json"), b"{\"kind\": \"idguard-snapshot\", ")
+        .expect("write");
+    let base_arg = corrupt.display().to_string();
+    let (out, report) = incremental(&url, cwd.path(), &["--base", &base_arg]).await;
+    assert_eq!(report["run"]["mode"], "full", "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not a valid idguard snapshot"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A base of another organization (another simulator, another org id), newest under
+    // reports/: skipped with a warning; the older base of this org is used.
+    let other = start_sim(SimConfig {
+        identities: 5,
+        seed: 99,
+        ..SimConfig::default()
+    })
+    .await;
+    let foreign_cwd = tempfile::tempdir().expect("tempdir");
+    let (_, foreign) = incremental(&other.url(), foreign_cwd.path(), &[]).await;
+    other.shutdown().await;
+    let foreign_snapshot = written_snapshot(&foreign);
+    let newest = cwd.path().join("reports/29991231T235959Z");
+    std::fs::create_dir(&newest).expect("mkdir");
+    std::fs::copy(
+        foreign_cwd.path().join(&foreign_snapshot),
+        newest.join("snapshot.json"),
+    )
+    .expect("copy");
+    let (out, report) = incremental(&url, cwd.path(), &[]).await;
+    assert!(
+        stderr(&out).contains("not of this run's org"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(report["run"]["mode"], "incremental", "{}", stderr(&out));
+    assert_ne!(
+        report["run"]["base_snapshot"]["path"],
+        json!(newest.join("snapshot.json").display().to_string())
+    );
+    assert!(base.is_relative(), "run folders are named under reports/");
+    server.shutdown().await;
+}
