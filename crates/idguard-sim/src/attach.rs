@@ -26,9 +26,8 @@ const DEFAULT_TTL: u64 = 2_592_000;
 
 /// The fields an attach body must hold, beyond those its update schema already requires
 /// (OCI `tenancyOcid`, AliCloud `allowedArns`, JWT `configurationType`, spiffe-auth's
-/// `configurationType` in the flat version). GUESS for every method but GCP (`type`) and
-/// TLS (`caCertificate`): the attach schemas' fields without `.default()` or `.optional()`
-/// as far as the routers show them.
+/// `configurationType` in the flat version). GUESS: the attach schemas' fields without
+/// `.default()` or `.optional()`, from memory of the routers, not checked one by one.
 fn required(method: &AuthMethod) -> &'static [&'static str] {
     match method {
         AuthMethod::Gcp => &["type"],
