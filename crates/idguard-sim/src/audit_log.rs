@@ -5,7 +5,7 @@
 //!
 //! It owns the store, the matching and the JSON form of an event. The query string is read in
 //! `audit_query.rs`, the generated history comes from `usage.rs`, and what the routes record
-//! (logins, PATCHes) is decided in `routes.rs`.
+//! (logins, config and identity changes) is decided in `routes.rs` and `routes/changes.rs`.
 //!
 //! Events are kept compact (shared ids and names, metadata built when an event is shown)
 //! because a generated org of 100,000 identities holds a few hundred thousand of them.

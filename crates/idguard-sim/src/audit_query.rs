@@ -528,6 +528,34 @@ mod tests {
         assert!(!issues(&[("eventType", "login-identity-token-auth")], false).is_empty());
     }
 
+    /// The change feed's query: every method's add, update and revoke events and the three
+    /// identity events in one comma list are accepted by newer servers, with an
+    /// `identityId` metadata filter beside them.
+    #[test]
+    fn the_change_feed_types_are_accepted_together() {
+        let mut types: Vec<String> = AuthMethod::KNOWN
+            .iter()
+            .flat_map(|m| {
+                ["add", "update", "revoke"].map(|verb| format!("{verb}-identity-{}", m.as_str()))
+            })
+            .collect();
+        types.extend(["create-identity", "update-identity", "delete-identity"].map(String::from));
+        assert_eq!(types.len(), 42);
+        let list = types.join(",");
+        let q = ok(
+            &[
+                ("eventType", list.as_str()),
+                ("eventMetadata", "identityId=i-1"),
+            ],
+            false,
+        );
+        assert_eq!(q.filter.event_types, types);
+        assert_eq!(
+            q.filter.metadata,
+            [("identityId".to_owned(), "i-1".to_owned())]
+        );
+    }
+
     /// Both dates: in order and at most three months apart (JavaScript's month arithmetic).
     #[test]
     fn date_range_checks() {

@@ -10,10 +10,16 @@
 //! and speak either version of spiffe-auth's API. It never is more forgiving than Infisical.
 //! Every request is recorded so tests can assert what was sent, how fast and in what order.
 //!
-//! It also serves usage evidence: each identity's last login in the listings and the org's
-//! audit log (`GET /api/v1/organization/audit-logs`), generated for the sample org relative to
-//! [`SimConfig::now`] and extended by what clients do (logins, config PATCHes); the audit log
-//! can be switched off (no audit-log plan) or refused (no `audit-logs` read), see [`AuditLogs`].
+//! It also changes the org through Infisical's routes (attaching and revoking auth methods,
+//! creating, renaming and deleting identities) and serves usage evidence: each identity's last
+//! login in the listings and the org's audit log (`GET /api/v1/organization/audit-logs`),
+//! generated for the sample org relative to [`SimConfig::now`] and extended by what clients do
+//! (logins, and every change made over HTTP: `add-`, `update-` and `revoke-identity-<method>`,
+//! `create-`, `update-` and `delete-identity`, each with `identityId` in its metadata; the table
+//! is in `routes.rs`). The test hooks of [`Sim`] that change the org (`set_config_field`,
+//! `add_identity`, `delete_identity`, ...) write no event, so tests can show what a full sweep
+//! catches that the change feed cannot. The audit log can be switched off (no audit-log plan)
+//! or refused (no `audit-logs` read), see [`AuditLogs`].
 //!
 //! The crate does not depend on idguard: it holds its own model of Infisical ([`AuthMethod`],
 //! the trusted-IP entry in `stored_ip.rs`), so a mistake in the client's model is not mirrored
@@ -22,7 +28,8 @@
 //!
 //! Module map: this file holds the public API ([`start`], [`SimConfig`], [`SimServer`],
 //! [`Faults`], ...); [`Sim`] the shared state and its test hooks (`state.rs`, records in
-//! `records.rs`, its clock in `clock.rs`); `routes.rs` the HTTP routes, `audit_query.rs` the
+//! `records.rs`, its clock in `clock.rs`); `routes.rs` the HTTP routes (those that change
+//! identities in `routes/changes.rs`, an attach's row in `attach.rs`), `audit_query.rs` the
 //! audit-log query string, `audit_log.rs` the audit log itself, `usage.rs` the generated
 //! usage, `admin.rs` the `/__sim/*` statistics, `http.rs` the listener (TLS, dropped
 //! connections), `delay.rs` the precise latency, `limits.rs` the rate limiter, `token.rs` the access tokens, `patch.rs`, `spiffe.rs` and
@@ -31,6 +38,7 @@
 //! `auth_method.rs` Infisical's list of auth methods.
 
 mod admin;
+mod attach;
 mod audit_log;
 mod audit_query;
 mod auth_method;
@@ -236,7 +244,7 @@ impl fmt::Debug for SimConfig {
 pub struct RateLimit {
     /// Reads (config GETs, listings, identity lookups) per window.
     pub reads: u32,
-    /// Writes (PATCH, login, renew) per window.
+    /// Writes (POST, PATCH, DELETE, login, renew) per window.
     pub writes: u32,
     /// Window length (Infisical: one minute).
     pub window: Duration,
@@ -247,8 +255,8 @@ pub struct RateLimit {
 /// Fault injection settings.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Faults {
-    /// Probability (0..1) that a config GET/PATCH or an audit-log read (and a listing page
-    /// when `listing`) faults.
+    /// Probability (0..1) that a config read or write, an identity write or an audit-log read
+    /// (and a listing page when `listing`) faults.
     pub rate: f64,
     /// The kinds to choose from, uniformly per faulted request.
     pub kinds: Vec<FaultKind>,
@@ -258,7 +266,8 @@ pub struct Faults {
     pub always_fail: HashSet<String>,
     /// Delay of [`FaultKind::Slow`].
     pub slow: Duration,
-    /// Identity ids whose config GETs and PATCHes always answer 403 `PermissionDenied`.
+    /// Identity ids whose config requests (GET, PATCH, attach, revoke) always answer 403
+    /// `PermissionDenied`.
     pub forbidden: HashSet<String>,
     /// Identity ids deleted as soon as a listing page holding them has been served (so the
     /// client's GET that follows finds them gone).
@@ -309,7 +318,7 @@ pub enum FaultKind {
 pub enum RequestClass {
     /// GETs and listings.
     Read,
-    /// PATCH, login, renew.
+    /// POST, PATCH, DELETE (config and identity changes), login, renew.
     Write,
 }
 

@@ -2,19 +2,36 @@
 //! fault injection, latency, the request log and Fastify-style "Route ... not found" answers
 //! apply uniformly to every request.
 //!
-//! Routes: universal-auth login, token renew, `/api/v1/identities/details`,
-//! `/api/v1/identities/{id}`, `POST /api/v2/identities/search`,
-//! `GET /api/v2/organizations/{orgId}/identity-memberships`,
-//! `GET /api/v1/organization/audit-logs`, and GET/PATCH
-//! `/api/v1/auth/<method>/identities/{id}` for all 13 methods and for any other method that a
-//! hand-built identity was given.
+//! Routes: universal-auth login, token renew, `/api/v1/identities/details`, GET, PATCH and
+//! DELETE `/api/v1/identities/{id}`, `POST /api/v1/identities`, `POST
+//! /api/v2/identities/search`, `GET /api/v2/organizations/{orgId}/identity-memberships`,
+//! `GET /api/v1/organization/audit-logs`, and GET/PATCH/POST/DELETE
+//! `/api/v1/auth/<method>/identities/{id}` for all 13 methods (spiffe-auth not on the
+//! October-2024 server) and for any other method that a hand-built identity was given. The
+//! routes that change identities (attach, revoke, create, rename, delete) live in
+//! `routes/changes.rs`; every write counts in the write class of the rate limit.
 //!
-//! What the routes write to the audit log: a universal-auth login (newer servers only: the
-//! October-2024 one stored no login events) and a config PATCH (`update-identity-<method>`,
-//! both versions), and, on newer servers, the reading of the audit log's first page
-//! (`view-audit-logs`). Simplification: Infisical also writes `get-identity-<method>` for every
-//! config GET; the simulator does not, so that an audit of thousands of configs does not flood
-//! the log the tests read.
+//! What the routes write to the audit log (nothing when the org has no audit-log plan):
+//!
+//! | route | event | `event.metadata` |
+//! |---|---|---|
+//! | universal-auth login (newer servers only: the October-2024 one stored none) | `login-identity-universal-auth` | `identityId`, `identityUniversalAuthId`, `identityAccessTokenId`, `clientSecretId` |
+//! | `POST /api/v1/auth/<method>/identities/{id}` | `add-identity-<method>` | `identityId` and the config's values |
+//! | `PATCH` on that path | `update-identity-<method>` | `identityId` and the config's values |
+//! | `DELETE` on that path | `revoke-identity-<method>` | `identityId` |
+//! | `POST /api/v1/identities` | `create-identity` | `identityId`, `name` |
+//! | `PATCH /api/v1/identities/{id}` | `update-identity` | `identityId`, `name` |
+//! | `DELETE /api/v1/identities/{id}` | `delete-identity` | `identityId` |
+//! | the audit log's first page (newer servers only) | `view-audit-logs` | none |
+//!
+//! Each names the calling identity as actor, with the caller's address and user agent, on both
+//! versions. The test hooks of [`Sim`] (`set_config_field`, `add_identity`,
+//! `delete_identity`, ...) change the org out of band and write no event, as a change made
+//! straight in Infisical's database would not. Simplification: Infisical also writes
+//! `get-identity-<method>` for every config GET; the simulator does not, so that an audit of
+//! thousands of configs does not flood the log the tests read.
+
+mod changes;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -58,6 +75,9 @@ enum Route {
     Renew,
     Details,
     Identity(String),
+    CreateIdentity,
+    UpdateIdentity(String),
+    DeleteIdentity(String),
     Search,
     Memberships(String),
     AuditLogs,
@@ -81,6 +101,13 @@ fn parse_route(
         (&Method::GET, ["", "api", "v1", "identities", id]) if !id.is_empty() => {
             Route::Identity((*id).to_owned())
         }
+        (&Method::POST, ["", "api", "v1", "identities"]) => Route::CreateIdentity,
+        (&Method::PATCH, ["", "api", "v1", "identities", id]) if !id.is_empty() => {
+            Route::UpdateIdentity((*id).to_owned())
+        }
+        (&Method::DELETE, ["", "api", "v1", "identities", id]) if !id.is_empty() => {
+            Route::DeleteIdentity((*id).to_owned())
+        }
         (&Method::POST, ["", "api", "v2", "identities", "search"]) if !legacy => Route::Search,
         (&Method::GET, ["", "api", "v1", "organization", "audit-logs"]) => Route::AuditLogs,
         (
@@ -94,29 +121,32 @@ fn parse_route(
                 "identity-memberships",
             ],
         ) if !org.is_empty() => Route::Memberships((*org).to_owned()),
-        (&Method::GET | &Method::PATCH, ["", "api", "v1", "auth", seg, "identities", id])
-            if !id.is_empty() =>
-        {
-            match AuthMethod::parse_known(seg) {
-                Some(AuthMethod::Spiffe) if legacy => Route::NotFound,
-                Some(m) => Route::Config {
-                    method: m,
-                    id: (*id).to_owned(),
-                },
-                None if serves_extra(seg) => Route::Config {
-                    method: AuthMethod::Unknown((*seg).to_owned()),
-                    id: (*id).to_owned(),
-                },
-                None => Route::NotFound,
-            }
-        }
+        (
+            &Method::GET | &Method::PATCH | &Method::POST | &Method::DELETE,
+            ["", "api", "v1", "auth", seg, "identities", id],
+        ) if !id.is_empty() => match AuthMethod::parse_known(seg) {
+            Some(AuthMethod::Spiffe) if legacy => Route::NotFound,
+            Some(m) => Route::Config {
+                method: m,
+                id: (*id).to_owned(),
+            },
+            None if serves_extra(seg) => Route::Config {
+                method: AuthMethod::Unknown((*seg).to_owned()),
+                id: (*id).to_owned(),
+            },
+            None => Route::NotFound,
+        },
         _ => Route::NotFound,
     }
 }
 
 fn class_of(route: &Route, method: &Method) -> RequestClass {
     match route {
-        Route::Login | Route::Renew => RequestClass::Write,
+        Route::Login
+        | Route::Renew
+        | Route::CreateIdentity
+        | Route::UpdateIdentity(_)
+        | Route::DeleteIdentity(_) => RequestClass::Write,
         Route::Search
         | Route::Details
         | Route::Identity(_)
@@ -254,6 +284,27 @@ async fn handle(req: &Req<'_>, route: Route) -> (Response, Option<FaultKind>) {
         Route::NotFound => (not_found(req.method, req.uri.path()), None),
         Route::Details => (details(req), None),
         Route::Identity(id) => (identity(req, &id), None),
+        Route::CreateIdentity => {
+            let fault = roll_fault(s, false, None);
+            with_fault(req, fault, |r| {
+                changes::create_identity(r).unwrap_or_else(|e| e)
+            })
+            .await
+        }
+        Route::UpdateIdentity(id) => {
+            let fault = roll_fault(s, false, Some(&id));
+            with_fault(req, fault, |r| {
+                changes::update_identity(r, &id).unwrap_or_else(|e| e)
+            })
+            .await
+        }
+        Route::DeleteIdentity(id) => {
+            let fault = roll_fault(s, false, Some(&id));
+            with_fault(req, fault, |r| {
+                changes::delete_identity(r, &id).unwrap_or_else(|e| e)
+            })
+            .await
+        }
         Route::Search => {
             let fault = roll_fault(s, true, None);
             let answer = with_fault(req, fault, search).await;
@@ -281,10 +332,10 @@ async fn handle(req: &Req<'_>, route: Route) -> (Response, Option<FaultKind>) {
                 if let Err(resp) = authenticate(req) {
                     return (resp, None);
                 }
-                let action = if *req.method == Method::GET {
-                    "read"
-                } else {
-                    "edit"
+                let action = match *req.method {
+                    Method::GET => "read",
+                    Method::POST => "create",
+                    _ => "edit",
                 };
                 return (permission_denied(s, action, "identity"), None);
             }
@@ -298,6 +349,16 @@ async fn handle(req: &Req<'_>, route: Route) -> (Response, Option<FaultKind>) {
                     return (server_error(s, 500), Some(FaultKind::ServerError));
                 }
                 with_fault(req, fault, |r| get_config(r, &method, &id)).await
+            } else if *req.method == Method::POST {
+                with_fault(req, fault, |r| {
+                    changes::attach_config(r, &method, &id).unwrap_or_else(|e| e)
+                })
+                .await
+            } else if *req.method == Method::DELETE {
+                with_fault(req, fault, |r| {
+                    changes::revoke_config(r, &method, &id).unwrap_or_else(|e| e)
+                })
+                .await
             } else {
                 let answer = with_fault(req, fault, |r| patch_config(r, &method, &id)).await;
                 if answer.0.status().is_success() && s.faults().patch_garbled_answers.contains(&id)
@@ -1403,16 +1464,19 @@ fn not_configured_get(s: &Shared, method: &AuthMethod, id: &str) -> Response {
             json!("The identity does not have universal auth"),
         ),
         AuthMethod::Universal | AuthMethod::Kubernetes => row_not_found(s, method, id),
-        _ => error(
-            s,
-            400,
-            "BadRequest",
-            json!(format!(
-                "The identity does not have {} attached",
-                pretty(method)
-            )),
-        ),
+        _ => does_not_have(s, 400, method),
     }
+}
+
+/// "The identity does not have X attached", as a 400 `BadRequest` or a 404 `NotFound`.
+fn does_not_have(s: &Shared, status: u16, method: &AuthMethod) -> Response {
+    let name = if status == 404 {
+        "NotFound"
+    } else {
+        "BadRequest"
+    };
+    let message = format!("The identity does not have {} attached", pretty(method));
+    error(s, status, name, json!(message))
 }
 
 /// Infisical's 404 for a method whose row it cannot find.
@@ -1439,38 +1503,6 @@ fn not_configured_patch(s: &Shared, method: &AuthMethod, id: &str) -> Response {
             "BadRequest",
             json!(format!("Failed to update {}", pretty(method))),
         ),
-    }
-}
-
-/// `update-identity-<method>` with `identityId` and the updated values. The universal-auth
-/// fields are those of its PATCH route (`identity-universal-auth-router.ts`); GUESS for the
-/// other methods: the access-token fields only (their routes add their own fields).
-fn update_event(method: &AuthMethod, identity_id: &str, cfg: &Map<String, Value>) -> EventBody {
-    let mut keys = vec![
-        "accessTokenTTL",
-        "accessTokenMaxTTL",
-        "accessTokenTrustedIps",
-        "accessTokenNumUsesLimit",
-    ];
-    if *method == AuthMethod::Universal {
-        keys.extend([
-            "clientSecretTrustedIps",
-            "lockoutEnabled",
-            "lockoutThreshold",
-            "lockoutDurationSeconds",
-            "lockoutCounterResetSeconds",
-        ]);
-    }
-    let mut metadata = Map::new();
-    metadata.insert("identityId".into(), json!(identity_id));
-    for key in keys {
-        if let Some(v) = cfg.get(key) {
-            metadata.insert(key.into(), v.clone());
-        }
-    }
-    EventBody::Other {
-        event_type: format!("update-identity-{}", method.as_str()).into(),
-        metadata: Box::new(metadata),
     }
 }
 
@@ -1566,7 +1598,7 @@ fn patch_config(req: &Req<'_>, method: &AuthMethod, id: &str) -> Response {
             *cfg = updated;
             let answer = json_response(200, &wrapped(s, method, cfg));
             let event = actor.map(|(actor_id, actor_name)| {
-                let body = update_event(method, id, cfg);
+                let body = changes::config_event("update", method, id, cfg);
                 request_event(req, (&actor_id, &actor_name), s.settings.clock.now(), body)
             });
             drop(state);
@@ -1575,8 +1607,15 @@ fn patch_config(req: &Req<'_>, method: &AuthMethod, id: &str) -> Response {
             }
             answer
         }
-        Err(PatchError::Validation(issues)) => validation(s, issues),
-        Err(PatchError::BadRequest(message)) => error(s, 400, "BadRequest", json!(message)),
-        Err(PatchError::Internal) => server_error(s, 500),
+        Err(e) => patch_error(s, e),
+    }
+}
+
+/// The answer to a refused config write: 422 (401 on the October-2024 server), 400 or 500.
+fn patch_error(s: &Shared, e: PatchError) -> Response {
+    match e {
+        PatchError::Validation(issues) => validation(s, issues),
+        PatchError::BadRequest(message) => error(s, 400, "BadRequest", json!(message)),
+        PatchError::Internal => server_error(s, 500),
     }
 }

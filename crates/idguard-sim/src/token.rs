@@ -101,6 +101,17 @@ impl AuthState {
         Ok((rec.identity_id.clone(), rec.auth_method.clone()))
     }
 
+    /// Revokes every token issued to `identity_id`, only those issued through `method` when
+    /// given (a revoked auth method, `revokeTokensForIdentityAuthMethod`), all of them
+    /// otherwise (a deleted identity).
+    pub(crate) fn revoke_for(&mut self, identity_id: &str, method: Option<&AuthMethod>) {
+        for rec in self.tokens.values_mut() {
+            if rec.identity_id == identity_id && method.is_none_or(|m| *m == rec.auth_method) {
+                rec.revoked = true;
+            }
+        }
+    }
+
     /// The record of a token (for renew).
     pub(crate) fn get(&self, token: &str) -> Option<&TokenRec> {
         token_id(token).and_then(|jti| self.tokens.get(&jti))
@@ -141,5 +152,23 @@ mod tests {
             rec.expires_at = Instant::now() - Duration::from_secs(1);
         }
         assert_eq!(auth.check(&t), Err(TokenProblem::Expired));
+    }
+
+    /// Revoking one method's tokens leaves the identity's other tokens and other identities'
+    /// tokens working; revoking them all leaves none of the identity's.
+    #[test]
+    fn revoke_for_one_method_or_all() {
+        let mut auth = AuthState::default();
+        let ttl = Duration::from_secs(60);
+        let ua = auth.issue("id-1", &AuthMethod::Universal, "org", ttl);
+        let aws = auth.issue("id-1", &AuthMethod::Aws, "org", ttl);
+        let other = auth.issue("id-2", &AuthMethod::Universal, "org", ttl);
+        auth.revoke_for("id-1", Some(&AuthMethod::Universal));
+        assert_eq!(auth.check(&ua), Err(TokenProblem::Expired));
+        assert!(auth.check(&aws).is_ok());
+        assert!(auth.check(&other).is_ok());
+        auth.revoke_for("id-1", None);
+        assert_eq!(auth.check(&aws), Err(TokenProblem::Expired));
+        assert!(auth.check(&other).is_ok());
     }
 }
