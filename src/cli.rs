@@ -542,7 +542,11 @@ pub enum SimAuditLogs {
 }
 
 /// A duration such as `90s`, `15m`, `2h` or `1h30m`, or bare seconds; more than zero.
+/// A duration such as `7d`, or `0`.
 fn parse_duration(s: &str) -> Result<Duration, String> {
+    if s.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
     crate::policy::parse_duration_text(s).map(Duration::from_secs)
 }
 

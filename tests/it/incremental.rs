@@ -124,7 +124,7 @@ fn result_of<'a>(report: &'a Value, identity: &str, method: &str, rule: &str) ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_what_changed_is_read_and_the_report_is_the_full_audit() {
     let server = start_sim(SimConfig {
-        identities: 120,
+        identities: 200,
         ..SimConfig::default()
     })
     .await;
@@ -200,7 +200,11 @@ async fn only_what_changed_is_read_and_the_report_is_the_full_audit() {
     let run = &report["run"];
     assert_eq!(run["mode"], "incremental", "{}", stderr(&second));
     assert_eq!(run["base_snapshot"]["path"], base.display().to_string());
-    assert_eq!(config_reads(&sim), changed, "config reads = the changed configs");
+    assert_eq!(
+        config_reads(&sim),
+        changed,
+        "config reads = the changed configs"
+    );
     assert_eq!(run["reread_configs"], 27);
     let configs: u64 = sim
         .listed_identities()
@@ -215,7 +219,11 @@ async fn only_what_changed_is_read_and_the_report_is_the_full_audit() {
             .any(|r| r["identity_id"] == detached && r["auth_method"] == detached_method),
         "the revoked method is no longer audited"
     );
-    assert!(stderr(&second).contains("  incremental: "), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("  incremental: "),
+        "{}",
+        stderr(&second)
+    );
 
     // The same as a full audit of the same state: results, finding ids, exit code.
     let full = audit(&url, &[]).await;
@@ -317,8 +325,11 @@ async fn without_a_trustworthy_feed_or_base_everything_is_read() {
     // A corrupt base given with --base.
     let corrupt = cwd.path().join("corrupt");
     std::fs::create_dir(&corrupt).expect("mkdir");
-    std::fs::write(corrupt.join("snapshot.json"), b"{\"kind\": \"idguard-snapshot\", ")
-        .expect("write");
+    std::fs::write(
+        corrupt.join("snapshot.json"),
+        b"{\"kind\": \"idguard-snapshot\", ",
+    )
+    .expect("write");
     let base_arg = corrupt.display().to_string();
     let (out, report) = incremental(&url, cwd.path(), &["--base", &base_arg]).await;
     assert_eq!(report["run"]["mode"], "full", "{}", stderr(&out));

@@ -156,7 +156,10 @@ pub async fn login_token(url: &str) -> String {
         "clientId": sim::DEMO_CLIENT_ID,
         "clientSecret": sim::DEMO_CLIENT_SECRET,
     });
-    let client = reqwest::Client::builder().no_proxy().build().expect("login");
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("login");
     let answer: Value = client
         .post(format!("{url}/api/v1/auth/universal-auth/login"))
         .json(&body)
