@@ -518,7 +518,9 @@ async fn finish_notifying(
         &dir,
         started,
         counts.auth_configs,
-        incomplete_reason.as_deref(),
+        // Configs that could not be read are recorded as errors (and read again next time);
+        // only a listing that stopped short makes the snapshot incomplete.
+        listing_failure.as_ref().and(incomplete_reason.as_deref()),
     )?;
     let stats = source.client().map(Client::stats).unwrap_or_default();
     let mut run = RunInfo {

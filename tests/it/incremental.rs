@@ -2,16 +2,17 @@
 //! attached, one revoked) are the only configs the next run reads, and its report is the full
 //! audit's; a change made behind the API's back (no audit event) is missed until the next full
 //! sweep; without audit logs, or with a corrupt or foreign base, the run reads everything and
-//! says why.
+//! says why; configs unreadable in the base are read again; remediation plans from the same
+//! data and its writes are followed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use idguard_sim::{self as sim, AuditLogs, AuthMethod, Sim, SimConfig};
+use idguard_sim::{self as sim, AuditLogs, AuthMethod, Faults, Sim, SimConfig};
 use serde_json::{Value, json};
 
-use crate::remediate::{read_json, stderr};
+use crate::remediate::{command, patches, read_json, stderr};
 use crate::support::{audit, idguard, login_token, policy_path, results, start_sim};
 
 /// Runs `idguard audit --incremental <extra>` in `cwd` (its reports go under `cwd/reports/`)
@@ -59,16 +60,41 @@ fn config_reads(sim: &Sim) -> BTreeSet<(String, String)> {
     sim.request_log()
         .into_iter()
         .filter(|r| r.method == "GET" && r.path.starts_with("/api/v1/auth/"))
-        .filter_map(|r| {
-            let segs: Vec<&str> = r.path.split('/').collect();
-            match segs.as_slice() {
-                ["", "api", "v1", "auth", method, "identities", id] => {
-                    Some(((*id).to_owned(), (*method).to_owned()))
-                }
-                _ => None,
-            }
-        })
+        .filter_map(|r| config_of(&r.path))
         .collect()
+}
+
+/// The (identity, method) of a config route's path.
+fn config_of(path: &str) -> Option<(String, String)> {
+    let segs: Vec<&str> = path.split('/').collect();
+    match segs.as_slice() {
+        ["", "api", "v1", "auth", method, "identities", id] => {
+            Some(((*id).to_owned(), (*method).to_owned()))
+        }
+        _ => None,
+    }
+}
+
+/// A simulator of `identities` identities (audit logs on), its handle and URL, and a working
+/// folder for the runs.
+async fn org(identities: usize) -> (idguard_sim::SimServer, Sim, String, tempfile::TempDir) {
+    let server = start_sim(SimConfig {
+        identities,
+        ..SimConfig::default()
+    })
+    .await;
+    let sim = server.handle();
+    let url = server.url();
+    (server, sim, url, tempfile::tempdir().expect("tempdir"))
+}
+
+/// The run read everything, for a reason that says `why`.
+fn assert_full_because(run: &Value, out: &Output, why: &str) {
+    assert_eq!(run["mode"], "full", "{}", stderr(out));
+    assert!(
+        run["mode_reason"].as_str().is_some_and(|r| r.contains(why)),
+        "{run:#}"
+    );
 }
 
 /// One request to the simulator's API with a bearer token; panics unless it succeeds.
@@ -89,12 +115,17 @@ async fn call(url: &str, token: &str, method: reqwest::Method, path: &str, body:
     assert!(status.is_success(), "{method} {path}: {status} {text}");
 }
 
-/// The identities other than the one idguard logs in as, with their methods.
+/// The organization's identities other than the one idguard logs in as, with their methods
+/// now.
 fn others(sim: &Sim) -> Vec<(String, Vec<AuthMethod>)> {
     let me = sim.login_identity_id();
-    sim.listed_identities()
+    sim.identity_ids()
         .into_iter()
-        .filter(|(id, _)| *id != me)
+        .filter(|id| *id != me && sim.project_id(id).is_none())
+        .map(|id| {
+            let methods = sim.auth_methods(&id);
+            (id, methods)
+        })
         .collect()
 }
 
@@ -123,25 +154,12 @@ fn result_of<'a>(report: &'a Value, identity: &str, method: &str, rule: &str) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_what_changed_is_read_and_the_report_is_the_full_audit() {
-    let server = start_sim(SimConfig {
-        identities: 200,
-        ..SimConfig::default()
-    })
-    .await;
-    let sim = server.handle();
-    let url = server.url();
-    let cwd = tempfile::tempdir().expect("tempdir");
+    let (server, sim, url, cwd) = org(200).await;
 
     // The first run has no base: it reads everything and writes the base of the next.
     let (first, report) = incremental(&url, cwd.path(), &[]).await;
     let run = &report["run"];
-    assert_eq!(run["mode"], "full", "{}", stderr(&first));
-    assert!(
-        run["mode_reason"]
-            .as_str()
-            .is_some_and(|r| r.contains("no earlier run")),
-        "{run:#}"
-    );
+    assert_full_because(run, &first, "no earlier run");
     assert_eq!(run["reused_configs"], 0);
     let base = written_snapshot(&report);
     assert_eq!(
@@ -243,14 +261,7 @@ async fn only_what_changed_is_read_and_the_report_is_the_full_audit() {
 /// next full sweep (`--max-base-age`, here 0) catches it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_without_an_audit_event_waits_for_the_full_sweep() {
-    let server = start_sim(SimConfig {
-        identities: 40,
-        ..SimConfig::default()
-    })
-    .await;
-    let sim = server.handle();
-    let url = server.url();
-    let cwd = tempfile::tempdir().expect("tempdir");
+    let (server, sim, url, cwd) = org(40).await;
     let (_, report) = incremental(&url, cwd.path(), &[]).await;
     assert_eq!(report["run"]["mode"], "full");
     let me = sim.login_identity_id();
@@ -278,13 +289,7 @@ async fn a_change_without_an_audit_event_waits_for_the_full_sweep() {
 
     let (swept, report) = incremental(&url, cwd.path(), &["--max-base-age", "0"]).await;
     let run = &report["run"];
-    assert_eq!(run["mode"], "full", "{}", stderr(&swept));
-    assert!(
-        run["mode_reason"]
-            .as_str()
-            .is_some_and(|r| r.contains("--max-base-age")),
-        "{run:#}"
-    );
+    assert_full_because(run, &swept, "--max-base-age");
     assert_eq!(
         result_of(&report, &id, &method, "token-lifetime")["status"],
         "fail",
@@ -297,14 +302,7 @@ async fn a_change_without_an_audit_event_waits_for_the_full_sweep() {
 /// with a warning, never trusted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_trustworthy_feed_or_base_everything_is_read() {
-    let server = start_sim(SimConfig {
-        identities: 20,
-        ..SimConfig::default()
-    })
-    .await;
-    let sim = server.handle();
-    let url = server.url();
-    let cwd = tempfile::tempdir().expect("tempdir");
+    let (server, sim, url, cwd) = org(20).await;
     let (_, report) = incremental(&url, cwd.path(), &[]).await;
     let base = written_snapshot(&report);
     let configs = report["run"]["reread_configs"].clone();
@@ -312,13 +310,7 @@ async fn without_a_trustworthy_feed_or_base_everything_is_read() {
     sim.set_audit_logs(AuditLogs::Disabled);
     let (out, report) = incremental(&url, cwd.path(), &[]).await;
     let run = &report["run"];
-    assert_eq!(run["mode"], "full", "{}", stderr(&out));
-    assert!(
-        run["mode_reason"]
-            .as_str()
-            .is_some_and(|r| r.contains("audit log holds no event")),
-        "{run:#}"
-    );
+    assert_full_because(run, &out, "audit log holds no event");
     assert_eq!(run["reread_configs"], configs);
     sim.set_audit_logs(AuditLogs::Enabled);
 
@@ -370,5 +362,127 @@ async fn without_a_trustworthy_feed_or_base_everything_is_read() {
         json!(newest.join("snapshot.json").display().to_string())
     );
     assert!(base.is_relative(), "run folders are named under reports/");
+    server.shutdown().await;
+}
+
+/// Configs whose read failed in the base are read again; a feed longer than
+/// `--max-changes-feed` makes a full read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_reads_are_read_again_and_a_long_feed_reads_everything() {
+    let (server, sim, url, cwd) = org(30).await;
+    let (unreadable, methods) = others(&sim)
+        .into_iter()
+        .find(|(_, methods)| !methods.is_empty())
+        .expect("an identity with methods");
+    sim.set_faults(Faults {
+        forbidden: HashSet::from([unreadable.clone()]),
+        ..Faults::default()
+    });
+    let (first, report) = incremental(&url, cwd.path(), &["--max-retries", "0"]).await;
+    assert_eq!(first.status.code(), Some(2), "{}", stderr(&first));
+    let errors = |report: &Value| {
+        results(report)
+            .iter()
+            .filter(|r| r["identity_id"] == unreadable.as_str() && r["status"] == "error")
+            .count()
+    };
+    assert!(errors(&report) > 0);
+    let base = read_json(&cwd.path().join(written_snapshot(&report)));
+    assert_eq!(
+        base["manifest"]["complete"], true,
+        "an unreadable config is recorded"
+    );
+    assert_eq!(base["manifest"]["errors"], methods.len());
+
+    sim.set_faults(Faults::default());
+    sim.clear_request_log();
+    let (second, report) = incremental(&url, cwd.path(), &[]).await;
+    assert_eq!(report["run"]["mode"], "incremental", "{}", stderr(&second));
+    let expected: BTreeSet<(String, String)> = methods
+        .iter()
+        .map(|m| (unreadable.clone(), m.to_string()))
+        .collect();
+    assert_eq!(config_reads(&sim), expected);
+    assert_eq!(errors(&report), 0);
+    assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
+
+    let token = login_token(&url).await;
+    let (id, method) = others(&sim)
+        .into_iter()
+        .find_map(|(id, methods)| {
+            methods
+                .into_iter()
+                .find(|m| *m == AuthMethod::Universal)
+                .map(|m| (id, m))
+        })
+        .expect("a universal-auth identity");
+    let path = format!("/api/v1/auth/{method}/identities/{id}");
+    let body = json!({"accessTokenTTL": 600, "accessTokenMaxTTL": 600});
+    call(&url, &token, reqwest::Method::PATCH, &path, body).await;
+    let (long, report) = incremental(&url, cwd.path(), &["--max-changes-feed", "0"]).await;
+    let run = &report["run"];
+    assert_full_because(run, &long, "more than 0 change events");
+    server.shutdown().await;
+}
+
+/// `remediate --incremental` plans from the carried-over configs; `apply` reads each config
+/// again before writing it; its writes are change events, so the next incremental run reads
+/// exactly the configs written and agrees with a full audit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remediation_plans_from_the_same_data_and_its_writes_are_followed() {
+    let (server, sim, url, cwd) = org(40).await;
+    incremental(&url, cwd.path(), &[]).await;
+
+    let policy = policy_path("example.yaml").display().to_string();
+    let args: Vec<String> = [
+        "remediate",
+        "--policy",
+        &policy,
+        "--incremental",
+        "--apply",
+        "--yes",
+        "--max-changes",
+        "1000",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    sim.clear_request_log();
+    let mut cmd = command(&url, args);
+    cmd.current_dir(cwd.path());
+    let fixed = tokio::task::spawn_blocking(move || cmd.output().expect("binary runs"))
+        .await
+        .expect("join");
+    let report = read_json(&cwd.path().join("reports/latest/report.json"));
+    assert_eq!(report["run"]["mode"], "incremental", "{}", stderr(&fixed));
+    assert_eq!(
+        report["run"]["reread_configs"], 0,
+        "nothing changed since the base"
+    );
+    let written: BTreeSet<(String, String)> = patches(&sim)
+        .into_iter()
+        .filter(|(_, _, status)| *status == 200)
+        .filter_map(|(_, path, _)| config_of(&path))
+        .collect();
+    assert!(
+        !written.is_empty(),
+        "the plan wrote fixes: {}",
+        stderr(&fixed)
+    );
+    assert!(
+        written.is_subset(&config_reads(&sim)),
+        "apply read every config again before writing it"
+    );
+
+    sim.clear_request_log();
+    let (after, report) = incremental(&url, cwd.path(), &[]).await;
+    assert_eq!(report["run"]["mode"], "incremental", "{}", stderr(&after));
+    assert_eq!(
+        config_reads(&sim),
+        written,
+        "the writes are the changes followed"
+    );
+    let full = audit(&url, &[]).await;
+    assert_same_audit(&report, &full.report());
     server.shutdown().await;
 }
