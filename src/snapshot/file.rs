@@ -43,6 +43,14 @@ impl SnapshotError {
     }
 }
 
+/// What is read of a file before the rest: its kind and version (any JSON value, so that a
+/// wrong one is named rather than a type error).
+#[derive(Deserialize)]
+struct Head {
+    schema_version: Option<Value>,
+    kind: Option<Value>,
+}
+
 #[derive(Serialize, Deserialize)]
 struct FileV1 {
     schema_version: u32,
@@ -108,21 +116,23 @@ pub fn read(path: &Path) -> Result<Snapshot, SnapshotError> {
 
 /// A snapshot from the file's bytes; the error says what is wrong (never a value).
 fn parse(bytes: &[u8]) -> Result<Snapshot, String> {
-    let head: Value = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-    let version = head.get("schema_version").and_then(Value::as_u64);
-    let kind = head.get("kind").and_then(Value::as_str);
-    if kind != Some(KIND) {
+    // The kind and version first, skipping the rest unbuilt (a snapshot of a large org is
+    // tens of MB: no JSON tree of it is ever made).
+    let head: Head = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    if head.kind.as_ref().and_then(Value::as_str) != Some(KIND) {
         return Err(format!("`kind` is not `{KIND}`"));
     }
-    if version != Some(u64::from(SCHEMA_VERSION)) {
+    if head.schema_version.as_ref().and_then(Value::as_u64) != Some(u64::from(SCHEMA_VERSION)) {
         return Err(format!(
             "`schema_version` is not {SCHEMA_VERSION} (the only version this idguard reads)"
         ));
     }
-    let file: FileV1 = serde_path_to_error::deserialize(head).map_err(|e| {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let file: FileV1 = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         // The path names the field; serde's message names the expected type, not the value.
         format!("at `{}`: {}", e.path(), e.inner())
     })?;
+    de.end().map_err(|e| e.to_string())?;
     let entries = file
         .identities
         .into_iter()
