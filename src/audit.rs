@@ -30,7 +30,7 @@ use crate::policy::Policy;
 use crate::progress::Progress;
 use crate::remediate::plan::PlanBuilder;
 use crate::report::{Annotations, ReportError, ReportSink};
-use crate::snapshot::Recorder;
+use crate::snapshot::{Recorder, StoredConfig};
 use crate::usage::availability::EvidenceSource;
 use crate::usage::lockout::{self, Known};
 use crate::usage::reader::{EvidenceReader, EvidenceSettings};
@@ -187,7 +187,12 @@ pub async fn run(
                     outcome.unknown_methods.insert(method.to_string());
                 }
                 if let Some(recorder) = outcome.recorded.as_mut() {
-                    let read = (*result).as_ref().map_err(String::as_str);
+                    let read = match &*result {
+                        Ok(config) => Ok(source
+                            .carried(&identity, &method)
+                            .unwrap_or_else(|| StoredConfig::of(config))),
+                        Err(message) => Err(message.clone()),
+                    };
                     recorder.config(&identity.id, &method, read);
                 }
                 let name_held = name_holders.contains_key(identity.name.as_str());

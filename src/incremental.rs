@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::infisical::Client;
 use crate::model::{AuthConfig, AuthMethod, Identity};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, StoredConfig};
 
 /// How an incremental run chooses and follows its base (`--base`, `--max-base-age`,
 /// `--max-changes-feed`, `--feed-margin`).
@@ -103,7 +103,11 @@ impl Delta {
     /// method is one whose changes the feed records. `None`: read it again (a method attached
     /// since the base is not in it, so it is read too).
     pub fn reuse(&self, identity: &Identity, method: &AuthMethod) -> Option<AuthConfig> {
-        let config = self.reusable(identity, method);
+        // A stored config that no longer decodes (it decoded when the base was read) is read
+        // again rather than trusted.
+        let config = self
+            .carried(identity, method)
+            .and_then(|stored| stored.decode(method).ok());
         let counter = if config.is_some() {
             &self.reused
         } else {
@@ -113,7 +117,9 @@ impl Delta {
         config
     }
 
-    fn reusable(&self, identity: &Identity, method: &AuthMethod) -> Option<AuthConfig> {
+    /// The base's stored config that [`Delta::reuse`] carries over, uncounted (for the run's
+    /// own snapshot, which shares it with the base).
+    pub fn carried(&self, identity: &Identity, method: &AuthMethod) -> Option<StoredConfig> {
         let changed = &self.changed;
         if !method.is_known()
             || changed.identities.contains(&identity.id)

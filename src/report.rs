@@ -28,7 +28,7 @@ use serde::Serialize;
 pub use after_apply::AfterApply;
 pub use files::{
     create_private_dir_all, create_run_dir, latest_report, mark_latest, replace_atomic,
-    write_atomic,
+    write_atomic, write_atomic_with,
 };
 pub(crate) use html::{STYLE as HTML_STYLE, escape as html_escape};
 pub use summary::{Counts, RuleInfo, Summary};

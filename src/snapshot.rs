@@ -81,9 +81,43 @@ impl Manifest {
     }
 }
 
-/// What a config GET gave: the config, or why it could not be read (the error with its causes,
-/// as a live audit reports it).
-pub type ConfigRead = Result<AuthConfig, String>;
+/// What a config GET gave, as a snapshot keeps it: the config, or why it could not be read
+/// (the error with its causes, as a live audit reports it).
+pub type ConfigRead = Result<StoredConfig, String>;
+
+/// A config as a snapshot keeps it: the object under the GET answer's wrapper key, secrets
+/// redacted, as JSON text. Decoded when it is used: a snapshot of a large org then holds a
+/// few hundred bytes per config rather than a tree of values. Cloning shares the text.
+#[derive(Debug, Clone)]
+pub struct StoredConfig(Arc<serde_json::value::RawValue>);
+
+impl StoredConfig {
+    /// The stored form of `config` (secrets redacted).
+    pub fn of(config: &AuthConfig) -> StoredConfig {
+        let redacted = serde_json::Value::Object(file::without_secrets(config.fields()));
+        // A map of JSON values always serializes; `null` (which decodes to an error, never to
+        // a config) stands for the impossible failure.
+        let raw = serde_json::value::to_raw_value(&redacted).unwrap_or_default();
+        StoredConfig::from_raw(raw)
+    }
+
+    /// Stored JSON text as it was read from a file (already redacted).
+    fn from_raw(raw: Box<serde_json::value::RawValue>) -> StoredConfig {
+        StoredConfig(Arc::from(raw))
+    }
+
+    /// The JSON text.
+    fn raw(&self) -> &serde_json::value::RawValue {
+        &self.0
+    }
+
+    /// The config of `method`, decoded exactly as a live GET's object is.
+    pub fn decode(&self, method: &AuthMethod) -> Result<AuthConfig, String> {
+        let fields: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(self.0.get()).map_err(|e| e.to_string())?;
+        AuthConfig::from_fields(method.clone(), fields).map_err(|e| e.to_string())
+    }
+}
 
 /// One identity as listed, with the outcome of each of its config GETs, in the order of its
 /// auth methods.
@@ -125,11 +159,19 @@ impl Snapshot {
             .and_then(|i| self.entries.get(*i))
     }
 
-    /// The recorded outcome of the GET of `identity_id`'s `method` config.
-    pub fn config(&self, identity_id: &str, method: &AuthMethod) -> ConfigRead {
+    /// The recorded outcome of the GET of `identity_id`'s `method` config, as stored.
+    pub fn stored(&self, identity_id: &str, method: &AuthMethod) -> Option<&ConfigRead> {
         self.entry(identity_id)
             .and_then(|e| e.configs.iter().find(|(m, _)| m == method))
-            .map(|(_, read)| read.clone())
-            .unwrap_or_else(|| Err("the snapshot records no config of this method".to_owned()))
+            .map(|(_, read)| read)
+    }
+
+    /// The recorded outcome of the GET of `identity_id`'s `method` config, decoded.
+    pub fn config(&self, identity_id: &str, method: &AuthMethod) -> Result<AuthConfig, String> {
+        match self.stored(identity_id, method) {
+            Some(Ok(stored)) => stored.decode(method),
+            Some(Err(message)) => Err(message.clone()),
+            None => Err("the snapshot records no config of this method".to_owned()),
+        }
     }
 }

@@ -12,7 +12,7 @@ use super::ListingError;
 use crate::incremental::Delta;
 use crate::infisical::{ApiError, Client};
 use crate::model::{AuthConfig, AuthMethod, Identity};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, StoredConfig};
 use crate::usage::reader::{EvidenceReader, EvidenceSettings};
 
 /// The source of identities and configs of one audit.
@@ -106,6 +106,15 @@ impl Source {
                     .await
                     .map_err(|e| super::chain(&e)),
             },
+        }
+    }
+
+    /// The stored form of a config this source carried over from a base snapshot (`None`
+    /// when it was read, or comes from a snapshot audited offline).
+    pub(super) fn carried(&self, identity: &Identity, method: &AuthMethod) -> Option<StoredConfig> {
+        match self {
+            Source::Incremental(_, delta) => delta.carried(identity, method),
+            Source::Live(_) | Source::Snapshot(_) => None,
         }
     }
 

@@ -220,11 +220,23 @@ pub(super) fn commit(tmp: NamedTempFile, final_path: &Path) -> Result<(), Report
 
 /// Writes `bytes` to `path` atomically (temp file, fsync, rename), mode 0600.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
-    let mut tmp = create_temp(path)?;
-    tmp.write_all(bytes).map_err(|source| ReportError::Io {
+    write_atomic_with(path, |w| w.write_all(bytes))
+}
+
+/// [`write_atomic`] of what `fill` writes, through a buffer (for files too large to build in
+/// memory first).
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), ReportError> {
+    let io = |source| ReportError::Io {
         path: path.to_owned(),
         source,
-    })?;
+    };
+    let tmp = create_temp(path)?;
+    let mut buffered = io::BufWriter::new(tmp);
+    fill(&mut buffered).map_err(io)?;
+    let tmp = buffered.into_inner().map_err(|e| io(e.into_error()))?;
     commit(tmp, path)
 }
 

@@ -10,9 +10,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{Entry, KIND, Manifest, SCHEMA_VERSION, Snapshot};
+use serde_json::value::RawValue;
+
+use super::{Entry, KIND, Manifest, SCHEMA_VERSION, Snapshot, StoredConfig};
 use crate::input::{self, InputError};
-use crate::model::{AuthConfig, AuthMethod, Identity, IdentityScope, LastLogin, Usage};
+use crate::model::{AuthMethod, Identity, IdentityScope, LastLogin, Usage};
 use crate::remediate::patch_body::{SENSITIVE, is_empty};
 
 /// The largest snapshot file read.
@@ -51,16 +53,37 @@ struct Head {
     kind: Option<Value>,
 }
 
-#[derive(Serialize, Deserialize)]
+/// A file as it is read.
+#[derive(Deserialize)]
 struct FileV1 {
+    #[allow(dead_code)]
     schema_version: u32,
+    #[allow(dead_code)]
     kind: String,
     manifest: Manifest,
-    identities: Vec<IdentityV1>,
+    identities: Vec<IdentityV1<ConfigIn>>,
+}
+
+/// A file as it is written, borrowing the snapshot (never a copy of it, nor a JSON tree).
+#[derive(Serialize)]
+struct FileOut<'a> {
+    schema_version: u32,
+    kind: &'a str,
+    manifest: &'a Manifest,
+    identities: Identities<'a>,
+}
+
+/// The entries, each turned into its file form only while it is written.
+struct Identities<'a>(&'a [Entry]);
+
+impl Serialize for Identities<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(identity_v1))
+    }
 }
 
 #[derive(Serialize, Deserialize)]
-struct IdentityV1 {
+struct IdentityV1<C> {
     id: String,
     name: String,
     /// `organization` or `project`.
@@ -71,7 +94,7 @@ struct IdentityV1 {
     /// `{time, method}`, `"never"`, or null (not reported by the server).
     last_login: Option<LastLoginV1>,
     auth_methods: Vec<String>,
-    configs: BTreeMap<String, ConfigV1>,
+    configs: BTreeMap<String, C>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -84,24 +107,35 @@ enum LastLoginV1 {
     Word(String),
 }
 
-#[derive(Serialize, Deserialize)]
+/// A config's entry as it is read: its object kept as JSON text.
+#[derive(Deserialize)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
-enum ConfigV1 {
-    Config(Map<String, Value>),
+enum ConfigIn {
+    Config(Box<RawValue>),
     Error(String),
 }
 
-/// Writes `snapshot` to `path` (atomically, mode 0600; an existing file is never replaced).
+/// A config's entry as it is written.
+#[derive(Serialize)]
+#[serde(rename_all = "lowercase")]
+enum ConfigOut<'a> {
+    Config(&'a RawValue),
+    Error(&'a str),
+}
+
+/// Writes `snapshot` to `path` (atomically, mode 0600; an existing file is never replaced),
+/// streamed: what is held in memory while writing is the snapshot itself.
 pub fn write(path: &Path, snapshot: &Snapshot) -> Result<(), SnapshotError> {
-    let file = FileV1 {
+    let file = FileOut {
         schema_version: SCHEMA_VERSION,
-        kind: KIND.to_owned(),
-        manifest: snapshot.manifest.clone(),
-        identities: snapshot.entries.iter().map(identity_v1).collect(),
+        kind: KIND,
+        manifest: &snapshot.manifest,
+        identities: Identities(&snapshot.entries),
     };
-    let mut bytes = serde_json::to_vec_pretty(&file)?;
-    bytes.push(b'\n');
-    crate::report::write_atomic(path, &bytes)?;
+    crate::report::write_atomic_with(path, |w| {
+        serde_json::to_writer_pretty(&mut *w, &file).map_err(std::io::Error::from)?;
+        w.write_all(b"\n")
+    })?;
     Ok(())
 }
 
@@ -144,7 +178,7 @@ fn parse(bytes: &[u8]) -> Result<Snapshot, String> {
 
 /// One identity of the file as the listing would have given it, with its configs decoded as
 /// a live GET decodes them.
-fn entry(v: IdentityV1) -> Result<Entry, String> {
+fn entry(v: IdentityV1<ConfigIn>) -> Result<Entry, String> {
     let scope = match (v.scope.as_str(), v.project_id) {
         ("organization", None) => IdentityScope::Organization,
         ("project", Some(project_id)) => IdentityScope::Project { project_id },
@@ -175,11 +209,15 @@ fn entry(v: IdentityV1) -> Result<Entry, String> {
         .iter()
         .map(|method| {
             let read = match configs.remove(method.as_str()) {
-                Some(ConfigV1::Config(fields)) => {
-                    AuthConfig::from_fields(method.clone(), fields)
-                        .map_err(|e| format!("the `{method}` config: {e}"))?
+                Some(ConfigIn::Config(raw)) => {
+                    let stored = StoredConfig::from_raw(raw);
+                    // Decoded once here, so a bad config is refused with the file, not later.
+                    stored
+                        .decode(method)
+                        .map_err(|e| format!("the `{method}` config: {e}"))?;
+                    stored
                 }
-                Some(ConfigV1::Error(message)) => return Ok((method.clone(), Err(message))),
+                Some(ConfigIn::Error(message)) => return Ok((method.clone(), Err(message))),
                 None => return Err(format!("no entry in `configs` for `{method}`")),
             };
             Ok((method.clone(), Ok(read)))
@@ -201,7 +239,7 @@ fn entry(v: IdentityV1) -> Result<Entry, String> {
     })
 }
 
-fn identity_v1(entry: &Entry) -> IdentityV1 {
+fn identity_v1(entry: &Entry) -> IdentityV1<ConfigOut<'_>> {
     let identity = &entry.identity;
     let (scope, project_id) = match &identity.scope {
         IdentityScope::Organization => ("organization", None),
@@ -232,8 +270,8 @@ fn identity_v1(entry: &Entry) -> IdentityV1 {
             .iter()
             .map(|(method, read)| {
                 let v = match read {
-                    Ok(config) => ConfigV1::Config(without_secrets(config.fields())),
-                    Err(message) => ConfigV1::Error(message.clone()),
+                    Ok(stored) => ConfigOut::Config(stored.raw()),
+                    Err(message) => ConfigOut::Error(message),
                 };
                 (method.as_str().to_owned(), v)
             })
@@ -260,6 +298,7 @@ pub fn without_secrets(fields: &Map<String, Value>) -> Map<String, Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::AuthConfig;
     use serde_json::json;
 
     fn ldap() -> AuthConfig {
@@ -304,7 +343,7 @@ mod tests {
             vec![Entry {
                 identity: Arc::new(identity),
                 configs: vec![
-                    (AuthMethod::Ldap, Ok(ldap())),
+                    (AuthMethod::Ldap, Ok(StoredConfig::of(&ldap()))),
                     (AuthMethod::Universal, Err("HTTP 500: boom".into())),
                 ],
             }],
@@ -329,8 +368,8 @@ mod tests {
         assert_eq!(config.field("bindDN"), Some(&json!("")));
         assert_eq!(config.access_token_max_ttl, 120);
         assert_eq!(
-            back.config("id-1", &AuthMethod::Universal),
-            Err("HTTP 500: boom".to_owned())
+            back.config("id-1", &AuthMethod::Universal).err().as_deref(),
+            Some("HTTP 500: boom")
         );
         assert!(back.config("id-1", &AuthMethod::Aws).is_err());
     }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::{ConfigRead, Entry, Manifest, Snapshot};
-use crate::model::{AuthConfig, AuthMethod, Identity};
+use crate::model::{AuthMethod, Identity};
 
 /// Why a config of a stopped run has no outcome in the snapshot.
 const NOT_READ: &str = "not read: the run stopped before this config";
@@ -39,13 +39,7 @@ impl Recorder {
     }
 
     /// The outcome of one of `identity_id`'s configs.
-    pub fn config(
-        &mut self,
-        identity_id: &str,
-        method: &AuthMethod,
-        read: Result<&AuthConfig, &str>,
-    ) {
-        let read = read.cloned().map_err(str::to_owned);
+    pub fn config(&mut self, identity_id: &str, method: &AuthMethod, read: ConfigRead) {
         self.reads
             .entry(identity_id.to_owned())
             .or_default()
@@ -131,9 +125,9 @@ mod tests {
         let b = identity("b", &[AuthMethod::Token]);
         r.listed(&a);
         r.listed(&b);
-        r.config("b", &AuthMethod::Token, Err("boom"));
-        r.config("a", &AuthMethod::Aws, Err("later"));
-        r.config("a", &AuthMethod::Universal, Err("first"));
+        r.config("b", &AuthMethod::Token, Err("boom".into()));
+        r.config("a", &AuthMethod::Aws, Err("later".into()));
+        r.config("a", &AuthMethod::Universal, Err("first".into()));
         let snap = r.finish(reading(None));
         assert!(snap.manifest.complete);
         assert_eq!(snap.manifest.errors, 3);

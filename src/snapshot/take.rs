@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use futures::{StreamExt, stream};
 
-use super::{Entry, Manifest, Snapshot};
+use super::{Entry, Manifest, Snapshot, StoredConfig};
 use crate::infisical::Client;
 use crate::interrupt::Interrupt;
 use crate::model::Identity;
@@ -51,7 +51,9 @@ pub async fn take(client: &Client, concurrency: usize, stop: &Interrupt) -> Snap
             let read = tokio::select! {
                 biased;
                 () = stop.stopped() => Err(INTERRUPTED.to_owned()),
-                read = get => read.map_err(|e| crate::audit::chain(&e)),
+                read = get => read
+                    .map(|config| StoredConfig::of(&config))
+                    .map_err(|e| crate::audit::chain(&e)),
             };
             (method, read)
         })

@@ -135,7 +135,7 @@ async fn offline_audit_of_a_snapshot_is_the_live_audit() {
     {
         assert!(!text.contains(secret), "{secret} in the snapshot");
     }
-    assert!(text.contains(r#""redacted": true"#));
+    assert!(text.contains(r#""redacted":true"#));
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&snap)
         .expect("exists")
