@@ -18,6 +18,7 @@
 pub mod base;
 pub mod feed;
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -259,7 +260,12 @@ pub async fn decide(
         jiff::SignedDuration::try_from(settings.margin).unwrap_or(jiff::SignedDuration::MAX);
     let since = m.started_at.checked_sub(margin).unwrap_or(m.started_at);
     let cap = settings.max_changes.events(configs);
-    match feed::read(client, since, now, cap).await {
+    let methods: BTreeSet<AuthMethod> = base
+        .entries
+        .iter()
+        .flat_map(|e| e.configs.iter().map(|(m, _)| m.clone()))
+        .collect();
+    match feed::read(client, &methods, since, now, cap).await {
         Ok(changes) => Plan::Incremental(Arc::new(Delta {
             base,
             base_path,
