@@ -22,8 +22,11 @@ set +a
 umask 077
 cd "$IDGUARD_HOME" || exit 74
 
-# Reports go to reports/<UTC timestamp>/; reports/latest points at the newest.
-idguard audit --quiet --policy "$IDGUARD_POLICY" --format json,md,html,sarif --max-duration 2h
+# Reports go to reports/<UTC timestamp>/; reports/latest points at the newest. --incremental
+# reads only the configs the audit log says changed since the last run's snapshot.json, with a
+# full read at least every 7 days (--max-base-age); that full read must finish within
+# --max-duration to become the next runs' base.
+idguard audit --quiet --incremental --policy "$IDGUARD_POLICY" --format json,md,html,sarif --max-duration 2h
 rc=$?
 
 # trend.html and trend.md over every run so far (unreadable runs are listed, never fatal).
