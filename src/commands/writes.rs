@@ -132,8 +132,8 @@ pub fn print_held(held: &[ManualItem], stderr: &mut dyn Write) {
             safe(&m.identity_name),
             safe(&m.identity_id),
             safe(&m.auth_method),
-            m.rule,
-            m.reason
+            safe(&m.rule),
+            safe(&m.reason)
         );
     }
 }
