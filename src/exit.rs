@@ -36,6 +36,21 @@ impl Exit {
         self as u8
     }
 
+    /// Every exit code, in order.
+    pub const ALL: [Exit; 11] = [
+        Exit::Ok,
+        Exit::Findings,
+        Exit::Incomplete,
+        Exit::WriteFailed,
+        Exit::Refused,
+        Exit::Usage,
+        Exit::DataErr,
+        Exit::Unavailable,
+        Exit::IoErr,
+        Exit::NoPerm,
+        Exit::Interrupted,
+    ];
+
     /// The exit code of a run whose listing worked, in order of precedence: a stop by Ctrl-C,
     /// then `error` results (incomplete), then a refused apply, then a write that failed or did not verify, then
     /// findings at or above `--fail-on` still failing.

@@ -29,3 +29,37 @@ Exit codes:
 
 /// `-h`: where that text is.
 pub const SEE_LONG_HELP: &str = "Environment variables and exit codes: --help.";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exit::Exit;
+
+    /// The codes of the lines of `text` that start (after `prefix` and spaces) with a number.
+    fn codes(text: &str, prefix: &str) -> Vec<u8> {
+        text.lines()
+            .filter_map(|l| l.strip_prefix(prefix))
+            .filter_map(|l| l.trim_start().split([' ', '|']).next()?.parse().ok())
+            .collect()
+    }
+
+    /// The help's exit codes and the README's table list exactly the codes idguard exits
+    /// with, in the same order: neither copy can drift from the code.
+    #[test]
+    fn the_help_and_the_readme_list_every_exit_code() {
+        let all: Vec<u8> = Exit::ALL.iter().map(|e| e.code()).collect();
+        let help = ENVIRONMENT_AND_EXIT_CODES
+            .split_once("Exit codes:")
+            .map(|(_, t)| t)
+            .unwrap_or_default();
+        assert_eq!(codes(help, ""), all);
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+            .expect("README.md");
+        let table = readme
+            .split_once("## Exit codes")
+            .and_then(|(_, rest)| rest.split_once("\n## "))
+            .map(|(t, _)| t)
+            .unwrap_or_default();
+        assert_eq!(codes(table, "|"), all);
+    }
+}
