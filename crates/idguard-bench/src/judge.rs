@@ -13,6 +13,7 @@ use anyhow::{Context, Result};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::incremental::Outcome;
 use crate::process::Measured;
 use crate::scenario::{Bound, Command, Scenario};
 
@@ -116,7 +117,7 @@ pub fn row(
     .with_context(|| format!("cannot read {}", report_path.display()))?;
     let failed_identities = failed_identities(&reports.join("report.csv"))?;
     let changes = match sc.command {
-        Command::Audit => None,
+        Command::Audit | Command::Incremental => None,
         Command::Remediate => {
             let plan_path = reports.join("plan.json");
             let plan: PlanHead = serde_json::from_reader(BufReader::new(
@@ -142,7 +143,7 @@ pub fn row(
         Bound::WriteRate { reads: r, writes } => Some(Duration::from_secs_f64(
             audit_min as f64 / f64::from(r) + changes.unwrap_or(0) as f64 / f64::from(writes),
         )),
-        Bound::Cpu => None,
+        Bound::Cpu | Bound::CloudPro => None,
     };
     let ideal_probed = match sc.bound {
         Bound::Latency => {
@@ -159,7 +160,7 @@ pub fn row(
             rate_of(&stats["methods"]["PATCH"]).map(|r| (r, writes)),
             stats["write"]["max_per_second"].as_u64(),
         ),
-        Bound::Latency | Bound::Cpu => (None, None),
+        Bound::Latency | Bound::Cpu | Bound::CloudPro => (None, None),
     };
     Ok(Row {
         name: sc.name,
@@ -198,7 +199,7 @@ fn rate_of(class: &Value) -> Option<f64> {
 }
 
 /// Distinct identity ids with an `error` result in report.csv.
-fn failed_identities(csv_path: &Path) -> Result<u64> {
+pub fn failed_identities(csv_path: &Path) -> Result<u64> {
     let mut reader = csv::Reader::from_path(csv_path)
         .with_context(|| format!("cannot read {}", csv_path.display()))?;
     let headers = reader.headers()?.clone();
@@ -279,5 +280,49 @@ pub fn judge(sc: &Scenario, row: &Row) -> Vec<Verdict> {
         format!("failed identities {} == 0", row.failed_identities),
         row.failed_identities == 0,
     );
+    v
+}
+
+/// The incremental scenario's targets: the first run reads everything and writes the base,
+/// the second is incremental, GETs exactly the configs changed, and needs at most a fifth of
+/// the first one's time at Cloud Pro's limits.
+pub fn judge_incremental(o: &Outcome) -> Vec<Verdict> {
+    let (first, second) = (&o.first, &o.second);
+    let mut v = Vec::new();
+    let mut check = |target: String, met: bool| v.push(Verdict { target, met });
+    check(
+        format!(
+            "run 1 mode `{}` == full and wrote its snapshot ({})",
+            first.mode, first.wrote_snapshot
+        ),
+        first.mode == "full" && first.wrote_snapshot,
+    );
+    check(
+        format!(
+            "run 2 mode `{}` == incremental{}",
+            second.mode,
+            second
+                .mode_reason
+                .as_ref()
+                .map_or(String::new(), |r| format!(" (reason: {r})"))
+        ),
+        second.mode == "incremental",
+    );
+    let gets = second.requests.kind("config_read");
+    check(
+        format!("run 2 config GETs {gets} == configs changed {}", o.changed),
+        gets == o.changed,
+    );
+    let (m1, m2) = (first.modelled.minutes, second.modelled.minutes);
+    check(
+        format!("run 2 modelled {m2:.1} min <= run 1 {m1:.1} min / 5"),
+        m2 * 5.0 <= m1,
+    );
+    for r in [first, second] {
+        check(
+            format!("{} failed identities {} == 0", r.label, r.failed_identities),
+            r.failed_identities == 0,
+        );
+    }
     v
 }

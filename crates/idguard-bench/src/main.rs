@@ -9,6 +9,8 @@
 //! from `idguard-sim`. Scenarios live in `scenario.rs`, process handling and measuring in
 //! `process.rs`, the row and the targets in `judge.rs` (all beside this file).
 
+mod cloud_pro;
+mod incremental;
 mod judge;
 mod process;
 mod scenario;
@@ -35,7 +37,8 @@ struct Args {
     /// Run small versions of every scenario (a smoke test of the bench, ~1 minute).
     #[arg(long)]
     quick: bool,
-    /// Run only these scenarios (latency, rate, rate-overtold, large, remediate, naive).
+    /// Run only these scenarios (latency, rate, rate-overtold, large, remediate, incremental,
+    /// naive).
     #[arg(long, value_delimiter = ',')]
     scenario: Vec<String>,
     /// The idguard binary (default: the one beside this binary, rebuilt first under cargo).
@@ -86,9 +89,25 @@ fn run(args: &Args, out: &mut dyn Write) -> Result<bool> {
         .unwrap_or_else(|| process::workspace_root().join("target/bench").join(stamp));
 
     let mut rows: Vec<(Scenario, Row, Vec<Verdict>)> = Vec::new();
+    let mut incremental = None;
     let mut err = std::io::stderr();
     for sc in chosen {
         let _ = writeln!(err, "idguard-bench: {} ({})", sc.name, sc.about);
+        if sc.command == scenario::Command::Incremental {
+            let outcome = incremental::run(&idguard, &sc, &base.join(sc.name))?;
+            for r in [&outcome.first, &outcome.second] {
+                let _ = writeln!(
+                    err,
+                    "  {}: {}, {:.1}s, exit {:?}",
+                    r.label,
+                    r.mode,
+                    r.wall.as_secs_f64(),
+                    r.exit_code
+                );
+            }
+            incremental = Some((sc, outcome));
+            continue;
+        }
         let sim = SimProcess::start(&idguard, &sc)?;
         let probed = match sc.bound {
             scenario::Bound::Latency => Some(sim.probe_latency(LATENCY_PROBES)?),
@@ -113,14 +132,30 @@ fn run(args: &Args, out: &mut dyn Write) -> Result<bool> {
         rows.push((sc, row, verdicts));
     }
 
-    writeln!(out, "{}", table(&rows))?;
+    if !rows.is_empty() {
+        writeln!(out, "{}", table(&rows))?;
+    }
+    let mut verdicts: Vec<(&str, Vec<Verdict>)> =
+        rows.iter().map(|(sc, _, v)| (sc.name, v.clone())).collect();
+    if let Some((sc, outcome)) = &incremental {
+        writeln!(
+            out,
+            "{} ({}; {} configs changed between the runs, {} requests for the change):\n\n{}",
+            sc.name,
+            sc.about,
+            outcome.changed,
+            outcome.change_requests.kinds.values().sum::<u64>(),
+            incremental::table(outcome)
+        )?;
+        verdicts.push((sc.name, judge::judge_incremental(outcome)));
+    }
     let mut all_met = true;
     writeln!(out, "Targets:")?;
-    for (sc, _, verdicts) in &rows {
-        for v in verdicts {
+    for (name, vs) in &verdicts {
+        for v in vs {
             all_met &= v.met;
             let mark = if v.met { "met   " } else { "MISSED" };
-            writeln!(out, "  {mark} {:<14} {}", sc.name, v.target)?;
+            writeln!(out, "  {mark} {name:<14} {}", v.target)?;
         }
     }
     let find = |n: &str| rows.iter().find(|(s, _, _)| s.name == n).map(|(_, r, _)| r);
@@ -157,8 +192,7 @@ fn table(rows: &[(Scenario, Row, Vec<Verdict>)]) -> String {
         "429s",
         "failed ids",
     ];
-    let mut s = format!("| {} |\n", head.join(" | "));
-    s.push_str(&format!("|{}\n", "---|".repeat(head.len())));
+    let mut body = Vec::new();
     for (_, r, _) in rows {
         let configs = match r.changes {
             Some(c) => format!("{} ({c} changed)", r.configs),
@@ -188,6 +222,16 @@ fn table(rows: &[(Scenario, Row, Vec<Verdict>)]) -> String {
             r.rate_limited.to_string(),
             r.failed_identities.to_string(),
         ];
+        body.push(cells.to_vec());
+    }
+    markdown_table(&head, &body)
+}
+
+/// A Markdown table of `head` and `rows`.
+pub fn markdown_table(head: &[&str], rows: &[Vec<String>]) -> String {
+    let mut s = format!("| {} |\n", head.join(" | "));
+    s.push_str(&format!("|{}\n", "---|".repeat(head.len())));
+    for cells in rows {
         s.push_str(&format!("| {} |\n", cells.join(" | ")));
     }
     s

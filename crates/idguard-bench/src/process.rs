@@ -44,9 +44,11 @@ impl SimProcess {
     /// Starts `idguard sim` for the scenario and waits until it serves.
     pub fn start(idguard: &Path, sc: &Scenario) -> Result<SimProcess> {
         let mut cmd = Command::new(idguard);
-        // Audit logs off: the scenarios measure the audit's own reads, as their targets were set
-        // for; usage evidence (reads per identity a plan would narrow) is bounded by a test.
-        cmd.args(["sim", "--port", "0", "--audit-logs", "disabled"])
+        // Audit logs off unless the scenario needs them: the others measure the audit's own
+        // reads, as their targets were set for; usage evidence (reads per identity a plan would
+        // narrow) is bounded by a test.
+        let audit_logs = if sc.audit_logs { "enabled" } else { "disabled" };
+        cmd.args(["sim", "--port", "0", "--audit-logs", audit_logs])
             .args(["--identities", &sc.identities.to_string()])
             .args(["--latency-ms", &sc.latency_ms.to_string()]);
         if let Some((reads, writes)) = sc.sim_limit {
@@ -138,16 +140,27 @@ fn banner_url(line: &str) -> Option<String> {
 }
 
 fn get_json(url: &str) -> Result<Value> {
+    with_client(Duration::from_secs(120), |client| async move {
+        let resp = client.get(url).send().await?.error_for_status()?;
+        Ok(resp.json::<Value>().await?)
+    })
+}
+
+/// Runs `f` on a runtime of its own with an HTTP client for the loopback simulator (no proxy,
+/// `timeout` per request).
+pub fn with_client<T, Fut>(timeout: Duration, f: impl FnOnce(reqwest::Client) -> Fut) -> Result<T>
+where
+    Fut: std::future::Future<Output = Result<T>>,
+{
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
         let client = reqwest::Client::builder()
             .no_proxy()
-            .timeout(Duration::from_secs(120))
+            .timeout(timeout)
             .build()?;
-        let resp = client.get(url).send().await?.error_for_status()?;
-        Ok(resp.json::<Value>().await?)
+        f(client).await
     })
 }
 
@@ -174,20 +187,31 @@ pub fn run_idguard(
     sim: &SimProcess,
     out: &Path,
 ) -> Result<Measured> {
+    let subcommand: &[&str] = match sc.command {
+        scenario::Command::Audit | scenario::Command::Incremental => &["audit"],
+        scenario::Command::Remediate => {
+            &["remediate", "--apply", "--yes", "--max-changes", "1000000"]
+        }
+    };
+    let mut cmd = idguard_command(idguard, sc, sim, subcommand);
+    cmd.arg("--out").arg(out.join("reports"));
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    measure(cmd, &out.join("stderr.log"), out)
+}
+
+/// `idguard <subcommand>` against `sim` with the scenario's policy, concurrency and rates, the
+/// demo credentials, no proxy, and `--quiet`; the caller adds where it writes.
+pub fn idguard_command(
+    idguard: &Path,
+    sc: &Scenario,
+    sim: &SimProcess,
+    subcommand: &[&str],
+) -> Command {
     let policy = workspace_root().join("policies/example.yaml");
     let mut cmd = Command::new(idguard);
-    match sc.command {
-        scenario::Command::Audit => {
-            cmd.arg("audit");
-        }
-        scenario::Command::Remediate => {
-            cmd.args(["remediate", "--apply", "--yes", "--max-changes", "1000000"]);
-        }
-    }
-    cmd.arg("--policy")
+    cmd.args(subcommand)
+        .arg("--policy")
         .arg(&policy)
-        .arg("--out")
-        .arg(out.join("reports"))
         .args(["--concurrency", &sc.concurrency.to_string()])
         .arg("--quiet");
     if let Some(r) = sc.read_rate {
@@ -199,18 +223,22 @@ pub fn run_idguard(
     for var in PROXY_VARS {
         cmd.env_remove(var);
     }
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let log = std::fs::File::create(out.join("stderr.log"))?;
     cmd.env("NO_PROXY", "127.0.0.1,localhost")
         .env("INFISICAL_DOMAIN", sim.url())
         .env("INFISICAL_UNIVERSAL_AUTH_CLIENT_ID", DEMO_CLIENT_ID)
         .env("INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET", DEMO_CLIENT_SECRET)
         .env_remove("INFISICAL_TOKEN")
         .env_remove("INFISICAL_API_URL")
-        .env_remove("INFISICAL_ORG_ID")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log);
+        .env_remove("INFISICAL_ORG_ID");
+    cmd
+}
+
+/// Runs `cmd` to its end with stderr into `log`, sampling its peak RSS; `out` is recorded as
+/// where it wrote.
+pub fn measure(mut cmd: Command, log: &Path, out: &Path) -> Result<Measured> {
+    let log =
+        std::fs::File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
 
     // Nothing else is waited for between the two readings, so their difference is this child.
     let cpu_before = children_cpu()?;

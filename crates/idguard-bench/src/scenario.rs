@@ -10,6 +10,9 @@ pub enum Command {
     Audit,
     /// `idguard remediate --apply --yes`.
     Remediate,
+    /// Two `idguard audit --incremental` runs in one working folder, with a share of the
+    /// configs changed through the API between them (`incremental.rs`).
+    Incremental,
 }
 
 /// What bounds a scenario, and so how its ideal wall time is computed.
@@ -23,6 +26,8 @@ pub enum Bound {
     WriteRate { reads: u32, writes: u32 },
     /// Nothing but idguard's own CPU (latency 0, no limit): no ideal.
     Cpu,
+    /// Modelled at Infisical Cloud Pro's per-minute limits (`cloud_pro.rs`), not run at them.
+    CloudPro,
 }
 
 /// One line of the table.
@@ -38,6 +43,8 @@ pub struct Scenario {
     pub latency_ms: u64,
     /// Simulator rate limits per 1-second window: (reads, writes).
     pub sim_limit: Option<(u32, u32)>,
+    /// Whether the simulator keeps an audit log (usage evidence and the change feed read it).
+    pub audit_logs: bool,
     /// The command run.
     pub command: Command,
     /// `--concurrency`.
@@ -59,6 +66,7 @@ pub fn all() -> Vec<Scenario> {
             identities: 10_000,
             latency_ms: 20,
             sim_limit: None,
+            audit_logs: false,
             command: Command::Audit,
             concurrency: 64,
             read_rate: None,
@@ -71,6 +79,7 @@ pub fn all() -> Vec<Scenario> {
             identities: 1_000,
             latency_ms: 0,
             sim_limit: Some((50, 90)),
+            audit_logs: false,
             command: Command::Audit,
             concurrency: 64,
             read_rate: Some(50),
@@ -83,6 +92,7 @@ pub fn all() -> Vec<Scenario> {
             identities: 1_000,
             latency_ms: 0,
             sim_limit: Some((50, 90)),
+            audit_logs: false,
             command: Command::Audit,
             concurrency: 64,
             read_rate: Some(100),
@@ -95,6 +105,7 @@ pub fn all() -> Vec<Scenario> {
             identities: 100_000,
             latency_ms: 0,
             sim_limit: None,
+            audit_logs: false,
             command: Command::Audit,
             concurrency: 64,
             read_rate: None,
@@ -107,6 +118,7 @@ pub fn all() -> Vec<Scenario> {
             identities: 4_420,
             latency_ms: 0,
             sim_limit: Some((550, 20)),
+            audit_logs: false,
             command: Command::Remediate,
             concurrency: 64,
             read_rate: Some(500),
@@ -117,11 +129,26 @@ pub fn all() -> Vec<Scenario> {
             },
         },
         Scenario {
+            name: "incremental",
+            about: "100,000 identities, audit logs on: a full --incremental run, 1% of configs \
+                    changed through the API, an incremental run",
+            identities: 100_000,
+            latency_ms: 0,
+            sim_limit: None,
+            audit_logs: true,
+            command: Command::Incremental,
+            concurrency: 64,
+            read_rate: None,
+            write_rate: None,
+            bound: Bound::CloudPro,
+        },
+        Scenario {
             name: "naive",
             about: "the latency scenario done sequentially (--concurrency 1): the baseline",
             identities: 10_000,
             latency_ms: 20,
             sim_limit: None,
+            audit_logs: false,
             command: Command::Audit,
             concurrency: 1,
             read_rate: None,
@@ -138,7 +165,7 @@ impl Scenario {
             "large" => 5_000,
             "remediate" => 150,
             "naive" => 100,
-            "latency" => 1_000,
+            "latency" | "incremental" => 1_000,
             _ => 200,
         };
         self

@@ -1,7 +1,8 @@
 //! The simulator's own inspection routes, for benchmarks and for poking at a running
 //! `idguard sim` by hand: `GET /__sim/stats` (a summary of the request log) and
-//! `GET /__sim/requests` (the raw log). They are not Infisical routes: they bypass the rate
-//! limiter, latency, faults and authentication, and are not themselves logged.
+//! `GET /__sim/requests` (the raw log), both with each request's kind (`request_kind.rs`).
+//! They are not Infisical routes: they bypass the rate limiter, latency, faults and
+//! authentication, and are not themselves logged.
 //!
 //! It owns only the summarising of the log; the log is recorded by `routes.rs`.
 
@@ -14,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use super::{LoggedRequest, RequestClass, Sim};
+use super::{LoggedRequest, RequestClass, RequestKind, Sim};
 
 /// The window in which [`ClassStats::max_per_window`] counts requests.
 pub const STATS_WINDOW: Duration = Duration::from_secs(1);
@@ -42,6 +43,7 @@ async fn requests(State(sim): State<Sim>) -> Response {
                 "path": r.path,
                 "status": r.status,
                 "class": class_name(r.class),
+                "kind": r.kind.as_str(),
                 "fault": r.fault.map(|f| format!("{f:?}")),
             })
         })
@@ -71,6 +73,8 @@ pub struct LogStats {
     pub methods: BTreeMap<String, ClassStats>,
     /// Reads of the organization's audit log (usage evidence).
     pub audit_log_reads: u64,
+    /// Requests per kind (every kind listed, 0 included).
+    pub kinds: BTreeMap<RequestKind, u64>,
 }
 
 /// The requests of one rate-limit class.
@@ -113,6 +117,15 @@ impl LogStats {
             .iter()
             .map(|(m, c)| (m.clone(), c.to_json()))
             .collect();
+        let kinds: serde_json::Map<String, Value> = RequestKind::ALL
+            .iter()
+            .map(|k| {
+                (
+                    k.as_str().to_owned(),
+                    json!(self.kinds.get(k).unwrap_or(&0)),
+                )
+            })
+            .collect();
         json!({
             "requests": self.requests,
             "rate_limited": self.read.rate_limited + self.write.rate_limited,
@@ -121,6 +134,7 @@ impl LogStats {
             "statuses": statuses,
             "methods": methods,
             "audit_log_reads": self.audit_log_reads,
+            "kinds": kinds,
         })
     }
 }
@@ -140,6 +154,7 @@ pub fn summarize(log: &[LoggedRequest]) -> LogStats {
         if r.path.starts_with(AUDIT_LOG_PATH) {
             stats.audit_log_reads += 1;
         }
+        *stats.kinds.entry(r.kind).or_insert(0) += 1;
         by_method.entry(r.method.clone()).or_default().push(r.at);
         if r.status == 429 {
             stats
@@ -200,6 +215,7 @@ mod tests {
             path: "/x".into(),
             status,
             class,
+            kind: RequestKind::ConfigRead,
             fault: None,
         }
     }
@@ -247,5 +263,7 @@ mod tests {
         assert_eq!(j["statuses"]["429"], json!(1));
         assert_eq!(j["methods"]["GET"]["requests"], json!(5));
         assert_eq!(j["methods"]["GET"]["rate_limited"], json!(1));
+        assert_eq!(j["kinds"]["config_read"], json!(5));
+        assert_eq!(j["kinds"]["listing"], json!(0));
     }
 }

@@ -11,6 +11,7 @@
 //! because a generated org of 100,000 identities holds a few hundred thousand of them.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -361,23 +362,62 @@ impl Filter {
     }
 }
 
-/// Every event, oldest first.
+/// Every event, with indexes by time and by the identity an event names.
+///
+/// `find` reads one candidate list, oldest first: the events whose actor is the identity a
+/// filter's `actor` names, or whose metadata names the identity of a filter's
+/// `eventMetadata identityId=…`, else every event. Each list keeps the order of the full one
+/// (ties in time: in the order the events came), and every filter is still checked on each
+/// candidate, so the answers are those of a scan of every event; a generated org of 100,000
+/// identities answers its per-identity queries without reading a few hundred thousand events.
 #[derive(Debug, Default)]
 pub(crate) struct AuditStore {
+    /// In the order they came (an event's index never changes).
     events: Vec<AuditEvent>,
+    /// Indexes into `events`, oldest first.
+    by_time: Vec<usize>,
+    /// Per `actorMetadata.identityId`: indexes, oldest first.
+    by_actor: HashMap<Arc<str>, Vec<usize>>,
+    /// Per `eventMetadata.identityId`: indexes, oldest first.
+    by_subject: HashMap<Arc<str>, Vec<usize>>,
 }
+
+/// The metadata key both identity indexes are kept for.
+const IDENTITY_ID: &str = "identityId";
 
 impl AuditStore {
     /// A store holding `events` (in any order).
     pub(crate) fn new(mut events: Vec<AuditEvent>) -> AuditStore {
         events.sort_by_key(|e| e.at);
-        AuditStore { events }
+        let mut store = AuditStore::default();
+        for event in events {
+            store.insert(event);
+        }
+        store
     }
 
     /// Adds one event in its place in time (after those of the same instant).
     pub(crate) fn insert(&mut self, event: AuditEvent) {
-        let at = self.events.partition_point(|e| e.at <= event.at);
-        self.events.insert(at, event);
+        let index = self.events.len();
+        let actor = event.actor.metadata_str(IDENTITY_ID).map(Arc::from);
+        let subject = event
+            .body
+            .metadata_str(IDENTITY_ID)
+            .map(|id| Arc::from(&*id));
+        self.events.push(event);
+        let events = &self.events;
+        let place = |list: &mut Vec<usize>| {
+            let at = events[index].at;
+            let pos = list.partition_point(|&i| events[i].at <= at);
+            list.insert(pos, index);
+        };
+        place(&mut self.by_time);
+        if let Some(id) = actor {
+            place(self.by_actor.entry(id).or_default());
+        }
+        if let Some(id) = subject {
+            place(self.by_subject.entry(id).or_default());
+        }
     }
 
     /// Number of events held.
@@ -385,11 +425,23 @@ impl AuditStore {
         self.events.len()
     }
 
+    /// The events that can match `f`, oldest first: a superset of its matches, in the order
+    /// of `by_time`.
+    fn candidates(&self, f: &Filter) -> &[usize] {
+        let list = match (&f.actor, f.metadata.iter().find(|(k, _)| k == IDENTITY_ID)) {
+            (Some((IDENTITY_ID, id)), _) => self.by_actor.get(id.as_str()),
+            (_, Some((_, id))) => self.by_subject.get(id.as_str()),
+            _ => return &self.by_time,
+        };
+        list.map_or(&[], Vec::as_slice)
+    }
+
     /// The page `find` answers: newest first, then `offset` and `limit`.
     pub(crate) fn find(&self, f: &Filter) -> Vec<&AuditEvent> {
-        self.events
+        self.candidates(f)
             .iter()
             .rev()
+            .map(|&i| &self.events[i])
             .skip_while(|e| match f.end {
                 End::Before(t) => e.at >= t,
                 End::UpTo(t) => e.at > t,
@@ -440,7 +492,7 @@ mod tests {
         }
     }
 
-    fn all(start: &str) -> Filter {
+    fn all_since(start: &str) -> Filter {
         Filter {
             start: at(start),
             end: End::Open,
@@ -497,7 +549,7 @@ mod tests {
     #[test]
     fn newest_first_within_the_range() {
         let s = store();
-        let found = s.find(&all("2026-01-01T00:00:00Z"));
+        let found = s.find(&all_since("2026-01-01T00:00:00Z"));
         assert_eq!(
             types(&found),
             [
@@ -506,7 +558,7 @@ mod tests {
                 "login-identity-aws-auth"
             ]
         );
-        let mut f = all("2026-01-02T00:00:00Z");
+        let mut f = all_since("2026-01-02T00:00:00Z");
         f.end = End::Before(at("2026-01-03T00:00:00Z"));
         assert_eq!(types(&s.find(&f)), ["get-secrets"]);
         f.end = End::UpTo(at("2026-01-03T00:00:00Z"));
@@ -518,7 +570,7 @@ mod tests {
     #[test]
     fn metadata_filters_match_text_values() {
         let s = store();
-        let mut f = all("2025-01-01T00:00:00Z");
+        let mut f = all_since("2025-01-01T00:00:00Z");
         f.metadata = vec![("identityId".into(), "id-2".into())];
         assert_eq!(s.find(&f).len(), 2);
         f.metadata = vec![("accessTokenTTL".into(), "3600".into())];
@@ -531,7 +583,7 @@ mod tests {
     #[test]
     fn actor_filters() {
         let s = store();
-        let mut f = all("2025-01-01T00:00:00Z");
+        let mut f = all_since("2025-01-01T00:00:00Z");
         f.actor_type = Some("identity".into());
         f.actor = Some(("identityId", "id-2".into()));
         assert_eq!(types(&s.find(&f)), ["get-secrets"]);
@@ -552,17 +604,86 @@ mod tests {
             identity(3),
             other("get-identity-aws-auth", "id-3"),
         ));
-        let mut f = all("2025-01-01T00:00:00Z");
+        let mut f = all_since("2025-01-01T00:00:00Z");
         f.offset = 1;
         f.limit = 2;
         assert_eq!(types(&s.find(&f)), ["get-identity-aws-auth", "get-secrets"]);
+    }
+
+    /// The indexes answer what a scan of every event answers: per-identity filters by actor and
+    /// by metadata, ties in time kept in arrival order, events inserted out of order, paging,
+    /// and an identity nothing names.
+    #[test]
+    fn indexed_answers_equal_a_full_scan() {
+        let mut s = store();
+        let mut all: Vec<AuditEvent> = s.events.clone();
+        let extra = [
+            event(
+                "2026-01-02T00:00:00Z",
+                identity(2),
+                other("update-identity-aws-auth", "id-2"),
+            ),
+            event(
+                "2026-01-02T00:00:00Z",
+                identity(1),
+                other("get-identity-aws-auth", "id-2"),
+            ),
+            event(
+                "2026-01-01T12:00:00Z",
+                identity(2),
+                other("update-identity", "id-1"),
+            ),
+            event(
+                "2026-01-05T00:00:00Z",
+                Actor::UnknownUser,
+                other("delete-identity", "id-3"),
+            ),
+        ];
+        for (n, mut e) in extra.into_iter().enumerate() {
+            e.id = Uuid::from_u128(n as u128 + 1);
+            all.push(e.clone());
+            s.insert(e);
+        }
+        // The reference: a stable sort of everything, as the unindexed store kept it.
+        all.sort_by_key(|e| e.at);
+        let scan = |f: &Filter| -> Vec<(Uuid, String)> {
+            all.iter()
+                .rev()
+                .filter(|e| e.at >= f.start && e.matches(f))
+                .skip(f.offset)
+                .take(f.limit)
+                .map(|e| (e.id, e.body.event_type().into_owned()))
+                .collect()
+        };
+        let mut filters = Vec::new();
+        for id in ["id-1", "id-2", "id-3", "id-9"] {
+            let mut f = all_since("2025-01-01T00:00:00Z");
+            f.actor_type = Some("identity".into());
+            f.actor = Some(("identityId", id.into()));
+            filters.push(f.clone());
+            f.actor = None;
+            f.actor_type = None;
+            f.metadata = vec![("identityId".into(), id.into())];
+            filters.push(f.clone());
+            f.offset = 1;
+            filters.push(f);
+        }
+        filters.push(all_since("2026-01-02T00:00:00Z"));
+        for f in &filters {
+            let found: Vec<(Uuid, String)> = s
+                .find(f)
+                .iter()
+                .map(|e| (e.id, e.body.event_type().into_owned()))
+                .collect();
+            assert_eq!(found, scan(f), "{f:?}");
+        }
     }
 
     /// The item carries the row's columns and the nested event and actor.
     #[test]
     fn json_shape() {
         let s = store();
-        let found = s.find(&all("2026-01-02T00:00:00Z"));
+        let found = s.find(&all_since("2026-01-02T00:00:00Z"));
         let item = found[1].to_json("org-1");
         assert_eq!(item["createdAt"], "2026-01-02T00:00:00.000Z");
         assert_eq!(item["updatedAt"], item["createdAt"]);

@@ -49,6 +49,7 @@ mod http;
 mod limits;
 mod patch;
 mod records;
+mod request_kind;
 mod routes;
 mod spiffe;
 mod state;
@@ -68,6 +69,7 @@ use serde_json::Value;
 
 pub use auth_method::AuthMethod;
 pub use generator::{LOGIN_IDENTITY_NAME, Planted, PlantedKind, baseline_config};
+pub use request_kind::RequestKind;
 pub use state::Sim;
 
 /// The client id of the one universal-auth credential the simulator accepts by default.
@@ -335,6 +337,8 @@ pub struct LoggedRequest {
     pub status: u16,
     /// Rate-limit class.
     pub class: RequestClass,
+    /// What it was for.
+    pub kind: RequestKind,
     /// The injected fault, if any.
     pub fault: Option<FaultKind>,
 }

@@ -57,7 +57,7 @@ use super::state::{ScopeFilter, Shared, State as OrgState};
 use super::token::TokenProblem;
 use super::trusted_ips::{self, FORBIDDEN_IP_MESSAGE};
 use super::zod::{self, Seg};
-use super::{FaultKind, LoggedRequest, RequestClass, Sim};
+use super::{FaultKind, LoggedRequest, RequestClass, RequestKind, Sim};
 use crate::clock::iso_millis;
 use crate::{AuditLogs, AuthMethod, LastLogin};
 
@@ -162,6 +162,21 @@ fn class_of(route: &Route, method: &Method) -> RequestClass {
     }
 }
 
+fn kind_of(route: &Route, method: &Method, query: Option<&str>) -> RequestKind {
+    match route {
+        Route::Login | Route::Renew => RequestKind::Login,
+        Route::Details | Route::Identity(_) => RequestKind::IdentityLookup,
+        Route::Search | Route::Memberships(_) => RequestKind::Listing,
+        Route::CreateIdentity | Route::UpdateIdentity(_) | Route::DeleteIdentity(_) => {
+            RequestKind::IdentityWrite
+        }
+        Route::Config { .. } if method == Method::GET => RequestKind::ConfigRead,
+        Route::Config { .. } => RequestKind::ConfigWrite,
+        Route::AuditLogs => RequestKind::of_audit_query(query),
+        Route::NotFound => RequestKind::Unknown,
+    }
+}
+
 /// The request as handlers see it.
 struct Req<'a> {
     shared: &'a Shared,
@@ -188,6 +203,7 @@ async fn dispatch(
         shared.read().extra_methods.contains(seg)
     });
     let class = class_of(&route, &method);
+    let kind = kind_of(&route, &method, uri.query());
     let ip = conn.peer.ip();
     let req = Req {
         shared,
@@ -206,7 +222,7 @@ async fn dispatch(
         None if needs_auth(&route) => match authenticate(&req) {
             Ok(_) => None,
             Err(resp) => {
-                return finish(shared, &conn, &method, path, class, resp, None);
+                return finish(shared, &conn, &method, path, (class, kind), resp, None);
             }
         },
         None => None,
@@ -244,7 +260,7 @@ async fn dispatch(
         h.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
         h.insert("x-ratelimit-reset", HeaderValue::from(reset));
     }
-    finish(shared, &conn, &method, path, class, resp, fault)
+    finish(shared, &conn, &method, path, (class, kind), resp, fault)
 }
 
 fn needs_auth(route: &Route) -> bool {
@@ -257,7 +273,7 @@ fn finish(
     conn: &ConnInfo,
     method: &Method,
     path: String,
-    class: RequestClass,
+    (class, kind): (RequestClass, RequestKind),
     resp: Response,
     fault: Option<FaultKind>,
 ) -> Response {
@@ -268,6 +284,7 @@ fn finish(
         path,
         status: if dropped { 0 } else { resp.status().as_u16() },
         class,
+        kind,
         fault,
     });
     if dropped {
