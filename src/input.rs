@@ -101,6 +101,30 @@ pub fn read_capped(path: &Path, cap: u64, what: &'static str) -> Result<Vec<u8>,
     Ok(bytes)
 }
 
+/// Opens `path` for reading through a buffer, refusing a file over `cap` bytes (and reading no
+/// more than `cap` + 1 bytes should it grow meanwhile): for files parsed as a stream rather
+/// than held whole.
+pub fn open_capped(
+    path: &Path,
+    cap: u64,
+    what: &'static str,
+) -> Result<std::io::BufReader<std::io::Take<File>>, InputError> {
+    let io = |source| InputError::Io {
+        what,
+        path: path.to_owned(),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
+    if file.metadata().map_err(io)?.len() > cap {
+        return Err(InputError::TooLarge {
+            what,
+            path: path.to_owned(),
+            cap,
+        });
+    }
+    Ok(std::io::BufReader::new(file.take(cap.saturating_add(1))))
+}
+
 /// Reads one line (up to and including `\n`) into `buf` from `reader`, refusing a line longer
 /// than `cap` bytes. Returns the number of bytes read (0 at the end).
 pub fn read_line_capped(

@@ -141,18 +141,21 @@ pub fn write(path: &Path, snapshot: &Snapshot) -> Result<(), SnapshotError> {
 
 /// Reads a snapshot file written by [`write`].
 pub fn read(path: &Path) -> Result<Snapshot, SnapshotError> {
-    let bytes = input::read_capped(path, SNAPSHOT_CAP, "snapshot")?;
-    parse(&bytes).map_err(|reason| SnapshotError::Invalid {
+    // Parsed as a stream, twice (the kind and version, then the whole): the file of a large
+    // org is tens of MB, and neither its bytes nor a JSON tree of it are ever held whole.
+    let invalid = |reason| SnapshotError::Invalid {
         path: path.to_owned(),
         reason,
-    })
+    };
+    let open = || input::open_capped(path, SNAPSHOT_CAP, "snapshot");
+    check_head(serde_json::from_reader(open()?).map_err(|e| invalid(e.to_string()))?)
+        .map_err(invalid)?;
+    let mut de = serde_json::Deserializer::from_reader(open()?);
+    parse_with(&mut de).map_err(invalid)
 }
 
-/// A snapshot from the file's bytes; the error says what is wrong (never a value).
-fn parse(bytes: &[u8]) -> Result<Snapshot, String> {
-    // The kind and version first, skipping the rest unbuilt (a snapshot of a large org is
-    // tens of MB: no JSON tree of it is ever made).
-    let head: Head = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+/// Refuses a file of another kind or version.
+fn check_head(head: Head) -> Result<(), String> {
     if head.kind.as_ref().and_then(Value::as_str) != Some(KIND) {
         return Err(format!("`kind` is not `{KIND}`"));
     }
@@ -161,8 +164,21 @@ fn parse(bytes: &[u8]) -> Result<Snapshot, String> {
             "`schema_version` is not {SCHEMA_VERSION} (the only version this idguard reads)"
         ));
     }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let file: FileV1 = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    Ok(())
+}
+
+/// A snapshot from the file's bytes; the error says what is wrong (never a value).
+#[cfg(test)]
+fn parse(bytes: &[u8]) -> Result<Snapshot, String> {
+    check_head(serde_json::from_slice(bytes).map_err(|e| e.to_string())?)?;
+    parse_with(&mut serde_json::Deserializer::from_slice(bytes))
+}
+
+/// The snapshot a deserializer holds (its kind and version already checked).
+fn parse_with<'de, R: serde_json::de::Read<'de>>(
+    de: &mut serde_json::Deserializer<R>,
+) -> Result<Snapshot, String> {
+    let file: FileV1 = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         // The path names the field; serde's message names the expected type, not the value.
         format!("at `{}`: {}", e.path(), e.inner())
     })?;
