@@ -258,7 +258,12 @@ pub async fn decide(
     let configs: u64 = base.entries.iter().map(|e| e.configs.len() as u64).sum();
     let margin =
         jiff::SignedDuration::try_from(settings.margin).unwrap_or(jiff::SignedDuration::MAX);
-    let since = m.started_at.checked_sub(margin).unwrap_or(m.started_at);
+    // A margin too large to subtract reaches back as far as time goes (the server then
+    // refuses the range, and the run reads everything): never less margin than asked.
+    let since = m
+        .started_at
+        .checked_sub(margin)
+        .unwrap_or(jiff::Timestamp::MIN);
     let cap = settings.max_changes.events(configs);
     let methods: BTreeSet<AuthMethod> = base
         .entries

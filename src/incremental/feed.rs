@@ -127,7 +127,7 @@ async fn reaches_back(client: &Client, since: Timestamp) -> Result<(), String> {
     let before = client
         .audit_log_page(&AuditLogQuery {
             events: EventsOf::Any,
-            since: since - PROBE_SPAN,
+            since: since.checked_sub(PROBE_SPAN).unwrap_or(Timestamp::MIN),
             until: since,
             offset: 0,
             limit: 1,
