@@ -335,15 +335,15 @@ pub struct IncrementalArgs {
     pub base: Option<PathBuf>,
     /// Read everything when the base's oldest configs were read this long ago or more, e.g.
     /// `7d`; `0` reads everything (a full sweep catches changes the audit log misses).
-    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_duration, requires = "incremental")]
     pub max_base_age: Duration,
     /// Read everything when more change events than this arrived since the base: a number, or
     /// a share of the base's configs such as `20%`.
-    #[arg(long, value_name = "N|P%", default_value = "20%", value_parser = crate::incremental::ChangeCap::parse)]
+    #[arg(long, value_name = "N|P%", default_value = "20%", value_parser = crate::incremental::ChangeCap::parse, requires = "incremental")]
     pub max_changes_feed: crate::incremental::ChangeCap,
     /// How far before the base's start the change feed is read (Infisical writes its events
     /// asynchronously), e.g. `10m`.
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration, requires = "incremental")]
     pub feed_margin: Duration,
 }
 
@@ -612,5 +612,30 @@ mod tests {
         assert_eq!(parsed.max_base_age, default.max_base_age);
         assert_eq!(parsed.max_changes_feed, default.max_changes_feed);
         assert_eq!(parsed.feed_margin, default.feed_margin);
+    }
+
+    /// The settings of an incremental run are refused without `--incremental`, rather than
+    /// silently ignored.
+    #[test]
+    fn incremental_settings_need_incremental() {
+        for flag in [
+            ["--max-base-age", "0"],
+            ["--max-changes-feed", "5%"],
+            ["--feed-margin", "1h"],
+            ["--base", "reports/x"],
+        ] {
+            let args = ["idguard", "audit", "-p", "p.yaml", flag[0], flag[1]];
+            assert!(Cli::try_parse_from(args).is_err(), "{flag:?}");
+            let with = [
+                "idguard",
+                "audit",
+                "-p",
+                "p.yaml",
+                "--incremental",
+                flag[0],
+                flag[1],
+            ];
+            assert!(Cli::try_parse_from(with).is_ok(), "{flag:?}");
+        }
     }
 }
