@@ -144,6 +144,15 @@ pub struct AuditArgs {
     /// credentials; judged at the moment the snapshot was taken. Connection flags are ignored.
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
+    /// Do not read the audit log for usage evidence: trusted-IP narrowings are reported
+    /// without holds (`run.usage_evidence: unavailable`). Saves two audit-log reads per
+    /// identity whose fix would narrow trusted IPs; `remediate` and `apply` always read it.
+    #[arg(
+        long,
+        conflicts_with = "require_usage_evidence",
+        help_heading = "Usage evidence"
+    )]
+    pub no_usage_evidence: bool,
     #[command(flatten)]
     pub report: ReportArgs,
     #[command(flatten)]
@@ -379,6 +388,9 @@ pub struct EvidenceArgs {
     /// older server), leave every trusted-IP narrowing to a person instead of planning it.
     #[arg(long)]
     pub require_usage_evidence: bool,
+    /// Set by `audit --no-usage-evidence` (writes always read usage evidence).
+    #[arg(skip)]
+    pub skip_reading: bool,
 }
 
 /// How to reach Infisical. Credentials come from the environment: `INFISICAL_TOKEN`, or

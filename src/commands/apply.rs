@@ -76,6 +76,8 @@ pub async fn run(args: ApplyArgs, quiet: bool, stderr: &mut dyn Write) -> Result
         EvidenceSettings {
             window: args.evidence.evidence_window,
             require: args.evidence.require_usage_evidence,
+            // A write always reads it.
+            read: true,
         },
     )
     .await

@@ -35,6 +35,7 @@ pub async fn run(
     stderr: &mut dyn Write,
 ) -> Result<Exit, Failure> {
     let notifier = notifier(&mut args)?;
+    args.report.evidence.skip_reading = args.no_usage_evidence;
     let notify = notifier.as_ref();
     let policy = validate::load_policy_for_run(&args.policy, quiet, stderr)?;
     if args.snapshot.is_some() && args.report.incremental.incremental {
@@ -313,6 +314,7 @@ async fn source_phase(
         evidence: crate::usage::reader::EvidenceSettings {
             window: report_args.evidence.evidence_window,
             require: report_args.evidence.require_usage_evidence,
+            read: !report_args.evidence.skip_reading,
         },
         stop_at: report_args
             .max_duration
@@ -610,6 +612,8 @@ async fn finish_notifying(
             crate::display::safe(reason),
             if report_args.evidence.require_usage_evidence {
                 "trusted-IP narrowings are left to a person (--require-usage-evidence)"
+            } else if report_args.evidence.skip_reading {
+                "narrowings are shown without holds; remediate and apply read it before writing"
             } else {
                 "trusted IPs are narrowed without it (--require-usage-evidence holds them)"
             }

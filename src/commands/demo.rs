@@ -71,6 +71,7 @@ pub async fn run(args: DemoArgs, quiet: bool, stderr: &mut dyn Write) -> Result<
         evidence: crate::cli::EvidenceArgs {
             evidence_window: std::time::Duration::from_secs(30 * 86_400),
             require_usage_evidence: false,
+            skip_reading: false,
         },
         incremental: crate::cli::IncrementalArgs::default(),
         baseline: None,

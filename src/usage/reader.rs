@@ -21,6 +21,9 @@ pub const MAX_WINDOW: Duration = Duration::from_secs(90 * 86_400);
 /// Why an audit of a snapshot has no usage evidence.
 pub const OFFLINE: &str = "offline audit from a snapshot";
 
+/// Why an audit run with `--no-usage-evidence` has none.
+pub const NOT_READ: &str = "not read (--no-usage-evidence)";
+
 /// How a run uses usage evidence (`--evidence-window`, `--require-usage-evidence`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EvidenceSettings {
@@ -28,6 +31,8 @@ pub struct EvidenceSettings {
     pub window: Duration,
     /// Hold every narrowing when the evidence is unavailable.
     pub require: bool,
+    /// Read the audit log at all (`audit --no-usage-evidence` does not).
+    pub read: bool,
 }
 
 impl Default for EvidenceSettings {
@@ -35,14 +40,18 @@ impl Default for EvidenceSettings {
         EvidenceSettings {
             window: Duration::from_secs(30 * 86_400),
             require: false,
+            read: true,
         }
     }
 }
 
 /// Reads usage evidence for one run.
 pub struct EvidenceReader {
-    /// `None` offline (an audit of a snapshot): the audit log is never read.
+    /// `None` offline (an audit of a snapshot) or when told not to read: the audit log is
+    /// never read.
     client: Option<Client>,
+    /// Why there is no client.
+    no_client: &'static str,
     window: Window,
     require: bool,
     source: OnceCell<EvidenceSource>,
@@ -53,17 +62,21 @@ pub struct EvidenceReader {
 impl EvidenceReader {
     /// A reader of the window that ends at `now`.
     pub fn new(client: Client, now: jiff::Timestamp, settings: EvidenceSettings) -> EvidenceReader {
-        EvidenceReader::with(Some(client), now, settings)
+        if !settings.read {
+            return EvidenceReader::with(None, NOT_READ, now, settings);
+        }
+        EvidenceReader::with(Some(client), OFFLINE, now, settings)
     }
 
     /// A reader without a server (an audit of a snapshot): any identity that needs evidence
     /// finds it unavailable ([`OFFLINE`]), and nothing is read.
     pub fn offline(now: jiff::Timestamp, settings: EvidenceSettings) -> EvidenceReader {
-        EvidenceReader::with(None, now, settings)
+        EvidenceReader::with(None, OFFLINE, now, settings)
     }
 
     fn with(
         client: Option<Client>,
+        no_client: &'static str,
         now: jiff::Timestamp,
         settings: EvidenceSettings,
     ) -> EvidenceReader {
@@ -74,6 +87,7 @@ impl EvidenceReader {
             .unwrap_or(jiff::SignedDuration::ZERO);
         EvidenceReader {
             client,
+            no_client,
             window: Window {
                 since: now.checked_sub(span).unwrap_or(now),
                 until: now,
@@ -111,7 +125,7 @@ impl EvidenceReader {
                 match &self.client {
                     Some(client) => probe(client, self.window, reports_last_logins).await,
                     None => EvidenceSource::Unavailable {
-                        reason: OFFLINE.to_owned(),
+                        reason: self.no_client.to_owned(),
                     },
                 }
             })
@@ -124,7 +138,7 @@ impl EvidenceReader {
                 }
             }
             (EvidenceSource::AuditLogs, None) => Known::Unavailable {
-                reason: OFFLINE.to_owned(),
+                reason: self.no_client.to_owned(),
                 required: self.require,
             },
             (EvidenceSource::Unavailable { reason }, _) => Known::Unavailable {

@@ -433,3 +433,78 @@ async fn the_demo_org_shows_held_narrowings_in_every_report() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("<th>Last login</th>"));
 }
+
+/// `audit --no-usage-evidence` reads no audit log: the narrowing an address in use would hold
+/// is reported without the hold, and the run says why; `remediate` has no such flag, and
+/// refuses it with `--require-usage-evidence` too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audit_can_skip_usage_evidence_and_says_so() {
+    let server = sim(false).await;
+    let s = server.handle();
+    let id = add(&s, "in-use", AuthMethod::Universal, open_network());
+    used(
+        &s,
+        &id,
+        "203.0.113.7",
+        3,
+        "get-secrets",
+        UsageActor::Identity,
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let p = policy(tmp.path(), NETWORK).display().to_string();
+
+    let held = tmp.path().join("held");
+    let o = run(&server.url(), args(&["audit", "--policy", &p], &held)).await;
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let report = read_json(&held.join("report.json"));
+    assert_eq!(report["run"]["usage_evidence"], "audit-logs");
+    assert!(s.audit_log_queries().iter().any(|q| q.contains(&id)));
+
+    let before = s.audit_log_queries().len();
+    let out = tmp.path().join("skipped");
+    let o = run(
+        &server.url(),
+        args(&["audit", "--policy", &p, "--no-usage-evidence"], &out),
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(s.audit_log_queries().len(), before, "no audit-log read");
+    let report = read_json(&out.join("report.json"));
+    assert_eq!(report["run"]["usage_evidence"], "unavailable");
+    assert_eq!(
+        report["run"]["usage_evidence_reason"],
+        "not read (--no-usage-evidence)"
+    );
+    assert!(
+        stderr(&o).contains("narrowings are shown without holds"),
+        "{}",
+        stderr(&o)
+    );
+    let remediation = |report: &Value| {
+        results(report)
+            .iter()
+            .find(|r| r["identity_name"] == "in-use" && r["rule"] == "network")
+            .map(|r| r["remediation"]["auto"].clone())
+            .unwrap()
+    };
+    assert_eq!(remediation(&report), true, "no hold without evidence");
+    assert_eq!(
+        remediation(&read_json(&held.join("report.json"))),
+        false,
+        "the hold with evidence"
+    );
+
+    for refused in [
+        vec!["remediate", "--policy", &p, "--no-usage-evidence"],
+        vec![
+            "audit",
+            "--policy",
+            &p,
+            "--no-usage-evidence",
+            "--require-usage-evidence",
+        ],
+    ] {
+        let o = run(&server.url(), args(&refused, &tmp.path().join("refused"))).await;
+        assert_eq!(o.status.code(), Some(64), "{refused:?}: {}", stderr(&o));
+    }
+}
