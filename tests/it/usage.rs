@@ -249,14 +249,20 @@ async fn narrowing_never_cuts_off_an_address_in_use() {
     assert!(manual.contains(&"in-use-outside") && manual.contains(&"aws-login-only"));
 }
 
-/// Without an audit-log plan the log answers empty: the evidence is `unavailable` with the
-/// reason, narrowing is planned as before, and `--require-usage-evidence` holds every
-/// narrowing instead.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unavailable_evidence_is_said_and_can_be_required() {
+/// A simulator with one identity `name` open to every address and used from 203.0.113.7
+/// three days ago; a folder with the network policy (its path, the last value).
+async fn one_in_use(
+    name: &str,
+) -> (
+    idguard_sim::SimServer,
+    Sim,
+    String,
+    tempfile::TempDir,
+    String,
+) {
     let server = sim(false).await;
     let s = server.handle();
-    let id = add(&s, "open", AuthMethod::Universal, open_network());
+    let id = add(&s, name, AuthMethod::Universal, open_network());
     used(
         &s,
         &id,
@@ -265,9 +271,18 @@ async fn unavailable_evidence_is_said_and_can_be_required() {
         "get-secrets",
         UsageActor::Identity,
     );
-    s.set_audit_logs(AuditLogs::Disabled);
     let tmp = tempfile::tempdir().unwrap();
     let p = policy(tmp.path(), NETWORK).display().to_string();
+    (server, s, id, tmp, p)
+}
+
+/// Without an audit-log plan the log answers empty: the evidence is `unavailable` with the
+/// reason, narrowing is planned as before, and `--require-usage-evidence` holds every
+/// narrowing instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unavailable_evidence_is_said_and_can_be_required() {
+    let (server, s, _, tmp, p) = one_in_use("open").await;
+    s.set_audit_logs(AuditLogs::Disabled);
 
     let out = tmp.path().join("plain");
     let o = run(&server.url(), args(&["remediate", "--policy", &p], &out)).await;
@@ -439,19 +454,7 @@ async fn the_demo_org_shows_held_narrowings_in_every_report() {
 /// refuses it with `--require-usage-evidence` too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_audit_can_skip_usage_evidence_and_says_so() {
-    let server = sim(false).await;
-    let s = server.handle();
-    let id = add(&s, "in-use", AuthMethod::Universal, open_network());
-    used(
-        &s,
-        &id,
-        "203.0.113.7",
-        3,
-        "get-secrets",
-        UsageActor::Identity,
-    );
-    let tmp = tempfile::tempdir().unwrap();
-    let p = policy(tmp.path(), NETWORK).display().to_string();
+    let (server, s, id, tmp, p) = one_in_use("in-use").await;
 
     let held = tmp.path().join("held");
     let o = run(&server.url(), args(&["audit", "--policy", &p], &held)).await;
