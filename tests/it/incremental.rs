@@ -486,3 +486,51 @@ async fn remediation_plans_from_the_same_data_and_its_writes_are_followed() {
     assert_same_audit(&report, &full.report());
     server.shutdown().await;
 }
+
+/// An October-2024 server (no eventType check, no login events, no actor filter) serves the
+/// change feed too: its PATCH events name what changed. Its log holds no login events, so the
+/// reach-back read needs a change from before the base: one is made before the first run, and
+/// the margin is 0 so that it lies before the window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_october_2024_server_serves_the_change_feed() {
+    let server = start_sim(SimConfig {
+        identities: 30,
+        legacy: true,
+        ..SimConfig::default()
+    })
+    .await;
+    let sim = server.handle();
+    let url = server.url();
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let token = login_token(&url).await;
+    let universal: Vec<String> = others(&sim)
+        .into_iter()
+        .filter(|(_, methods)| methods.contains(&AuthMethod::Universal))
+        .map(|(id, _)| id)
+        .take(2)
+        .collect();
+    assert_eq!(universal.len(), 2, "two universal-auth identities");
+    let patch = |id: &String| {
+        let path = format!("/api/v1/auth/universal-auth/identities/{id}");
+        let (url, token) = (url.clone(), token.clone());
+        async move {
+            let body = json!({"accessTokenTTL": 60, "accessTokenMaxTTL": 60});
+            call(&url, &token, reqwest::Method::PATCH, &path, body).await;
+        }
+    };
+    patch(&universal[0]).await;
+    let (first, report) = incremental(&url, cwd.path(), &[]).await;
+    assert_eq!(report["run"]["mode"], "full", "{}", stderr(&first));
+
+    patch(&universal[1]).await;
+    sim.clear_request_log();
+    let (second, report) = incremental(&url, cwd.path(), &["--feed-margin", "0"]).await;
+    assert_eq!(report["run"]["mode"], "incremental", "{}", stderr(&second));
+    assert_eq!(
+        config_reads(&sim),
+        BTreeSet::from([(universal[1].clone(), "universal-auth".to_owned())])
+    );
+    let full = audit(&url, &[]).await;
+    assert_same_audit(&report, &full.report());
+    server.shutdown().await;
+}
