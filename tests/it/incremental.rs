@@ -534,3 +534,27 @@ async fn an_october_2024_server_serves_the_change_feed() {
     assert_same_audit(&report, &full.report());
     server.shutdown().await;
 }
+
+/// A run cut short (`--max-duration`) writes its snapshot marked incomplete; the next run does
+/// not take it as a base and reads everything, saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_cut_short_is_never_a_base() {
+    let server = start_sim(SimConfig {
+        identities: 60,
+        latency: std::time::Duration::from_millis(400),
+        ..SimConfig::default()
+    })
+    .await;
+    let url = server.url();
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let args = ["--max-duration", "1s", "--concurrency", "2"];
+    let (cut, report) = incremental(&url, cwd.path(), &args).await;
+    assert_eq!(cut.status.code(), Some(2), "{}", stderr(&cut));
+    assert_eq!(report["run"]["complete"], false);
+    let snapshot = read_json(&cwd.path().join(written_snapshot(&report)));
+    assert_eq!(snapshot["manifest"]["complete"], false);
+
+    let (next, report) = incremental(&url, cwd.path(), &[]).await;
+    assert_full_because(&report["run"], &next, "is incomplete");
+    server.shutdown().await;
+}
