@@ -1,5 +1,6 @@
 //! The `trusted_ips` check: every entry of each judged field must lie inside an allowed CIDR,
-//! by containment (never by string), with IPv4-mapped IPv6 entries judged as IPv4. Also its
+//! by containment (never by string), with IPv4-mapped IPv6 entries judged as IPv4 and an IPv6
+//! entry that admits every IPv4 caller (`::/0`) judged as both (see [`TrustedIp::admitted`]). Also its
 //! remediation: intersect outside entries with the allowed CIDRs, drop duplicates, fall back
 //! to `fallback_cidrs`, never propose an empty list.
 
@@ -48,13 +49,22 @@ fn inside(allowed: &[IpNet], net: &IpNet) -> bool {
     allowed.iter().any(|a| contains(a, net))
 }
 
-/// How an entry is shown: as stored, plus the network judged when that differs.
+/// Whether every caller `entry` admits lies inside the allowed CIDRs.
+fn admits_only(allowed: &[IpNet], entry: &TrustedIp) -> bool {
+    entry.admitted().iter().all(|net| inside(allowed, net))
+}
+
+/// How an entry is shown: as stored, plus the networks judged when they differ.
 fn show(entry: &TrustedIp) -> String {
-    let net = entry.network();
-    if net.addr() == entry.address {
+    let nets = entry.admitted();
+    if nets.len() == 1 && nets[0].addr() == entry.address {
         entry.to_request_string()
     } else {
-        format!("{} (= {net})", entry.to_request_string())
+        format!(
+            "{} (= {})",
+            entry.to_request_string(),
+            list(&nets).replace(", ", " + ")
+        )
     }
 }
 
@@ -103,15 +113,12 @@ pub(crate) fn check(rule: &TrustedIpsCheck, cfg: &AuthConfig) -> Option<Part> {
                 Vec::new()
             }
             Some(entries) => {
-                if entries
-                    .iter()
-                    .all(|e| inside(&rule.allowed_cidrs, &e.network()))
-                {
+                if entries.iter().all(|e| admits_only(&rule.allowed_cidrs, e)) {
                     continue;
                 }
                 let outside: Vec<&TrustedIp> = entries
                     .iter()
-                    .filter(|e| !inside(&rule.allowed_cidrs, &e.network()))
+                    .filter(|e| !admits_only(&rule.allowed_cidrs, e))
                     .collect();
                 violations.push(Violation {
                     check: CheckCode::TrustedIps,
@@ -159,19 +166,19 @@ pub(crate) fn check(rule: &TrustedIpsCheck, cfg: &AuthConfig) -> Option<Part> {
 }
 
 /// Entries inside stay as stored; each entry outside becomes the allowed CIDRs that lie inside
-/// it (nothing when they don't overlap); duplicates (same network) are dropped.
+/// what it admits (nothing when they don't overlap); duplicates (same network) are dropped.
 pub(crate) fn narrowed(allowed: &[IpNet], entries: &[TrustedIp]) -> Vec<TrustedIp> {
     let mut seen: HashSet<IpNet> = HashSet::new();
     let mut out = Vec::new();
     for entry in entries {
-        let net = entry.network();
-        if inside(allowed, &net) {
-            if seen.insert(net) {
+        let nets = entry.admitted();
+        if nets.iter().all(|net| inside(allowed, net)) {
+            if seen.insert(entry.network()) {
                 out.push(entry.clone());
             }
         } else {
             for a in allowed {
-                if contains(&net, a) && seen.insert(*a) {
+                if nets.iter().any(|net| contains(net, a)) && seen.insert(*a) {
                     out.push(as_entry(a));
                 }
             }

@@ -548,6 +548,36 @@ fn remediation_narrows_trusted_ips() {
     );
 }
 
+/// `::/0` admits every IPv4 caller too (Infisical matches an IPv4 caller against an IPv6 subnet
+/// as `::ffff:a.b.c.d`): a policy that allows `::/0` without `0.0.0.0/0` fails it, and its
+/// narrowing keeps the allowed IPv4 ranges its IPv4 callers may come from.
+#[test]
+fn a_wide_ipv6_entry_is_judged_with_the_ipv4_callers_it_admits() {
+    let v6_only =
+        "version: 1\nrules:\n  - id: net\n    trusted_ips:\n      allowed_cidrs: [\"::/0\"]\n";
+    let judged = |policy_text: &str, entries: &[&str]| {
+        one(
+            &policy(policy_text),
+            &cfg(
+                AuthMethod::Oci,
+                json!({"accessTokenTrustedIps": ips(entries)}),
+            ),
+        )
+    };
+    let f = judged(v6_only, &["::/0"]);
+    assert_eq!(f.status, Status::Fail);
+    assert_eq!(f.violations[0].observed, "::/0 (= ::/0 + 0.0.0.0/0)");
+    assert_eq!(judged(v6_only, &["fd00::/8"]).status, Status::Pass);
+    let both = "version: 1\nrules:\n  - id: net\n    trusted_ips:\n      allowed_cidrs: [\"::/0\", 0.0.0.0/0]\n";
+    assert_eq!(judged(both, &["::/0"]).status, Status::Pass);
+
+    let f = net_status(&["::/0"]);
+    assert_eq!(
+        patch(&f)["accessTokenTrustedIps"],
+        json!([{"ipAddress": "10.0.0.0/8"}, {"ipAddress": "fd00::/8"}])
+    );
+}
+
 #[test]
 fn remediation_uses_fallback_or_goes_manual() {
     let f = net_status(&["192.168.0.0/16"]);

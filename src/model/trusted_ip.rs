@@ -139,6 +139,28 @@ impl TrustedIp {
     }
 }
 
+/// The network of `::ffff:0:0/96`, the IPv6 form of every IPv4 address.
+const MAPPED: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0, 0, 0, 0, 0, 0xffff, 0, 0);
+
+impl TrustedIp {
+    /// Every network of callers this entry admits: its [`network`](TrustedIp::network), and
+    /// `0.0.0.0/0` too when that is an IPv6 network holding all of `::ffff:0:0/96` (such as
+    /// `::/0`). Infisical checks a caller with Node's `BlockList`, which matches an IPv4
+    /// caller against an IPv6 subnet as its mapped address `::ffff:a.b.c.d`
+    /// (`in_network_ipv4_ipv6` in Node's `src/node_sockaddr.cc`): so `::/0` admits every IPv4
+    /// caller as well.
+    pub fn admitted(&self) -> Vec<IpNet> {
+        let net = self.network();
+        let mut out = vec![net];
+        if let IpNet::V6(v6) = net
+            && ipnet::Ipv6Net::new(MAPPED, 96).is_ok_and(|mapped| v6.contains(&mapped))
+        {
+            out.push(IpNet::V4(ipnet::Ipv4Net::default()));
+        }
+        out
+    }
+}
+
 impl fmt::Display for TrustedIp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.prefix {
@@ -186,7 +208,24 @@ mod tests {
         let ip = TrustedIp::parse("::ffff:0:0/96").expect("valid");
         assert_eq!(ip.network().to_string(), "0.0.0.0/0");
         let ip = TrustedIp::parse("::ffff:10.0.0.0/104").expect("valid");
+        assert_eq!(ip.admitted(), vec![ip.network()]);
         assert_eq!(ip.network().to_string(), "10.0.0.0/8");
+    }
+
+    /// An IPv6 network holding all of `::ffff:0:0/96` admits every IPv4 caller too.
+    #[test]
+    fn a_wide_v6_entry_admits_every_v4_caller() {
+        let admitted = |text: &str| -> Vec<String> {
+            let ip = TrustedIp::parse(text).expect("valid");
+            ip.admitted().iter().map(ToString::to_string).collect()
+        };
+        assert_eq!(admitted("::/0"), ["::/0", "0.0.0.0/0"]);
+        assert_eq!(admitted("::/64"), ["::/64", "0.0.0.0/0"]);
+        assert_eq!(admitted("::/80"), ["::/80", "0.0.0.0/0"]);
+        assert_eq!(admitted("::/81"), ["::/81"]);
+        assert_eq!(admitted("fd00::/8"), ["fd00::/8"]);
+        assert_eq!(admitted("::ffff:0:0/96"), ["0.0.0.0/0"]);
+        assert_eq!(admitted("10.0.0.0/8"), ["10.0.0.0/8"]);
     }
 
     #[test]

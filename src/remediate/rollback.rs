@@ -101,17 +101,19 @@ pub fn loosening(field: &str, from: &Value, to: &Value) -> Option<String> {
                         items
                             .iter()
                             .filter_map(|i| TrustedIp::from_json(i).ok())
-                            .map(|ip| ip.network())
+                            .flat_map(|ip| ip.admitted())
                             .collect()
                     })
                     .unwrap_or_default()
             };
             let (from, to) = (nets(from), nets(to));
-            let wider: Vec<String> = to
-                .iter()
-                .filter(|t| !from.iter().any(|f| f.contains(*t)))
-                .map(ToString::to_string)
-                .collect();
+            let mut wider: Vec<String> = Vec::new();
+            for t in to.iter().filter(|t| !from.iter().any(|f| f.contains(*t))) {
+                let t = t.to_string();
+                if !wider.contains(&t) {
+                    wider.push(t);
+                }
+            }
             (!wider.is_empty()).then(|| format!("admits {} again", wider.join(", ")))
         }
         _ => {

@@ -41,7 +41,7 @@ pub fn narrowed(patch: &Map<String, Value>) -> Vec<(&'static str, Vec<IpNet>)> {
             let nets = items
                 .iter()
                 .filter_map(|item| TrustedIp::from_json(item).ok())
-                .map(|ip| ip.network())
+                .flat_map(|ip| ip.admitted())
                 .collect();
             Some((*field, nets))
         })
