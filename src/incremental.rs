@@ -197,6 +197,26 @@ impl ReadMode {
         }
     }
 
+    /// One line for people: how the configs of the run were read.
+    pub fn describe(&self) -> String {
+        match (&self.base_snapshot, &self.mode_reason) {
+            (Some(base), _) => format!(
+                "incremental: {} config(s) read from the server, {} carried over from {} \
+                 (taken at {}; last full read at {}), {} change event(s) followed",
+                self.reread_configs,
+                self.reused_configs,
+                base.path,
+                base.taken_at,
+                base.full_read_at,
+                self.change_events.unwrap_or(0)
+            ),
+            (None, Some(reason)) => {
+                format!("full: every config read from the server (incremental asked for: {reason})")
+            }
+            (None, None) => "full: every config read from the server".to_owned(),
+        }
+    }
+
     /// An incremental read.
     pub fn incremental(delta: &Delta) -> ReadMode {
         let m = &delta.base.manifest;

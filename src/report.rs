@@ -111,6 +111,20 @@ pub struct RunInfo {
     pub notification: Option<Notification>,
 }
 
+impl RunInfo {
+    /// One line for people: where the run's configs came from.
+    pub fn read_text(&self) -> String {
+        match (&self.source, &self.read) {
+            (RunSource::Snapshot(snap), _) => format!(
+                "offline: from the snapshot {} taken at {} (nothing was read from a server)",
+                snap.path, snap.taken_at
+            ),
+            (RunSource::Live, Some(read)) => read.describe(),
+            (RunSource::Live, None) => "live".to_owned(),
+        }
+    }
+}
+
 /// The outcome of a `--notify` alert, as report.json's `run.notification` records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Notification {

@@ -665,21 +665,11 @@ async fn finish_notifying(
 
 /// The summary's line about how a run with `--incremental` read the org.
 fn read_line(read: Option<&ReadMode>) -> String {
-    let Some(read) = read else {
-        return String::new();
-    };
-    let safe = crate::display::safe;
-    match (&read.base_snapshot, &read.mode_reason) {
-        (Some(base), _) => format!(
-            "  incremental: {} change event(s) since {} ({}): {} config(s) read, {} carried over\n",
-            read.change_events.unwrap_or(0),
-            safe(&base.taken_at),
-            safe(&base.path),
-            read.reread_configs,
-            read.reused_configs
-        ),
-        (None, Some(reason)) => format!("  full read instead of incremental: {}\n", safe(reason)),
-        (None, None) => String::new(),
+    match read {
+        Some(read) if read.base_snapshot.is_some() || read.mode_reason.is_some() => {
+            format!("  read: {}\n", crate::display::safe(&read.describe()))
+        }
+        _ => String::new(),
     }
 }
 

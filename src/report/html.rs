@@ -420,13 +420,14 @@ fn manifest(ctx: &FinishContext<'_>) -> String {
     let mut out = String::from(
         "<section id=\"manifest\"><h2>Run manifest</h2>\n<table class=\"manifest\"><tbody>\n",
     );
-    let fields: [(&str, String); 14] = [
+    let fields: [(&str, String); 15] = [
         ("idguard", env!("CARGO_PKG_VERSION").to_owned()),
         ("run id", run.id.clone()),
         ("started at", run.started_at.clone()),
         ("finished at", run.finished_at.clone()),
         ("API URL", run.api_url.clone()),
         ("organization", run.org_id.clone()),
+        ("read", run.read_text()),
         ("policy", run.policy.path.clone()),
         ("policy SHA-256", run.policy.sha256.clone()),
         ("exit code", run.exit_code.to_string()),

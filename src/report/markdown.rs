@@ -225,12 +225,14 @@ fn header(ctx: &FinishContext<'_>) -> String {
         ));
     }
     out.push_str("| Run | |\n|---|---|\n");
+    let read = run.read_text();
     for (k, v) in [
         ("Run id", run.id.as_str()),
         ("Started", run.started_at.as_str()),
         ("Finished", run.finished_at.as_str()),
         ("API", run.api_url.as_str()),
         ("Organization", run.org_id.as_str()),
+        ("Read", read.as_str()),
         ("Policy", run.policy.path.as_str()),
         ("Policy SHA-256", run.policy.sha256.as_str()),
     ] {

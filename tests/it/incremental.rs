@@ -166,7 +166,9 @@ async fn only_what_changed_is_read_and_the_report_is_the_full_audit() {
         read_json(&cwd.path().join(&base))["manifest"]["complete"],
         true
     );
-    assert!(stderr(&first).contains("full read instead of incremental: no earlier run"));
+    assert!(stderr(&first).contains(
+        "  read: full: every config read from the server (incremental asked for: no earlier run"
+    ));
 
     // Changes through the API: 25 updates, 2 methods attached, 1 revoked.
     let token = login_token(&url).await;
@@ -238,9 +240,15 @@ async fn only_what_changed_is_read_and_the_report_is_the_full_audit() {
         "the revoked method is no longer audited"
     );
     assert!(
-        stderr(&second).contains("  incremental: "),
+        stderr(&second).contains("  read: incremental: 27 config(s) read from the server"),
         "{}",
         stderr(&second)
+    );
+    let html = std::fs::read_to_string(cwd.path().join("reports/latest/report.html"))
+        .expect("report.html");
+    assert!(
+        html.contains("<tr><th>read</th><td>incremental: 27 config(s) read"),
+        "the report handed on says how it was read"
     );
 
     // The same as a full audit of the same state: results, finding ids, exit code.
