@@ -23,6 +23,9 @@ pub struct RunPoint {
     pub complete: bool,
     pub exit_code: u8,
     pub summary: SummaryRecord,
+    /// How the run read the org: `full`, `incremental`, `offline` (a snapshot), or `-` when
+    /// its report does not say (runs of older versions).
+    pub read: &'static str,
 }
 
 /// A run that could not be read, and why.
@@ -71,6 +74,22 @@ struct RunRecord {
     started_at: jiff::Timestamp,
     complete: bool,
     exit_code: u8,
+    #[serde(default)]
+    mode: Option<String>,
+    #[serde(default)]
+    source: Option<String>,
+}
+
+impl RunRecord {
+    /// [`RunPoint::read`]: only the values idguard writes, never the file's own text.
+    fn read(&self) -> &'static str {
+        match (self.source.as_deref(), self.mode.as_deref()) {
+            (Some("snapshot"), _) => "offline",
+            (_, Some("full")) => "full",
+            (_, Some("incremental")) => "incremental",
+            _ => "-",
+        }
+    }
 }
 
 /// The reports folder itself could not be listed.
@@ -161,6 +180,7 @@ pub fn parse_report(bytes: &[u8], folder: String) -> Result<RunPoint, String> {
         started_at: report.run.started_at,
         complete: report.run.complete,
         exit_code: report.run.exit_code,
+        read: report.run.read(),
         summary: report.summary,
     })
 }
@@ -213,6 +233,32 @@ pub(crate) mod tests {
         assert_eq!(point.summary.fail, 2);
         assert_eq!(point.summary.by_rule["network"].fail, 2);
         assert_eq!(point.summary.by_severity["critical"].fail, 2);
+    }
+
+    /// How each run read the org, from `run.mode` and `run.source`; anything else is `-`.
+    #[test]
+    fn the_read_of_each_run() {
+        let with = |extra: serde_json::Value| {
+            let mut v: serde_json::Value =
+                serde_json::from_str(&report("2026-11-20T01:00:00Z", 2)).expect("json");
+            if let (Some(run), Some(extra)) = (v["run"].as_object_mut(), extra.as_object()) {
+                run.extend(extra.clone());
+            }
+            parse_report(v.to_string().as_bytes(), "a".into())
+                .expect("parses")
+                .read
+        };
+        assert_eq!(with(serde_json::json!({})), "-");
+        assert_eq!(
+            with(serde_json::json!({"mode": "full", "source": "live"})),
+            "full"
+        );
+        assert_eq!(
+            with(serde_json::json!({"mode": "incremental"})),
+            "incremental"
+        );
+        assert_eq!(with(serde_json::json!({"source": "snapshot"})), "offline");
+        assert_eq!(with(serde_json::json!({"mode": "<script>"})), "-");
     }
 
     /// Truncated JSON and a missing field are refused with a reason naming the problem.

@@ -106,13 +106,13 @@ fn runs_table(runs: &[RunPoint]) -> String {
     let mut out = String::from(
         "<section id=\"runs\"><h2>Runs</h2>\n<table class=\"rules\"><thead><tr><th>Time</th>\
          <th>Run</th><th>Identities</th><th>Results</th><th>Pass</th><th>Fail</th>\
-         <th>Exempt</th><th>Error</th><th>Exit code</th><th>Complete</th></tr></thead>\n<tbody>\n",
+         <th>Exempt</th><th>Error</th><th>Exit code</th><th>Complete</th><th>Read</th></tr></thead>\n<tbody>\n",
     );
     for r in runs {
         let s = &r.summary;
         out.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td></tr>\n",
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
             r.started_at,
             escape(&r.folder),
             s.identities,
@@ -123,6 +123,7 @@ fn runs_table(runs: &[RunPoint]) -> String {
             s.error,
             r.exit_code,
             if r.complete { "yes" } else { "no" },
+            r.read,
         ));
     }
     out.push_str("</tbody></table></section>\n");

@@ -1,4 +1,5 @@
-//! `trend.md`: one table row per run (time, counts, exit code, whether it was complete), then
+//! `trend.md`: one table row per run (time, counts, exit code, whether it was complete, how it
+//! read the org), then
 //! the runs that were skipped and why. Folder names and reasons are escaped for Markdown.
 
 use super::Trend;
@@ -11,13 +12,13 @@ pub fn render(trend: &Trend) -> String {
         out.push_str("No readable runs.\n");
     } else {
         out.push_str(
-            "| time | run | identities | results | pass | fail | exempt | error | exit code | complete |\n\
-             |---|---|--:|--:|--:|--:|--:|--:|--:|---|\n",
+            "| time | run | identities | results | pass | fail | exempt | error | exit code | complete | read |\n\
+             |---|---|--:|--:|--:|--:|--:|--:|--:|---|---|\n",
         );
         for r in &trend.runs {
             let s = &r.summary;
             out.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 r.started_at,
                 escape(&r.folder),
                 s.identities,
@@ -28,6 +29,7 @@ pub fn render(trend: &Trend) -> String {
                 s.error,
                 r.exit_code,
                 if r.complete { "yes" } else { "no" },
+                r.read,
             ));
         }
     }
@@ -55,8 +57,8 @@ mod tests {
         assert_eq!(
             rows,
             [
-                "| 2026-11-20T01:00:00Z | r1 | 3 | 6 | 4 | 1 | 0 | 0 | 1 | yes |",
-                "| 2026-11-21T01:00:00Z | r2 | 3 | 6 | 4 | 5 | 0 | 0 | 1 | yes |",
+                "| 2026-11-20T01:00:00Z | r1 | 3 | 6 | 4 | 1 | 0 | 0 | 1 | yes | - |",
+                "| 2026-11-21T01:00:00Z | r2 | 3 | 6 | 4 | 5 | 0 | 0 | 1 | yes | - |",
             ]
         );
         assert!(
