@@ -566,3 +566,47 @@ async fn a_run_cut_short_is_never_a_base() {
     assert_full_because(&report["run"], &next, "is incomplete");
     server.shutdown().await;
 }
+
+/// A config carried over from the base that changed without an audit event is planned from
+/// its stale copy, but `apply` reads it again before writing: it is skipped as drifted and
+/// nothing is written to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_carried_config_is_never_written() {
+    let (server, sim, url, cwd) = org(40).await;
+    let policy = policy_path("example.yaml").display().to_string();
+    let remediate = |extra: &[&str]| {
+        let mut args: Vec<String> = ["remediate", "--policy", &policy, "--incremental"]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect();
+        args.extend(["--yes", "--max-changes", "1000"].map(str::to_owned));
+        let mut cmd = command(&url, args);
+        cmd.current_dir(cwd.path());
+        tokio::task::spawn_blocking(move || cmd.output().expect("binary runs"))
+    };
+    let planned = remediate(&[]).await.expect("join");
+    let report = read_json(&cwd.path().join("reports/latest/report.json"));
+    assert_eq!(report["run"]["mode"], "full", "{}", stderr(&planned));
+    let plan = read_json(&cwd.path().join("reports/latest/plan.json"));
+    let first = &plan["changes"][0];
+    let id = first["identity_id"].as_str().expect("id").to_owned();
+    let method = AuthMethod::parse(first["auth_method"].as_str().expect("method"));
+    sim.set_config_field(&id, &method, "accessTokenNumUsesLimit", json!(7));
+    let changed = sim.config_json(&id, &method).expect("config");
+
+    let applied = remediate(&["--apply"]).await.expect("join");
+    let report = read_json(&cwd.path().join("reports/latest/report.json"));
+    assert_eq!(report["run"]["mode"], "incremental", "{}", stderr(&applied));
+    assert_eq!(
+        report["run"]["reread_configs"], 0,
+        "planned from the stale copy"
+    );
+    assert!(stderr(&applied).contains("drifted"), "{}", stderr(&applied));
+    assert_eq!(
+        sim.config_json(&id, &method).expect("config"),
+        changed,
+        "the config changed behind the feed's back was not written"
+    );
+    server.shutdown().await;
+}
