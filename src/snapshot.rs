@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use crate::model::{AuthConfig, AuthMethod, Identity};
 
-pub use file::{SnapshotError, read, write};
+pub use file::{SnapshotError, read, read_manifest, write};
 pub use recorder::Recorder;
 pub use take::take;
 

@@ -94,12 +94,15 @@ enum Candidate {
     Rejected(String),
 }
 
+/// Judges the file at `path`: its manifest first (cheap), then, for a complete snapshot of this
+/// organization, the whole file.
 fn candidate(path: &Path, target: Target<'_>) -> Candidate {
-    let snap = match snapshot::read(path) {
-        Ok(snap) => snap,
-        Err(e) => return Candidate::Rejected(safe(&e.to_string()).into_owned()),
+    let rejected =
+        |e: snapshot::SnapshotError| Candidate::Rejected(safe(&e.to_string()).into_owned());
+    let m = match snapshot::read_manifest(path) {
+        Ok(m) => m,
+        Err(e) => return rejected(e),
     };
-    let m = &snap.manifest;
     if m.api_url != target.api_url || m.org_id != target.org_id {
         return Candidate::Rejected(format!(
             "{} was taken of org {} at {}, not of this run's org {} at {}",
@@ -113,11 +116,15 @@ fn candidate(path: &Path, target: Target<'_>) -> Candidate {
     if !m.complete {
         let reason = m
             .incomplete_reason
-            .clone()
             .unwrap_or_else(|| "no reason recorded".to_owned());
         return Candidate::Incomplete(reason);
     }
-    Candidate::Usable(Arc::new(snap))
+    match snapshot::read(path) {
+        // The whole file must say what its manifest said.
+        Ok(snap) if snap.manifest == m => Candidate::Usable(Arc::new(snap)),
+        Ok(_) => Candidate::Rejected(format!("{} changed while it was read", path.display())),
+        Err(e) => rejected(e),
+    }
 }
 
 /// The run folders of `reports` (named by their UTC start, `20261205T010000Z` or

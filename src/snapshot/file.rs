@@ -46,11 +46,13 @@ impl SnapshotError {
 }
 
 /// What is read of a file before the rest: its kind and version (any JSON value, so that a
-/// wrong one is named rather than a type error).
+/// wrong one is named rather than a type error), and its manifest unchecked.
 #[derive(Deserialize)]
 struct Head {
     schema_version: Option<Value>,
     kind: Option<Value>,
+    #[serde(default)]
+    manifest: Option<Value>,
 }
 
 /// A file as it is read.
@@ -152,6 +154,22 @@ pub fn read(path: &Path) -> Result<Snapshot, SnapshotError> {
         .map_err(invalid)?;
     let mut de = serde_json::Deserializer::from_reader(open()?);
     parse_with(&mut de).map_err(invalid)
+}
+
+/// The manifest of a snapshot file, read without its identities (which are skipped, never
+/// built): to choose among files before reading one whole.
+pub fn read_manifest(path: &Path) -> Result<Manifest, SnapshotError> {
+    let invalid = |reason| SnapshotError::Invalid {
+        path: path.to_owned(),
+        reason,
+    };
+    let reader = input::open_capped(path, SNAPSHOT_CAP, "snapshot")?;
+    let mut head: Head = serde_json::from_reader(reader).map_err(|e| invalid(e.to_string()))?;
+    let manifest = head.manifest.take();
+    check_head(head).map_err(invalid)?;
+    let manifest = manifest.ok_or_else(|| invalid("no `manifest`".to_owned()))?;
+    serde_path_to_error::deserialize(manifest)
+        .map_err(|e| invalid(format!("at `manifest.{}`: {}", e.path(), e.inner())))
 }
 
 /// Refuses a file of another kind or version.
@@ -388,6 +406,24 @@ mod tests {
             Some("HTTP 500: boom")
         );
         assert!(back.config("id-1", &AuthMethod::Aws).is_err());
+    }
+
+    /// The manifest alone reads back as written; a file that is not a snapshot is refused.
+    #[test]
+    fn the_manifest_reads_alone() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = tmp.path().join("s.json");
+        let snap = sample();
+        write(&path, &snap).expect("written");
+        assert_eq!(read_manifest(&path).expect("manifest"), snap.manifest);
+        let other = tmp.path().join("o.json");
+        std::fs::write(&other, br#"{"kind": "other", "schema_version": 1, "manifest": {}}"#)
+            .expect("write");
+        assert!(read_manifest(&other).is_err());
+        std::fs::write(&other, br#"{"kind": "idguard-snapshot", "schema_version": 1}"#)
+            .expect("write");
+        let err = read_manifest(&other).expect_err("no manifest").to_string();
+        assert!(err.contains("no `manifest`"), "{err}");
     }
 
     /// Bad files are refused with a reason naming what is wrong.
