@@ -417,11 +417,17 @@ mod tests {
         write(&path, &snap).expect("written");
         assert_eq!(read_manifest(&path).expect("manifest"), snap.manifest);
         let other = tmp.path().join("o.json");
-        std::fs::write(&other, br#"{"kind": "other", "schema_version": 1, "manifest": {}}"#)
-            .expect("write");
+        std::fs::write(
+            &other,
+            br#"{"kind": "other", "schema_version": 1, "manifest": {}}"#,
+        )
+        .expect("write");
         assert!(read_manifest(&other).is_err());
-        std::fs::write(&other, br#"{"kind": "idguard-snapshot", "schema_version": 1}"#)
-            .expect("write");
+        std::fs::write(
+            &other,
+            br#"{"kind": "idguard-snapshot", "schema_version": 1}"#,
+        )
+        .expect("write");
         let err = read_manifest(&other).expect_err("no manifest").to_string();
         assert!(err.contains("no `manifest`"), "{err}");
     }

@@ -140,6 +140,9 @@ pub struct Outcome {
     /// Requests the changes took (a login and the PATCHes).
     pub change_requests: Counts,
     pub second: RunFigures,
+    /// A third run after as many changes again, with `--no-usage-evidence`: what a nightly
+    /// audit costs without the usage-evidence reads.
+    pub third: RunFigures,
 }
 
 /// Runs the scenario against a fresh simulator, in `work` (created; must not exist).
@@ -147,7 +150,7 @@ pub fn run(idguard: &Path, sc: &Scenario, work: &Path) -> Result<Outcome> {
     std::fs::create_dir_all(work).with_context(|| format!("cannot create {}", work.display()))?;
     let sim = SimProcess::start(idguard, sc)?;
     let start = Counts::of(&sim.stats()?)?;
-    let first = one_run(idguard, sc, &sim, work, "run 1", &start)?;
+    let first = one_run(idguard, sc, &sim, work, "run 1", &start, &[])?;
     let after_first = Counts::of(&sim.stats()?)?;
 
     let count = ((first.configs as f64 * CHANGED_PERCENT / 100.0).round() as usize).max(1);
@@ -155,7 +158,20 @@ pub fn run(idguard: &Path, sc: &Scenario, work: &Path) -> Result<Outcome> {
     changes::apply(sim.url(), &targets)?;
     let after_changes = Counts::of(&sim.stats()?)?;
 
-    let second = one_run(idguard, sc, &sim, work, "run 2", &after_changes)?;
+    let second = one_run(idguard, sc, &sim, work, "run 2", &after_changes, &[])?;
+
+    let targets_3 = changes::pick(&second.dir.join("report.csv"), count)?;
+    changes::apply(sim.url(), &targets_3)?;
+    let before_third = Counts::of(&sim.stats()?)?;
+    let third = one_run(
+        idguard,
+        sc,
+        &sim,
+        work,
+        "run 3 (--no-usage-evidence)",
+        &before_third,
+        &["--no-usage-evidence"],
+    )?;
     let stats = sim.stats()?;
     drop(sim);
     std::fs::write(
@@ -167,10 +183,11 @@ pub fn run(idguard: &Path, sc: &Scenario, work: &Path) -> Result<Outcome> {
         changed: targets.len() as u64,
         change_requests: after_changes.since(&after_first),
         second,
+        third,
     })
 }
 
-/// One `idguard audit --incremental` in `work`, its requests counted from `before`.
+/// One `idguard audit --incremental <extra>` in `work`, its requests counted from `before`.
 fn one_run(
     idguard: &Path,
     sc: &Scenario,
@@ -178,10 +195,19 @@ fn one_run(
     work: &Path,
     label: &'static str,
     before: &Counts,
+    extra: &[&str],
 ) -> Result<RunFigures> {
-    let mut cmd = process::idguard_command(idguard, sc, sim, &["audit", "--incremental"]);
+    let args: Vec<&str> = ["audit", "--incremental"]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect();
+    let mut cmd = process::idguard_command(idguard, sc, sim, &args);
     cmd.current_dir(work);
-    let log = work.join(format!("{}.stderr.log", label.replace(' ', "")));
+    let log = work.join(format!(
+        "{}.stderr.log",
+        label.split(' ').take(2).collect::<String>()
+    ));
     let m = process::measure(cmd, &log, work)?;
     let requests = Counts::of(&sim.stats()?)?.since(before);
     // `reports/latest` points at the folder of the run that just ended.
@@ -247,7 +273,7 @@ pub fn table(o: &Outcome) -> String {
         "failed ids",
     ];
     let mut rows = Vec::new();
-    for r in [&o.first, &o.second] {
+    for r in [&o.first, &o.second, &o.third] {
         let q = &r.requests;
         let cells = [
             r.label.to_owned(),

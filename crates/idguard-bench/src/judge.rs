@@ -285,9 +285,10 @@ pub fn judge(sc: &Scenario, row: &Row) -> Vec<Verdict> {
 
 /// The incremental scenario's targets: the first run reads everything and writes the base,
 /// the second is incremental, GETs exactly the configs changed, and needs at most a fifth of
-/// the first one's time at Cloud Pro's limits.
+/// the first one's time at Cloud Pro's limits; the third (`--no-usage-evidence`) is
+/// incremental and reads no usage evidence.
 pub fn judge_incremental(o: &Outcome) -> Vec<Verdict> {
-    let (first, second) = (&o.first, &o.second);
+    let (first, second, third) = (&o.first, &o.second, &o.third);
     let mut v = Vec::new();
     let mut check = |target: String, met: bool| v.push(Verdict { target, met });
     check(
@@ -318,7 +319,15 @@ pub fn judge_incremental(o: &Outcome) -> Vec<Verdict> {
         format!("run 2 modelled {m2:.1} min <= run 1 {m1:.1} min / 5"),
         m2 * 5.0 <= m1,
     );
-    for r in [first, second] {
+    let evidence = third.requests.kind("audit_log_by_identity");
+    check(
+        format!(
+            "run 3 mode `{}` == incremental, evidence reads {evidence} == 0",
+            third.mode
+        ),
+        third.mode == "incremental" && evidence == 0,
+    );
+    for r in [first, second, third] {
         check(
             format!("{} failed identities {} == 0", r.label, r.failed_identities),
             r.failed_identities == 0,

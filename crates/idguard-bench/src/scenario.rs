@@ -131,7 +131,8 @@ pub fn all() -> Vec<Scenario> {
         Scenario {
             name: "incremental",
             about: "100,000 identities, audit logs on: a full --incremental run, 1% of configs \
-                    changed through the API, an incremental run",
+                    changed through the API, an incremental run, 1% changed again, an \
+                    incremental run with --no-usage-evidence",
             identities: 100_000,
             latency_ms: 0,
             sim_limit: None,
