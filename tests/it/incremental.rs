@@ -16,13 +16,19 @@ use crate::remediate::{command, patches, read_json, stderr};
 use crate::support::{audit, idguard, login_token, policy_path, results, start_sim};
 
 /// Runs `idguard audit --incremental <extra>` in `cwd` (its reports go under `cwd/reports/`)
-/// with the demo credentials; returns the output and the run's report.json.
+/// with the demo credentials and the example policy; returns the output and the run's
+/// report.json.
 async fn incremental(url: &str, cwd: &Path, extra: &[&str]) -> (Output, Value) {
+    incremental_with(&policy_path("example.yaml"), url, cwd, extra).await
+}
+
+/// [`incremental`] with this policy.
+async fn incremental_with(policy: &Path, url: &str, cwd: &Path, extra: &[&str]) -> (Output, Value) {
     let mut cmd = idguard();
     cmd.current_dir(cwd)
         .arg("audit")
         .arg("--policy")
-        .arg(policy_path("example.yaml"))
+        .arg(policy)
         .arg("--incremental")
         .args(extra)
         .env("INFISICAL_DOMAIN", url)
@@ -608,5 +614,47 @@ async fn a_stale_carried_config_is_never_written() {
         changed,
         "the config changed behind the feed's back was not written"
     );
+    server.shutdown().await;
+}
+
+/// Usage is judged at the run's time from the live listing, not taken from the base: an
+/// identity whose last login the listing now shows 200 days old (no config changed, so no
+/// config is read) fails the idle check in the incremental run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_is_judged_at_the_run_from_the_live_listing() {
+    let (server, sim, url, cwd) = org(20).await;
+    let policy = cwd.path().join("stale.yaml");
+    std::fs::write(
+        &policy,
+        "version: 1\nrules:\n  - id: stale\n    severity: low\n    usage: { max_idle: 90d }\n",
+    )
+    .expect("policy");
+    let (first, report) = incremental_with(&policy, &url, cwd.path(), &[]).await;
+    assert_eq!(report["run"]["mode"], "full", "{}", stderr(&first));
+    let id = results(&report)
+        .iter()
+        .find(|r| r["rule"] == "stale" && r["status"] == "pass")
+        .and_then(|r| r["identity_id"].as_str())
+        .expect("an identity in use")
+        .to_owned();
+    let long_ago = sim.now() - jiff::SignedDuration::from_hours(200 * 24);
+    sim.set_last_login(
+        &id,
+        Some(sim::LastLogin {
+            at: long_ago,
+            method: AuthMethod::Universal,
+        }),
+    );
+
+    sim.clear_request_log();
+    let (second, report) = incremental_with(&policy, &url, cwd.path(), &[]).await;
+    assert_eq!(report["run"]["mode"], "incremental", "{}", stderr(&second));
+    assert!(config_reads(&sim).is_empty(), "no config changed");
+    let stale: Vec<&Value> = results(&report)
+        .iter()
+        .filter(|r| r["identity_id"] == id.as_str() && r["rule"] == "stale")
+        .collect();
+    assert!(!stale.is_empty());
+    assert!(stale.iter().all(|r| r["status"] == "fail"), "{stale:?}");
     server.shutdown().await;
 }
