@@ -161,6 +161,8 @@ fn result_of<'a>(report: &'a Value, identity: &str, method: &str, rule: &str) ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_what_changed_is_read_and_the_report_is_the_full_audit() {
     let (server, sim, url, cwd) = org(200).await;
+    let stored = crate::snapshot::secrets(&sim);
+    assert!(!stored.is_empty(), "the org has LDAP or Kubernetes secrets");
 
     // The first run has no base: it reads everything and writes the base of the next.
     let (first, report) = incremental(&url, cwd.path(), &[]).await;
@@ -261,6 +263,19 @@ async fn only_what_changed_is_read_and_the_report_is_the_full_audit() {
     let full = audit(&url, &[]).await;
     assert_same_audit(&report, &full.report());
     assert_eq!(second.status.code(), Some(full.code()));
+    // Neither snapshot holds a secret: the base's redacted configs are carried over as they
+    // are, the configs read again are redacted when recorded.
+    for written in [base.clone(), written_snapshot(&report)] {
+        let text = std::fs::read_to_string(cwd.path().join(&written)).expect("snapshot");
+        for secret in stored
+            .iter()
+            .map(String::as_str)
+            .chain([sim::DEMO_CLIENT_SECRET])
+        {
+            assert!(!text.contains(secret), "{secret} in {}", written.display());
+        }
+        assert!(text.contains(r#""redacted":true"#));
+    }
     let (id, method) = changed.iter().next().expect("a change");
     assert_eq!(
         result_of(&report, id, method, "token-lifetime")["status"],

@@ -73,7 +73,7 @@ fn by_id(report: &Value) -> BTreeMap<String, Value> {
 
 /// The simulator's stored secrets (LDAP `bindPass`, Kubernetes `tokenReviewerJwt`), after
 /// giving the first identities of each method a recognisable one.
-fn secrets(sim: &Sim) -> Vec<String> {
+pub(crate) fn secrets(sim: &Sim) -> Vec<String> {
     let mut found = Vec::new();
     for id in sim.identity_ids() {
         for method in sim.auth_methods(&id) {
