@@ -290,7 +290,12 @@ pub async fn decide(
         .iter()
         .flat_map(|e| e.configs.iter().map(|(m, _)| m.clone()))
         .collect();
-    match feed::read(client, &methods, since, now, cap).await {
+    let window = feed::Window {
+        since,
+        until: now,
+        reach: m.finished_at.min(now),
+    };
+    match feed::read(client, &methods, window, cap).await {
         Ok(changes) => Plan::Incremental(Arc::new(Delta {
             base,
             base_path,

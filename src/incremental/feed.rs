@@ -6,7 +6,7 @@
 //! `create-identity`, `update-identity`, `delete-identity` for the identity itself; each names
 //! the identity in `event.metadata.identityId`. Whatever makes the feed doubtful ends the
 //! incremental read with the reason, and the run reads everything: a log that cannot be shown
-//! to reach back to the start of the window (audit logs off, kept too briefly, no permission),
+//! to reach back to the base's run (audit logs off, kept too briefly, no permission),
 //! a refused or failed read, an event that names no identity, or more events than the cap.
 
 use std::collections::{BTreeSet, HashSet};
@@ -78,16 +78,31 @@ fn config_method(event_type: &str) -> Option<AuthMethod> {
         .and_then(AuthMethod::parse_known)
 }
 
-/// Reads the changes of `[since, until]` to configs of `methods` and to identities, or says
-/// why the feed cannot be trusted. More than `cap` events end the read.
+/// What to read of the feed.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    /// The base's start less the margin.
+    pub since: Timestamp,
+    /// Now.
+    pub until: Timestamp,
+    /// The end of the base's run: the log must hold an event from no later than this.
+    pub reach: Timestamp,
+}
+
+/// Reads the changes of the window to configs of `methods` and to identities, or says why
+/// the feed cannot be trusted. More than `cap` events end the read.
 pub async fn read(
     client: &Client,
     methods: &BTreeSet<AuthMethod>,
-    since: Timestamp,
-    until: Timestamp,
+    window: Window,
     cap: u64,
 ) -> Result<Changes, String> {
-    reaches_back(client, since).await?;
+    let Window {
+        since,
+        until,
+        reach,
+    } = window;
+    reaches_back(client, reach).await?;
     let types = change_event_types(methods);
     let types: Vec<&str> = types.iter().map(String::as_str).collect();
     let mut changes = Changes::default();
@@ -121,14 +136,17 @@ pub async fn read(
     }
 }
 
-/// Shows the audit log holds an event from before `since` (the newest one of the span before
-/// it), so nothing in the window was lost to retention and the log is being written at all.
-async fn reaches_back(client: &Client, since: Timestamp) -> Result<(), String> {
+/// Shows the audit log holds an event from no later than `reach`, the end of the base's run
+/// (the newest one of the span before it): the base run itself wrote some (its login, its
+/// config reads), so a log that has none is not being written (no audit-log plan) or has
+/// already dropped them (a retention shorter than the base's age). Pruning drops the oldest
+/// events first, so an event kept from then means the window since is whole.
+async fn reaches_back(client: &Client, reach: Timestamp) -> Result<(), String> {
     let before = client
         .audit_log_page(&AuditLogQuery {
             events: EventsOf::Any,
-            since: since.checked_sub(PROBE_SPAN).unwrap_or(Timestamp::MIN),
-            until: since,
+            since: reach.checked_sub(PROBE_SPAN).unwrap_or(Timestamp::MIN),
+            until: reach,
             offset: 0,
             limit: 1,
         })
@@ -136,9 +154,9 @@ async fn reaches_back(client: &Client, since: Timestamp) -> Result<(), String> {
         .map_err(|e| failed("reading the audit log", &e))?;
     if before.is_empty() {
         return Err(format!(
-            "the organization's audit log holds no event from the 89 days before {since}: \
-             audit logs are not part of its plan, are kept for less time than the base's age, \
-             or nothing happened; the change feed cannot be shown to be whole"
+            "the organization's audit log holds no event from the base's run or the 89 days \
+             before it (up to {reach}): audit logs are not part of its plan or are kept for \
+             less time than the base's age; the change feed cannot be shown to be whole"
         ));
     }
     Ok(())

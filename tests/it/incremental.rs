@@ -517,9 +517,9 @@ async fn remediation_plans_from_the_same_data_and_its_writes_are_followed() {
 }
 
 /// An October-2024 server (no eventType check, no login events, no actor filter) serves the
-/// change feed too: its PATCH events name what changed. Its log holds no login events, so the
-/// reach-back read needs a change from before the base: one is made before the first run, and
-/// the margin is 0 so that it lies before the window.
+/// change feed too: its PATCH events name what changed. One change is made just before the
+/// first run, which reads it; with a margin of 0 only the change made after the base is
+/// followed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_october_2024_server_serves_the_change_feed() {
     let server = start_sim(SimConfig {
