@@ -293,7 +293,8 @@ pub async fn decide(
     let window = feed::Window {
         since,
         until: now,
-        reach: m.finished_at.min(now),
+        // The base run's own events may be written up to the margin late.
+        reach: m.finished_at.checked_add(margin).unwrap_or(now).min(now),
     };
     match feed::read(client, &methods, window, cap).await {
         Ok(changes) => Plan::Incremental(Arc::new(Delta {
