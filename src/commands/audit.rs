@@ -42,7 +42,7 @@ pub async fn run(
         return Err(Failure::new(
             Exit::Usage,
             anyhow::anyhow!(
-                "--incremental reads the server's change feed; an audit of a --snapshot reads                  no server"
+                "--incremental reads the server's change feed; an audit of a --snapshot reads no server"
             ),
         ));
     }

@@ -673,3 +673,17 @@ async fn usage_is_judged_at_the_run_from_the_live_listing() {
     assert!(stale.iter().all(|r| r["status"] == "fail"), "{stale:?}");
     server.shutdown().await;
 }
+
+/// `--incremental` follows a server's change feed: with `--snapshot` (no server) it is refused.
+#[test]
+fn an_offline_audit_cannot_be_incremental() {
+    let out = idguard()
+        .arg("audit")
+        .arg("--policy")
+        .arg(policy_path("example.yaml"))
+        .args(["--snapshot", "s.json", "--incremental"])
+        .output()
+        .expect("binary runs");
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    assert!(stderr(&out).contains("reads no server"), "{}", stderr(&out));
+}
