@@ -24,24 +24,23 @@ async fn incremental(url: &str, cwd: &Path, extra: &[&str]) -> (Output, Value) {
 
 /// [`incremental`] with this policy.
 async fn incremental_with(policy: &Path, url: &str, cwd: &Path, extra: &[&str]) -> (Output, Value) {
-    let mut cmd = idguard();
-    cmd.current_dir(cwd)
-        .arg("audit")
-        .arg("--policy")
-        .arg(policy)
-        .arg("--incremental")
-        .args(extra)
-        .env("INFISICAL_DOMAIN", url)
-        .env("INFISICAL_UNIVERSAL_AUTH_CLIENT_ID", sim::DEMO_CLIENT_ID)
-        .env(
-            "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET",
-            sim::DEMO_CLIENT_SECRET,
-        );
-    let output = tokio::task::spawn_blocking(move || cmd.output().expect("binary runs"))
-        .await
-        .expect("join");
+    let policy = policy.display().to_string();
+    let args: Vec<String> = ["audit", "--policy", &policy, "--incremental"]
+        .iter()
+        .chain(extra)
+        .map(|s| s.to_string())
+        .collect();
+    let output = in_folder(command(url, args), cwd).await;
     let report = read_json(&cwd.join("reports/latest/report.json"));
     (output, report)
+}
+
+/// Runs `cmd` in `cwd`, off the runtime.
+async fn in_folder(mut cmd: std::process::Command, cwd: &Path) -> Output {
+    cmd.current_dir(cwd);
+    tokio::task::spawn_blocking(move || cmd.output().expect("binary runs"))
+        .await
+        .expect("join")
 }
 
 /// The snapshot a run wrote (relative to its working folder).
@@ -477,11 +476,7 @@ async fn remediation_plans_from_the_same_data_and_its_writes_are_followed() {
     .map(|s| s.to_string())
     .collect();
     sim.clear_request_log();
-    let mut cmd = command(&url, args);
-    cmd.current_dir(cwd.path());
-    let fixed = tokio::task::spawn_blocking(move || cmd.output().expect("binary runs"))
-        .await
-        .expect("join");
+    let fixed = in_folder(command(&url, args), cwd.path()).await;
     let report = read_json(&cwd.path().join("reports/latest/report.json"));
     assert_eq!(report["run"]["mode"], "incremental", "{}", stderr(&fixed));
     assert_eq!(
@@ -602,11 +597,9 @@ async fn a_stale_carried_config_is_never_written() {
             .map(|s| s.to_string())
             .collect();
         args.extend(["--yes", "--max-changes", "1000"].map(str::to_owned));
-        let mut cmd = command(&url, args);
-        cmd.current_dir(cwd.path());
-        tokio::task::spawn_blocking(move || cmd.output().expect("binary runs"))
+        in_folder(command(&url, args), cwd.path())
     };
-    let planned = remediate(&[]).await.expect("join");
+    let planned = remediate(&[]).await;
     let report = read_json(&cwd.path().join("reports/latest/report.json"));
     assert_eq!(report["run"]["mode"], "full", "{}", stderr(&planned));
     let plan = read_json(&cwd.path().join("reports/latest/plan.json"));
@@ -616,7 +609,7 @@ async fn a_stale_carried_config_is_never_written() {
     sim.set_config_field(&id, &method, "accessTokenNumUsesLimit", json!(7));
     let changed = sim.config_json(&id, &method).expect("config");
 
-    let applied = remediate(&["--apply"]).await.expect("join");
+    let applied = remediate(&["--apply"]).await;
     let report = read_json(&cwd.path().join("reports/latest/report.json"));
     assert_eq!(report["run"]["mode"], "incremental", "{}", stderr(&applied));
     assert_eq!(
