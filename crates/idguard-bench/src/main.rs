@@ -92,10 +92,15 @@ fn run(args: &Args, out: &mut dyn Write) -> Result<bool> {
     let mut incremental = None;
     let mut err = std::io::stderr();
     for sc in chosen {
-        let _ = writeln!(err, "idguard-bench: {} ({})", sc.name, sc.about);
+        let quick = if args.quick {
+            format!("; --quick: {} identities", sc.identities)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(err, "idguard-bench: {} ({}{quick})", sc.name, sc.about);
         if sc.command == scenario::Command::Incremental {
             let outcome = incremental::run(&idguard, &sc, &base.join(sc.name))?;
-            for r in [&outcome.first, &outcome.second] {
+            for r in [&outcome.first, &outcome.second, &outcome.third] {
                 let _ = writeln!(
                     err,
                     "  {}: {}, {:.1}s, exit {:?}",
