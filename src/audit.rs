@@ -12,6 +12,7 @@
 
 mod source;
 
+use source::Got;
 pub use source::Source;
 
 use std::collections::BTreeSet;
@@ -118,14 +119,14 @@ pub async fn run(
             match job {
                 Job::Listed(n, identity) => Done::Listed(n, identity),
                 Job::Fetch(identity, method) => {
-                    let result = source.config(&identity, &method).await;
-                    let usage = match &result {
+                    let got = source.config(&identity, &method).await;
+                    let usage = match &got.read {
                         Ok(config) => {
                             Box::pin(usage_for(policy, &identity, config, opts.today, reader)).await
                         }
                         Err(_) => None,
                     };
-                    Done::Fetched(identity, method, Box::new(result), usage)
+                    Done::Fetched(identity, method, Box::new(got), usage)
                 }
             }
         })
@@ -180,23 +181,25 @@ pub async fn run(
                 }
                 progress.identity_listed(configs);
             }
-            Done::Fetched(identity, method, result, usage) => {
+            Done::Fetched(identity, method, got, usage) => {
+                let Got {
+                    read: result,
+                    carried,
+                } = *got;
                 sink.count_config();
                 progress.config_done();
                 if !method.is_known() {
                     outcome.unknown_methods.insert(method.to_string());
                 }
                 if let Some(recorder) = outcome.recorded.as_mut() {
-                    let read = match &*result {
-                        Ok(config) => Ok(source
-                            .carried(&identity, &method)
-                            .unwrap_or_else(|| StoredConfig::of(config))),
+                    let read = match &result {
+                        Ok(config) => Ok(carried.unwrap_or_else(|| StoredConfig::of(config))),
                         Err(message) => Err(message.clone()),
                     };
                     recorder.config(&identity.id, &method, read);
                 }
                 let name_held = name_holders.contains_key(identity.name.as_str());
-                match *result {
+                match result {
                     // Judged once the whole listing says whether its name is shared.
                     Ok(config) if name_held => {
                         deferred_usage.push((identity.clone(), method));
@@ -386,12 +389,7 @@ enum Job {
 
 enum Done {
     Listed(u64, Arc<Identity>),
-    Fetched(
-        Arc<Identity>,
-        AuthMethod,
-        Box<Result<AuthConfig, String>>,
-        Option<Usage>,
-    ),
+    Fetched(Arc<Identity>, AuthMethod, Box<Got>, Option<Usage>),
 }
 
 /// What is known of an identity's use, for a config whose fix would narrow trusted IPs, and

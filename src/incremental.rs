@@ -99,35 +99,37 @@ pub struct Delta {
 }
 
 impl Delta {
-    /// The base's config of `identity`'s `method` when it can stand for a fresh read: the
-    /// feed names no change to it nor to the identity, the base read it without error, and the
-    /// method is one whose changes the feed records. `None`: read it again (a method attached
-    /// since the base is not in it, so it is read too).
-    pub fn reuse(&self, identity: &Identity, method: &AuthMethod) -> Option<AuthConfig> {
+    /// The base's config of `identity`'s `method`, decoded and as stored, when it can stand
+    /// for a fresh read: the feed names no change to it nor to the identity, the base read it
+    /// without error, and the method is one whose changes the feed records. `None`: read it
+    /// again (a method attached since the base is not in it, so it is read too).
+    pub fn reuse(
+        &self,
+        identity: &Identity,
+        method: &AuthMethod,
+    ) -> Option<(AuthConfig, StoredConfig)> {
         // A stored config that no longer decodes (it decoded when the base was read) is read
         // again rather than trusted.
-        let config = self
+        let reused = self
             .carried(identity, method)
-            .and_then(|stored| stored.decode(method).ok());
-        let counter = if config.is_some() {
+            .and_then(|stored| Some((stored.decode(method).ok()?, stored)));
+        let counter = if reused.is_some() {
             &self.reused
         } else {
             &self.reread
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        config
+        reused
     }
 
-    /// The base's stored config that [`Delta::reuse`] carries over, uncounted (for the run's
-    /// own snapshot, which shares it with the base).
-    pub fn carried(&self, identity: &Identity, method: &AuthMethod) -> Option<StoredConfig> {
+    /// The base's stored config of `identity`'s `method`, if the feed names no change to it.
+    fn carried(&self, identity: &Identity, method: &AuthMethod) -> Option<StoredConfig> {
         let changed = &self.changed;
-        if !method.is_known()
-            || changed.identities.contains(&identity.id)
-            || changed
-                .configs
-                .contains(&(identity.id.clone(), method.clone()))
-        {
+        let config_changed = changed
+            .configs
+            .get(&identity.id)
+            .is_some_and(|methods| methods.contains(method));
+        if !method.is_known() || changed.identities.contains(&identity.id) || config_changed {
             return None;
         }
         let entry = self.base.entry(&identity.id)?;

@@ -15,6 +15,15 @@ use crate::model::{AuthConfig, AuthMethod, Identity};
 use crate::snapshot::{Snapshot, StoredConfig};
 use crate::usage::reader::{EvidenceReader, EvidenceSettings};
 
+/// A config as a source gave it.
+pub(super) struct Got {
+    /// The config, or why it could not be read.
+    pub(super) read: Result<AuthConfig, String>,
+    /// Its stored form, when it was carried over from a base snapshot (the run's own snapshot
+    /// then shares it).
+    pub(super) carried: Option<StoredConfig>,
+}
+
 /// The source of identities and configs of one audit.
 #[derive(Clone)]
 pub enum Source {
@@ -88,34 +97,16 @@ impl Source {
     }
 
     /// The config of `identity`'s `method`, or why it could not be read (with its causes).
-    pub(super) async fn config(
-        &self,
-        identity: &Identity,
-        method: &AuthMethod,
-    ) -> Result<AuthConfig, String> {
-        match self {
-            // Boxed: the request's future is a few KiB, and the job futures are moved into
-            // the buffer; a box keeps those moves to a pointer's size.
-            Source::Live(client) => Box::pin(client.get_config(&identity.id, method))
-                .await
-                .map_err(|e| super::chain(&e)),
-            Source::Snapshot(snap) => snap.config(&identity.id, method),
+    pub(super) async fn config(&self, identity: &Identity, method: &AuthMethod) -> Got {
+        let (read, carried) = match self {
+            Source::Live(client) => (get(client, identity, method).await, None),
+            Source::Snapshot(snap) => (snap.config(&identity.id, method), None),
             Source::Incremental(client, delta) => match delta.reuse(identity, method) {
-                Some(config) => Ok(config),
-                None => Box::pin(client.get_config(&identity.id, method))
-                    .await
-                    .map_err(|e| super::chain(&e)),
+                Some((config, stored)) => (Ok(config), Some(stored)),
+                None => (get(client, identity, method).await, None),
             },
-        }
-    }
-
-    /// The stored form of a config this source carried over from a base snapshot (`None`
-    /// when it was read, or comes from a snapshot audited offline).
-    pub(super) fn carried(&self, identity: &Identity, method: &AuthMethod) -> Option<StoredConfig> {
-        match self {
-            Source::Incremental(_, delta) => delta.carried(identity, method),
-            Source::Live(_) | Source::Snapshot(_) => None,
-        }
+        };
+        Got { read, carried }
     }
 
     /// The usage-evidence reader of a run judged at `now` (offline for a snapshot).
@@ -131,6 +122,19 @@ impl Source {
             Source::Snapshot(_) => EvidenceReader::offline(now, settings),
         }
     }
+}
+
+/// A config GET, or its error with its causes.
+async fn get(
+    client: &Client,
+    identity: &Identity,
+    method: &AuthMethod,
+) -> Result<AuthConfig, String> {
+    // Boxed: the request's future is a few KiB, and the job futures are moved into the
+    // buffer; a box keeps those moves to a pointer's size.
+    Box::pin(client.get_config(&identity.id, method))
+        .await
+        .map_err(|e| super::chain(&e))
 }
 
 /// Pages through the listing, sending each identity once.

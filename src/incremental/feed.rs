@@ -9,7 +9,7 @@
 //! to reach back to the base's run (audit logs off, kept too briefly, no permission),
 //! a refused or failed read, an event that names no identity, or more events than the cap.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -52,8 +52,8 @@ pub struct Changes {
     /// Identities changed as a whole (created, updated, deleted, or a change to a method this
     /// version does not know): every config of theirs is read again.
     pub identities: HashSet<String>,
-    /// Configs attached, updated or revoked: (identity id, method).
-    pub configs: HashSet<(String, AuthMethod)>,
+    /// Configs attached, updated or revoked: identity id → methods.
+    pub configs: HashMap<String, HashSet<AuthMethod>>,
 }
 
 impl Changes {
@@ -62,9 +62,13 @@ impl Changes {
         let method = config_method(&event.event_type);
         let identity = named(event)?;
         match method {
-            Some(method) => self.configs.insert((identity, method)),
-            None => self.identities.insert(identity),
-        };
+            Some(method) => {
+                self.configs.entry(identity).or_default().insert(method);
+            }
+            None => {
+                self.identities.insert(identity);
+            }
+        }
         Ok(())
     }
 }
